@@ -1,0 +1,1 @@
+"""overnight_assets: the overnight chain for a homelab, as Dagster software-defined assets."""

@@ -1,0 +1,111 @@
+"""morning_briefing composes the upstream sections; morning_delivery posts it or keeps it."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from overnight_assets.briefing.compose import (
+    SUMMARY_SYSTEM,
+    Summary,
+    changes_since,
+    fallback_summary,
+    ordered,
+    overall_status,
+    render_markdown,
+    summary_prompt,
+)
+from overnight_assets.briefing.delivery import deliver_pending, keep_in_outbox
+from overnight_assets.briefing.section import Section
+from overnight_assets.briefing.slack_format import blocks_for, plain_text_for
+from overnight_assets.config import OvernightConfig
+from overnight_assets.resources.definitions import CortexResource, LLMResource, SlackResource
+from overnight_assets.resources.json_io import OPTIONAL
+
+BRIEFING = dg.AssetKey("morning_briefing")
+YESTERDAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+
+
+def build_briefing_defs(
+    config: OvernightConfig, partitions: dg.PartitionsDefinition, section_assets: list[dg.AssetKey]
+) -> dg.Definitions:
+    section_ins = {key.path[-1]: dg.AssetIn(key) for key in section_assets}
+
+    @dg.asset(
+        name="morning_briefing",
+        partitions_def=partitions,
+        group_name="nightly",
+        pool="gpu",
+        ins={**section_ins, "previous": dg.AssetIn(BRIEFING, partition_mapping=YESTERDAY, metadata=OPTIONAL)},
+        kinds={"python", "ollama"},
+        description="The morning message: every upstream section, what changed since yesterday, a summary.",
+    )
+    def morning_briefing(context: dg.AssetExecutionContext, llm: LLMResource, previous, **sections) -> dg.Output[dict]:
+        composed = ordered([Section.from_dict(value) for value in sections.values()])
+        changes = changes_since(previous, composed)
+        session = llm.session()
+        answer = session.ask("summarize", SUMMARY_SYSTEM, summary_prompt(context.partition_key, composed, changes), Summary)
+        summary, source = (answer.paragraph, "llm") if answer else (fallback_summary(composed), "fallback")
+        markdown = render_markdown(context.partition_key, composed, summary, source, changes)
+        path = config.home_path / "briefings" / f"{context.partition_key}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(markdown, encoding="utf-8")
+        status = overall_status(composed)
+        briefing = {
+            "partition": context.partition_key,
+            "status": status.value,
+            "summary": summary,
+            "summary_source": source,
+            "changes": changes,
+            "sections": [section.to_dict() for section in composed],
+            "markdown": markdown,
+            "path": str(path),
+        }
+        return dg.Output(
+            briefing,
+            metadata={
+                "status": status.value,
+                "briefing_path": dg.MetadataValue.path(str(path)),
+                "sections": len(composed),
+                "summary_source": source,
+                "preview": dg.MetadataValue.md(markdown[:4000]),
+                **session.metadata(),
+            },
+        )
+
+    @dg.asset(
+        partitions_def=partitions,
+        group_name="nightly",
+        ins={"briefing": dg.AssetIn(BRIEFING)},
+        kinds={"slack"},
+        description="Posts the briefing to Slack (one message per night, updated on rerun) or keeps it in the outbox.",
+    )
+    def morning_delivery(
+        context: dg.AssetExecutionContext, briefing: dict, cortex: CortexResource, slack: SlackResource
+    ) -> dg.MaterializeResult:
+        sections = [Section.from_dict(s) for s in briefing["sections"]]
+        status = overall_status(sections)
+        outbox = outbox_path(config)
+        text = plain_text_for(briefing["partition"], status, briefing["summary"], sections)
+        blocks = blocks_for(briefing["partition"], status, briefing["summary"], sections)
+        keep_in_outbox(cortex.get(), outbox, context.partition_key, text, blocks)
+        report = deliver_pending(cortex.get(), outbox, slack.poster())
+        if report.error:
+            context.log.warning(f"{report.error}; kept in {outbox} for the next run")
+        return dg.MaterializeResult(
+            metadata={
+                "delivery": report.outcome,
+                "delivered": ", ".join(report.delivered) or "none",
+                "updated_in_place": ", ".join(report.updated) or "none",
+                "pending": len(report.pending),
+                "outbox": dg.MetadataValue.path(str(outbox)),
+                "channel": slack.channel,
+                **({"error": report.error} if report.error else {}),
+            }
+        )
+
+    return dg.Definitions(assets=[morning_briefing, morning_delivery])
+
+
+def outbox_path(config: OvernightConfig) -> Path:
+    return config.home_path / "outbox"

@@ -1,0 +1,154 @@
+"""The `overnight` command: demo, run one night, re-baseline file integrity, validate a config."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from overnight_assets.config import BUNDLED_DEMO_CONFIG, CONFIG_ENV, HOME_ENV, ConfigError, load_config
+from overnight_assets.operations.demo import prepare_demo_auth_log
+
+REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"overnight: {error}", file=sys.stderr)
+        return 2
+    except UserError as error:
+        print(f"overnight: {error}", file=sys.stderr)
+        return 2
+
+
+class UserError(RuntimeError):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="overnight", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run the whole nightly chain once on bundled samples")
+    demo.add_argument("--date", type=_date, help="partition to run (default: yesterday in the demo's timezone)")
+    demo.add_argument("--inputs-only", action="store_true", help="only write the demo's dated inputs")
+    demo.set_defaults(handler=_demo)
+
+    run = commands.add_parser("run", help="materialize the nightly job for one partition in $DAGSTER_HOME")
+    run.add_argument("--date", type=_date, required=True, help="the partition, YYYY-MM-DD")
+    run.add_argument("--config", help=f"overnight.yaml (default: ${CONFIG_ENV} or ./overnight.yaml)")
+    run.set_defaults(handler=_run)
+
+    rebaseline = commands.add_parser("rebaseline", help="accept the watched files as they are now")
+    rebaseline.add_argument("--config", help="overnight.yaml")
+    rebaseline.set_defaults(handler=_rebaseline)
+
+    validate = commands.add_parser("validate", help="check a config file and say what it configures")
+    validate.add_argument("--config", help="overnight.yaml")
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+def _date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _demo(args) -> int:
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home")))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if not (dagster_home / "dagster.yaml").exists() and REPO_DAGSTER_YAML.exists():
+        shutil.copy(REPO_DAGSTER_YAML, dagster_home / "dagster.yaml")
+    os.environ[CONFIG_ENV] = str(BUNDLED_DEMO_CONFIG)
+    os.environ.setdefault(HOME_ENV, str(dagster_home / "overnight-home"))
+    config = load_config()
+    partition = args.date or (datetime.now(config.tz).date() - timedelta(days=1)).isoformat()
+    prepare_demo_auth_log(date.fromisoformat(partition), Path(config.triage.auth_log.path))
+    if args.inputs_only:
+        print(f"Demo inputs written for {partition}: {config.triage.auth_log.path}")
+        return 0
+    print(f"overnight demo: nightly chain for {partition}, DAGSTER_HOME={dagster_home}, home={config.home_path}")
+    success = run_nightly(partition)
+    _print_outcome(config, partition)
+    return 0 if success else 1
+
+
+def _run(args) -> int:
+    if args.config:
+        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
+    if not os.environ.get("DAGSTER_HOME"):
+        raise UserError("DAGSTER_HOME is not set: point it at the folder holding your dagster.yaml")
+    config = load_config()
+    success = run_nightly(args.date)
+    _print_outcome(config, args.date)
+    return 0 if success else 1
+
+
+def run_nightly(partition: str, tags: dict | None = None) -> bool:
+    """Execute the nightly job for one partition in the instance at DAGSTER_HOME."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        result = dg.execute_job(
+            dg.reconstructable(nightly_job), instance=instance, tags={"dagster/partition": partition, **(tags or {})}
+        )
+        return result.success
+
+
+def nightly_job():
+    from overnight_assets.definitions import defs
+
+    return defs.resolve_job_def("nightly")
+
+
+def _print_outcome(config, partition: str) -> None:
+    import json
+
+    triage = config.home_path / "assets" / "security_triage" / f"{partition}.json"
+    briefing = config.home_path / "briefings" / f"{partition}.md"
+    if triage.exists():
+        print(f"\nSecurity triage: {json.loads(triage.read_text())['status']}")
+    if briefing.exists():
+        print(f"Morning message: {briefing}\n")
+        print("\n".join(briefing.read_text().splitlines()[:12]))
+    outbox = sorted((config.home_path / "outbox").glob("*.json"))
+    if outbox:
+        print(f"\nUndelivered messages kept in {config.home_path / 'outbox'}: {len(outbox)}")
+
+
+def _rebaseline(args) -> int:
+    from overnight_assets.resources.cortex import Cortex
+    from overnight_assets.triage import integrity, store
+
+    config = load_config(args.config)
+    if config.triage.integrity is None:
+        raise UserError(f"{config.source}: triage.integrity is disabled; nothing to baseline")
+    hashes, unreadable = integrity.hash_watched(config.triage.integrity.paths)
+    store.record_baseline(Cortex(config.home_path / "cortex.duckdb"), hashes)
+    print(f"Baseline recorded for {len(hashes)} files under {', '.join(config.triage.integrity.paths)}")
+    for finding in unreadable:
+        print(f"  not readable: {finding.detail or finding.title}")
+    return 0
+
+
+def _validate(args) -> int:
+    config = load_config(args.config)
+    enabled = [name for name in type(config.triage).model_fields if getattr(config.triage, name) is not None]
+    print(f"{config.source}: valid")
+    print(f"  timezone {config.timezone}, home {config.home_path}, nightly '{config.schedules.nightly}'")
+    print(f"  LLM {config.llm.host} ({config.llm.on_unavailable} when unavailable); collectors: {', '.join(enabled)}")
+    slack_state = "set" if os.environ.get(config.slack.token_env) else "unset: outbox only"
+    print(f"  Slack {config.slack.channel}, token from ${config.slack.token_env} ({slack_state})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The code location: merges each domain's Definitions, built from the one overnight.yaml."""
+
+
+import dagster as dg
+
+from overnight_assets.briefing.assets import build_briefing_defs
+from overnight_assets.briefing.section import SECTION_TAG
+from overnight_assets.briefing.sensors import build_outbox_sensor
+from overnight_assets.config import OvernightConfig, load_config
+from overnight_assets.operations.assets import build_operations_defs
+from overnight_assets.partitions import daily_partitions, night_partition
+from overnight_assets.resources.definitions import build_resources
+from overnight_assets.triage.assets import build_triage_defs
+
+NIGHTLY = dg.AssetSelection.groups("nightly")
+
+
+def section_keys(*domains: dg.Definitions) -> list[dg.AssetKey]:
+    return [
+        spec.key for domain in domains for asset in domain.assets or [] for spec in asset.specs if SECTION_TAG in spec.tags
+    ]
+
+
+def build_defs(config: OvernightConfig) -> dg.Definitions:
+    daily = daily_partitions(config.timezone)
+    workers = [build_operations_defs(daily), build_triage_defs(config, daily)]
+    nightly_job = dg.define_asset_job("nightly", selection=NIGHTLY)
+    delivery_job = dg.define_asset_job("deliver_outbox", selection="morning_delivery")
+
+    @dg.schedule(
+        name="nightly_schedule",
+        cron_schedule=config.schedules.nightly,
+        execution_timezone=config.timezone,
+        job=nightly_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Materializes the night's partition (the last complete day) at the configured time.",
+    )
+    def nightly_schedule(context: dg.ScheduleEvaluationContext):
+        partition_key = night_partition(context.scheduled_execution_time, config.timezone)
+        return dg.RunRequest(run_key=partition_key, partition_key=partition_key)
+
+    return dg.Definitions.merge(
+        *workers,
+        build_briefing_defs(config, daily, section_keys(*workers)),
+        dg.Definitions(
+            jobs=[nightly_job, delivery_job],
+            schedules=[nightly_schedule],
+            sensors=[build_outbox_sensor(config, delivery_job)],
+            resources=build_resources(config),
+            executor=dg.in_process_executor,
+        ),
+    )
+
+
+defs = build_defs(load_config())

@@ -1,0 +1,38 @@
+"""gpu_warmup: load the configured models before any LLM work, so the first real call is fast."""
+
+
+import time
+
+import dagster as dg
+
+from overnight_assets.resources.definitions import LLMResource
+
+GPU_WARMUP = dg.AssetKey("gpu_warmup")
+
+
+def build_operations_defs(partitions: dg.PartitionsDefinition) -> dg.Definitions:
+    @dg.asset(
+        partitions_def=partitions,
+        group_name="nightly",
+        pool="gpu",
+        kinds={"ollama"},
+        description="Ask Ollama to load every configured model with keep_alive; records which are ready.",
+    )
+    def gpu_warmup(context: dg.AssetExecutionContext, llm: LLMResource) -> dg.MaterializeResult:
+        session = llm.session()
+        started = time.perf_counter()
+        models = session.warm()
+        ready = sorted(model for model, state in models.items() if state["ready"])
+        if session.unavailable_reason:
+            context.log.warning(f"Models not loaded, LLM steps will fall back: {session.unavailable_reason}")
+        return dg.MaterializeResult(
+            metadata={
+                "ready_models": ", ".join(ready) or "none",
+                "models": dg.MetadataValue.json(models),
+                "seconds": round(time.perf_counter() - started, 3),
+                "llm": "ok" if len(ready) == len(models) else "unavailable",
+                **({"llm_unavailable_reason": session.unavailable_reason} if session.unavailable_reason else {}),
+            }
+        )
+
+    return dg.Definitions(assets=[gpu_warmup])

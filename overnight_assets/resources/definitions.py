@@ -1,0 +1,79 @@
+"""The Dagster resources: thin wrappers that hand each asset a plain client.
+
+The clients themselves (cortex.py, llm.py, slack.py, ...) import no dagster, so domain logic
+can use them and stay plain Python.
+"""
+
+
+import os
+
+import dagster as dg
+import ollama
+
+from overnight_assets.config import OvernightConfig
+from overnight_assets.resources.cortex import Cortex
+from overnight_assets.resources.json_io import JsonIOManager
+from overnight_assets.resources.llm import LLMSession
+from overnight_assets.resources.slack import SlackPoster
+
+
+class CortexResource(dg.ConfigurableResource):
+    """The Cortex DuckDB file under `home`."""
+
+    path: str
+
+    def get(self) -> Cortex:
+        return Cortex(self.path)
+
+
+class LLMResource(dg.ConfigurableResource):
+    """Ollama with a model per role; `session()` gives one asset its counted conversation."""
+
+    host: str
+    models: dict[str, str]
+    timeout_s: float = 600
+    keep_alive: str = "30m"
+    on_unavailable: str = "fallback"
+    cortex: CortexResource
+
+    def session(self) -> LLMSession:
+        return LLMSession(
+            client=ollama.Client(host=self.host, timeout=self.timeout_s),
+            models=dict(self.models),
+            keep_alive=self.keep_alive,
+            on_unavailable=self.on_unavailable,
+            cortex=self.cortex.get(),
+            host=self.host,
+        )
+
+
+class SlackResource(dg.ConfigurableResource):
+    """Slack as configured under `slack:`; `poster()` is None when the token variable is unset."""
+
+    channel: str = "#overnight"
+    token_env: str = "SLACK_BOT_TOKEN"
+    base_url: str | None = None
+    backoff_s: float = 1.0
+
+    def poster(self) -> SlackPoster | None:
+        token = os.environ.get(self.token_env)  # read at use time; never stored in the snapshot
+        if not token:
+            return None
+        return SlackPoster(token, self.channel, self.base_url, self.backoff_s)
+
+
+def build_resources(config: OvernightConfig) -> dict:
+    cortex = CortexResource(path=str(config.home_path / "cortex.duckdb"))
+    return {
+        "cortex": cortex,
+        "llm": LLMResource(
+            host=config.llm.host,
+            models=config.llm.models.model_dump(),
+            timeout_s=config.llm.timeout_s,
+            keep_alive=config.llm.keep_alive,
+            on_unavailable=config.llm.on_unavailable,
+            cortex=cortex,
+        ),
+        "slack": SlackResource(**config.slack.model_dump()),
+        "io_manager": JsonIOManager(base_dir=str(config.home_path / "assets")),
+    }

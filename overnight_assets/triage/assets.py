@@ -1,0 +1,76 @@
+"""security_triage, the amygdala: six collectors, a deterministic gate, the LLM only when not GREEN."""
+
+
+from datetime import timedelta
+
+import dagster as dg
+
+from overnight_assets.config import OvernightConfig
+from overnight_assets.operations.assets import GPU_WARMUP
+from overnight_assets.partitions import partition_window
+from overnight_assets.briefing.section import SECTION_TAG
+from overnight_assets.resources.definitions import CortexResource, LLMResource
+from overnight_assets.status import Status
+from overnight_assets.triage.gate import raise_only
+from overnight_assets.triage.night import collect, triage_section
+from overnight_assets.triage.review import REVIEW_SYSTEM, TriageReview, review_prompt
+
+
+def build_triage_defs(config: OvernightConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
+    @dg.asset(
+        partitions_def=partitions,
+        group_name="nightly",
+        pool="gpu",
+        deps=[GPU_WARMUP],
+        kinds={"python", "ollama"},
+        tags={SECTION_TAG: "true"},
+        description="Docker, auth log, ports, file integrity, disk and failed runs, gated GREEN/AMBER/RED.",
+    )
+    def security_triage(context: dg.AssetExecutionContext, cortex: CortexResource, llm: LLMResource) -> dg.Output[dict]:
+        window = partition_window(context.partition_key, config.timezone)
+        lookback = timedelta(hours=config.triage.dagster_runs.lookback_hours if config.triage.dagster_runs else 24)
+        night = collect(
+            config.triage,
+            context.partition_key,
+            window,
+            cortex.get(),
+            lambda: failed_runs(context, window[1] - lookback, window[1]),
+        )
+        session, review, status = llm.session(), None, night.gate_status
+        if status is not Status.GREEN:
+            review = session.ask("triage", REVIEW_SYSTEM, review_prompt(night.findings), TriageReview)
+            status = raise_only(status, review.status if review else None)
+        section = triage_section(night, status, review, session.status)
+        context.log.info(f"Triage {status.value}: {len(night.findings)} findings")
+        return dg.Output(
+            section.to_dict(),
+            metadata={
+                "status": status.value,
+                "gate_status": night.gate_status.value,
+                "findings": len(night.findings),
+                "finding_list": dg.MetadataValue.md(section.markdown),
+                "collectors": dg.MetadataValue.json(night.outcomes),
+                **session.metadata(),
+            },
+        )
+
+    return dg.Definitions(assets=[security_triage])
+
+
+def failed_runs(context: dg.AssetExecutionContext, since, until) -> list[dict]:
+    records = context.instance.get_run_records(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.FAILURE], created_after=since, created_before=until
+        ),
+        limit=500,
+    )
+    return [
+        {
+            "run_id": record.dagster_run.run_id,
+            "job_name": record.dagster_run.job_name,
+            "partition": record.dagster_run.tags.get("dagster/partition"),
+            "status": record.dagster_run.status.value,
+        }
+        for record in records
+        if record.dagster_run.run_id != context.run_id
+    ]

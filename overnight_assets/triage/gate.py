@@ -1,0 +1,69 @@
+"""The triage gate: rules decide the status; collectors run isolated so one failure is a finding."""
+
+import time
+from collections.abc import Callable
+
+from overnight_assets.status import Status
+from overnight_assets.triage.findings import Finding, Severity, collector_failed
+
+Collector = Callable[[], list[Finding]]
+
+_STATUS_OF_SEVERITY = {
+    Severity.INFO: Status.GREEN,
+    Severity.AMBER: Status.AMBER,
+    Severity.RED: Status.RED,
+}
+# an error can carry a whole traceback or response body; the briefing needs a line, not a page
+_MAX_ERROR_CHARS = 500
+
+
+def gate(findings: list[Finding]) -> Status:
+    """RED if any finding is RED, AMBER if any is AMBER, else GREEN: INFO never raises it."""
+    return Status.worst(_STATUS_OF_SEVERITY[finding.severity] for finding in findings)
+
+
+def raise_only(gate_status: Status, llm_status: Status | str | None) -> Status:
+    """The LLM may raise the gate's status but never lower it; anything unreadable is ignored."""
+    return Status.worst([gate_status, _as_status(llm_status) or gate_status])
+
+
+def _as_status(value: Status | str | None) -> Status | None:
+    if isinstance(value, Status):
+        return value
+    try:
+        return Status(str(value).strip().upper())
+    except ValueError:
+        return None
+
+
+def run_collectors(
+    collectors: dict[str, Collector | None],
+) -> tuple[list[Finding], dict[str, dict]]:
+    """Run every enabled collector; a collector that raises becomes a `collector_failed` finding.
+
+    Returns all findings and, per collector, its outcome: "ok" | "failed" | "disabled" (None =
+    disabled by config), how many findings it contributed and how long it took.
+    """
+    findings: list[Finding] = []
+    outcomes: dict[str, dict] = {}
+    for name, collector in collectors.items():
+        if collector is None:
+            outcomes[name] = {"outcome": "disabled", "findings": 0, "seconds": 0.0}
+            continue
+        collected, outcome = _run_one(name, collector)
+        findings.extend(collected)
+        outcomes[name] = outcome
+    return findings, outcomes
+
+
+def _run_one(name: str, collector: Collector) -> tuple[list[Finding], dict]:
+    started = time.perf_counter()
+    try:
+        collected = list(collector())
+        outcome = {"outcome": "ok"}
+    except Exception as error:  # noqa: BLE001 - any collector bug must not sink the triage
+        message = f"{type(error).__name__}: {error}"[:_MAX_ERROR_CHARS]
+        collected = [collector_failed(name, message)]
+        outcome = {"outcome": "failed", "error": message}
+    seconds = round(time.perf_counter() - started, 3)
+    return collected, {**outcome, "findings": len(collected), "seconds": seconds}

@@ -1,0 +1,98 @@
+"""One night's triage: run the enabled collectors, gate the findings, build the section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable
+
+from overnight_assets.briefing.section import Section
+from overnight_assets.status import Status
+from overnight_assets.triage import auth_log, dagster_runs, disk, docker, integrity, ports, store
+from overnight_assets.triage.findings import Finding, Severity
+from overnight_assets.triage.gate import gate, run_collectors
+
+if TYPE_CHECKING:
+    from overnight_assets.config import TriageConfig
+    from overnight_assets.resources.cortex import Cortex
+    from overnight_assets.triage.review import TriageReview
+
+
+@dataclass
+class TriageNight:
+    findings: list[Finding]
+    outcomes: dict[str, dict]
+    gate_status: Status
+
+
+def collect(
+    config: TriageConfig,
+    partition_key: str,
+    window: tuple[datetime, datetime],
+    cortex: Cortex,
+    failed_runs: Callable[[], list[dict]],
+) -> TriageNight:
+    collectors = {
+        "docker": config.docker and (lambda: docker.collect_docker(config.docker.base_url)),
+        "auth_log": config.auth_log and (lambda: _auth_log(config, window, cortex)),
+        "ports": config.ports and (lambda: _ports(config)),
+        "integrity": config.integrity and (lambda: _integrity(config, cortex, partition_key)),
+        "disk": config.disk and (lambda: _disk(config)),
+        "dagster_runs": config.dagster_runs and (lambda: dagster_runs.failed_run_findings(failed_runs())),
+    }
+    findings, outcomes = run_collectors({name: fn or None for name, fn in collectors.items()})
+    return TriageNight(findings, outcomes, gate(findings))
+
+
+def _auth_log(config: TriageConfig, window: tuple[datetime, datetime], cortex: Cortex) -> list[Finding]:
+    data = auth_log.read_auth_log(config.auth_log.path)
+    known = store.known_login_sources(cortex, before=window[0])
+    result = auth_log.auth_log_findings(data, window[0], window[1], config.auth_log.failed_login_threshold, known)
+    store.record_login_sources(cortex, result.accepted_sources)
+    return result.findings
+
+
+def _ports(config: TriageConfig) -> list[Finding]:
+    return ports.port_findings(ports.read_listening_sockets(config.ports.proc_net), config.ports.allowed)
+
+
+def _integrity(config: TriageConfig, cortex: Cortex, partition_key: str) -> list[Finding]:
+    current, unreadable = integrity.hash_watched(config.integrity.paths)
+    baseline, recorded_for = store.load_baseline(cortex)
+    if baseline is None:
+        store.record_baseline(cortex, current, recorded_for=partition_key)
+        return unreadable + integrity.integrity_findings(None, current)
+    findings = integrity.integrity_findings(baseline, current)
+    if recorded_for == partition_key:  # a rerun of the baseline's night says the same as that night
+        findings = [f for f in findings if f.severity is not Severity.INFO] + integrity.integrity_findings(None, baseline)
+    return unreadable + findings
+
+
+def _disk(config: TriageConfig) -> list[Finding]:
+    usages, missing = disk.measure_disks(config.disk.paths)
+    return missing + disk.disk_findings(usages, config.disk.amber_pct, config.disk.red_pct)
+
+
+def triage_section(night: TriageNight, status: Status, review: TriageReview | None, llm_status: str) -> Section:
+    ordered = sorted(night.findings, key=lambda f: ({"red": 0, "amber": 1, "info": 2}[f.severity.value], f.collector))
+    lines = [f"- *{f.severity.value.upper()}* {f.collector}: {f.title}" for f in ordered if f.severity is not Severity.INFO]
+    notes = [f"- {f.collector}: {f.title}" for f in ordered if f.severity is Severity.INFO]
+    if not lines:
+        lines = ["All collectors report nothing suspicious."]
+    if review is not None:
+        lines += ["", f"LLM review: {review.summary}", *[f"- next: {action}" for action in review.actions]]
+    elif llm_status == "unavailable":
+        lines += ["", "_llm: unavailable; the deterministic gate's verdict stands._"]
+    if status is not night.gate_status:
+        lines.insert(0, f"The LLM raised the status from {night.gate_status.value} to {status.value}.")
+    if notes:
+        lines += ["", "Notes:", *notes]
+    return Section(
+        key="security_triage",
+        title="Security triage",
+        status=status,
+        items=[f.to_dict() for f in ordered],
+        markdown="\n".join(lines),
+        order=0,
+        llm=llm_status,
+    )

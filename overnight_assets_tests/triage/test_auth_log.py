@@ -1,0 +1,226 @@
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import overnight_assets
+from overnight_assets.status import Status
+from overnight_assets.triage.auth_log import auth_log_findings, read_auth_log
+from overnight_assets.triage.findings import Severity
+from overnight_assets.triage.gate import gate
+
+ZONE = ZoneInfo("Europe/Bucharest")
+START = datetime(2026, 11, 20, tzinfo=ZONE)
+END = START + timedelta(days=1)
+LAN = "192.168.1.23"
+ATTACKER = "203.0.113.9"
+SAMPLE = Path(overnight_assets.__file__).parent / "demo" / "samples" / "auth.log"
+
+
+def triage(text: str | bytes, known=frozenset({LAN}), threshold=10, start=START, end=END):
+    data = text.encode() if isinstance(text, str) else text
+    return auth_log_findings(data, start, end, threshold, set(known))
+
+
+def titles(result) -> dict[str, Severity]:
+    return {finding.title: finding.severity for finding in result.findings}
+
+
+def failed_logins(count: int, source=ATTACKER, day="Nov 20") -> str:
+    return "".join(
+        f"{day} 10:{i // 60:02d}:{i % 60:02d} homelab sshd[{900 + i}]: Failed password for root "
+        f"from {source} port {40000 + i} ssh2\n"
+        for i in range(count)
+    )
+
+
+def accepted(source: str, when="Nov 20 11:00:00", user="ana") -> str:
+    return f"{when} h sshd[77]: Accepted publickey for {user} from {source} port 50000 ssh2\n"
+
+
+def test_demo_sample_is_green_with_the_lan_address_known():
+    result = triage(SAMPLE.read_bytes())
+    assert result.findings == []
+    assert result.accepted_sources == {LAN: datetime(2026, 11, 20, 9, 14, 26, tzinfo=ZONE)}
+
+
+def test_demo_sample_first_run_records_a_baseline_and_stays_green():
+    result = triage(SAMPLE.read_bytes(), known=set())
+    assert titles(result) == {"recorded 1 SSH login addresses as the baseline": Severity.INFO}
+    assert gate(result.findings) is Status.GREEN
+
+
+def test_demo_sample_is_green_on_any_other_day():
+    other_day = datetime(2026, 3, 1, tzinfo=ZONE)
+    result = triage(SAMPLE.read_bytes(), start=other_day, end=other_day + timedelta(days=1))
+    assert titles(result) == {"auth log has no lines in the window": Severity.INFO}
+    assert gate(result.findings) is Status.GREEN
+
+
+def test_failed_logins_over_the_threshold_are_amber():
+    assert triage(failed_logins(10)).findings == []  # at the threshold: not over it
+    assert titles(triage(failed_logins(11))) == {
+        f"11 failed SSH logins from {ATTACKER}": Severity.AMBER
+    }
+
+
+def test_one_connection_logging_several_lines_counts_once():
+    connection = (
+        f"Nov 20 10:00:01 h sshd[5]: Invalid user admin from {ATTACKER} port 4000\n"
+        f"Nov 20 10:00:02 h sshd[5]: pam_unix(sshd:auth): authentication failure; logname= uid=0 "
+        f"euid=0 tty=ssh ruser= rhost={ATTACKER}\n"
+        f"Nov 20 10:00:03 h sshd[5]: Failed password for invalid user admin "
+        f"from {ATTACKER} port 4000 ssh2\n"
+        f"Nov 20 10:00:09 h sshd[5]: message repeated 2 times: [ Failed password for invalid "
+        f"user admin from {ATTACKER} port 4000 ssh2]\n"
+        f"Nov 20 10:00:10 h sshd[6]: Invalid user oracle from {ATTACKER} port 4001\n"
+    )
+    assert titles(triage(connection, threshold=3)) == {
+        f"4 failed SSH logins from {ATTACKER}": Severity.AMBER
+    }
+
+
+def test_brute_force_that_succeeded_is_red():
+    result = triage(failed_logins(20) + accepted(ATTACKER, user="root"))
+    assert (
+        titles(result)[f"SSH login accepted from {ATTACKER} after 20 failed attempts"]
+        is Severity.RED
+    )
+    assert gate(result.findings) is Status.RED
+
+
+def test_login_from_a_new_address_is_amber_and_reported_as_accepted_source():
+    result = triage(accepted(LAN) + accepted("198.51.100.20", when="Nov 20 12:30:00"))
+    assert titles(result) == {"SSH login from new address 198.51.100.20": Severity.AMBER}
+    assert result.accepted_sources["198.51.100.20"] == datetime(2026, 11, 20, 12, 30, tzinfo=ZONE)
+
+
+@pytest.mark.parametrize(
+    "line, user, group",
+    [
+        ("usermod[301]: add 'mallory' to group 'sudo'", "mallory", "sudo"),
+        ("usermod[301]: add 'mallory' to shadow group 'sudo'", "mallory", "sudo"),
+        ("gpasswd[302]: user eve added by root to group sudo", "eve", "sudo"),
+        ("useradd[303]: add 'trent' to group 'wheel'", "trent", "wheel"),
+    ],
+)
+def test_new_sudo_user_is_red(line, user, group):
+    result = triage(f"Nov 20 04:00:00 homelab {line}\n")
+    assert titles(result) == {f"user {user} added to group {group}": Severity.RED}
+
+
+def test_sudo_grant_text_from_any_other_program_is_not_trusted():
+    # anyone can write "usermod-like" text with `logger`; only the account tools count
+    log = "Nov 20 04:00:00 homelab ana: add 'mallory' to group 'sudo'\n"
+    assert triage(log).findings == []
+
+
+def test_adding_a_user_to_an_ordinary_group_is_not_flagged():
+    assert (
+        triage("Nov 20 04:00:00 homelab usermod[301]: add 'ana' to group 'docker'\n").findings == []
+    )
+
+
+def test_window_is_half_open():
+    log = (
+        accepted("10.0.0.1", when="Nov 19 23:59:59")
+        + accepted("10.0.0.2", when="Nov 20 00:00:00")
+        + accepted("10.0.0.3", when="Nov 20 23:59:59")
+        + accepted("10.0.0.4", when="Nov 21 00:00:00")
+    )
+    assert set(triage(log).accepted_sources) == {"10.0.0.2", "10.0.0.3"}
+
+
+def test_rfc3339_lines_are_compared_in_absolute_time():
+    log = (
+        "2026-11-19T21:59:59.999999Z h sshd[1]: Accepted publickey for ana from 10.0.0.1 port 1\n"
+        "2026-11-19T22:00:00.000000Z h sshd[2]: Accepted publickey for ana from 10.0.0.2 port 1\n"
+        "2026-11-21T00:00:00.123+02:00 h sshd[3]: Accepted publickey for ana from 10.0.0.3 port 1\n"
+    )
+    assert triage(log).accepted_sources == {"10.0.0.2": START}
+
+
+@pytest.mark.parametrize(
+    "start, inside, outside",
+    [
+        (datetime(2026, 12, 31, tzinfo=ZONE), "Dec 31 23:59:59", "Jan  1 00:00:00"),
+        (datetime(2027, 1, 1, tzinfo=ZONE), "Jan  1 00:00:00", "Dec 31 23:59:59"),
+    ],
+)
+def test_classic_syslog_year_is_right_across_new_year(start, inside, outside):
+    log = accepted("10.0.0.1", when=inside) + accepted("10.0.0.2", when=outside)
+    result = triage(log, start=start, end=start + timedelta(days=1))
+    assert list(result.accepted_sources) == ["10.0.0.1"]
+    assert result.accepted_sources["10.0.0.1"].year == start.year
+
+
+def test_binary_junk_is_an_amber_finding_not_a_crash():
+    junk = Path(sys.executable).resolve().read_bytes()[:65536]
+    result = triage(junk)
+    assert titles(result) == {"auth log is not text": Severity.AMBER}
+    assert gate(result.findings) is Status.AMBER
+
+
+def test_non_utf8_bytes_are_replaced_and_the_line_still_counts():
+    log = b"".join(
+        f"Nov 20 10:00:00 h sshd[{pid}]: Invalid user jos\xe9 from {ATTACKER} port 1\n".encode(
+            "latin-1"
+        )
+        for pid in (5, 6, 7)
+    )
+    assert titles(triage(log, threshold=2)) == {
+        f"3 failed SSH logins from {ATTACKER}": Severity.AMBER
+    }
+
+
+def test_a_few_nul_bytes_from_a_crash_do_not_blind_the_check():
+    log = "\x00" * 200 + failed_logins(12)
+    assert titles(triage(log)) == {f"12 failed SSH logins from {ATTACKER}": Severity.AMBER}
+
+
+def test_unparseable_lines_are_one_info_finding():
+    log = (
+        accepted(LAN) + "not a log line\n-- MARK --\n\tcontinuation\n" + "Xyz 20 10:00:00 h x: y\n"
+    )
+    result = triage(log)
+    assert titles(result) == {"4 auth log lines could not be parsed": Severity.INFO}
+    assert gate(result.findings) is Status.GREEN
+
+
+def test_truncated_last_line_is_fine():
+    cut_in_timestamp = failed_logins(11) + "Nov 20 10:5"
+    assert titles(triage(cut_in_timestamp)) == {
+        f"11 failed SSH logins from {ATTACKER}": Severity.AMBER
+    }
+    cut_in_message = (
+        failed_logins(11) + f"Nov 20 10:59:00 h sshd[1]: Failed password for root from {ATTACKER}"
+    )
+    assert titles(triage(cut_in_message)) == {
+        f"12 failed SSH logins from {ATTACKER}": Severity.AMBER
+    }
+
+
+def test_empty_log_is_green():
+    assert gate(triage(b"").findings) is Status.GREEN
+
+
+def test_titles_repeat_byte_identically_on_a_rerun():
+    log = SAMPLE.read_text() + failed_logins(30) + accepted(ATTACKER)
+    assert triage(log).findings == triage(log).findings
+
+
+def test_read_auth_log_names_the_path_when_missing(tmp_path):
+    with pytest.raises(RuntimeError, match=f"cannot read auth log {tmp_path}/absent.log"):
+        read_auth_log(tmp_path / "absent.log")
+
+
+def test_read_auth_log_names_the_path_when_unreadable(tmp_path):
+    # a directory cannot be read as a file even by root, unlike a chmod 000 file
+    with pytest.raises(RuntimeError, match=f"cannot read auth log {tmp_path}"):
+        read_auth_log(tmp_path)
+
+
+def test_read_auth_log_returns_the_bytes():
+    assert read_auth_log(SAMPLE) == SAMPLE.read_bytes()
