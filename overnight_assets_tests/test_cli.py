@@ -1,0 +1,81 @@
+"""The `overnight` command: demo, run (rerun replaces, never duplicates), rebaseline, validate."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from conftest import REPO, write_config
+from overnight_assets.cli import main
+from overnight_assets.config import load_config
+from overnight_assets.definitions import build_defs
+from overnight_assets.resources.cortex import Cortex
+
+
+def overnight(*args, env, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "overnight_assets.cli", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=240
+    )
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "OVERNIGHT_CONFIG", "OVERNIGHT_HOME", "OLLAMA_HOST")}
+    return {**env, **extra}
+
+
+def test_run_twice_replaces_the_night_and_posts_once(tmp_path, host_files, ollama_server, slack_server):
+    config = write_config(tmp_path, host_files, ollama_server.url, slack_server.url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = clean_env(DAGSTER_HOME=str(home), OVERNIGHT_TEST_SLACK_TOKEN=slack_server.token)
+    for _ in range(2):
+        result = overnight("run", "--date", "2026-11-20", "--config", str(config), env=env)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Security triage: GREEN" in result.stdout and "2026-11-20.md" in result.stdout
+    overnight_home = tmp_path / "home"
+    assert [p.name for p in (overnight_home / "briefings").iterdir()] == ["2026-11-20.md"]
+    assert len(slack_server.posts) == 1 and len(slack_server.updates) == 1
+    with Cortex(overnight_home / "cortex.duckdb").connect() as db:
+        assert db.execute("SELECT count(*), bool_or(pending) FROM deliveries").fetchone() == (1, False)
+    assert not list((overnight_home / "outbox").iterdir())
+
+
+def test_run_without_dagster_home_says_what_to_do(tmp_path):
+    result = overnight("run", "--date", "2026-11-20", "--config", str(REPO / "overnight.example.yaml"), env=clean_env())
+    assert result.returncode == 2 and "DAGSTER_HOME is not set" in result.stderr
+
+
+def test_bad_date_and_bad_config_are_named(tmp_path, capsys):
+    assert overnight("run", "--date", "20-11-2026", env=clean_env()).returncode == 2
+    bad = tmp_path / "overnight.yaml"
+    bad.write_text("timezone: Mars/Olympus")
+    assert main(["validate", "--config", str(bad)]) == 2
+    assert "timezone: expected an IANA timezone" in capsys.readouterr().err
+
+
+def test_demo_runs_the_whole_chain_on_bundled_samples(tmp_path):
+    result = overnight("demo", env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Security triage: GREEN" in result.stdout
+    briefings = list((tmp_path / ".dagster_home" / "overnight-home" / "briefings").glob("*.md"))
+    assert len(briefings) == 1 and f"Morning message: {briefings[0]}" in result.stdout
+    assert "Undelivered messages kept" in result.stdout  # no Slack in the demo: the outbox keeps it
+
+
+def test_rebaseline_accepts_the_watched_files_as_they_are(tmp_path, host_files, instance, ollama_server, capsys):
+    config_path = write_config(tmp_path, host_files, ollama_server.url)
+    config = load_config(config_path)
+    job = build_defs(config).resolve_job_def("nightly")
+
+    def triage_status(night):
+        job.execute_in_process(partition_key=night, instance=instance)
+        return json.loads((config.home_path / "assets" / "security_triage" / f"{night}.json").read_text())["status"]
+
+    assert triage_status("2026-11-18") == "GREEN"  # records the baseline
+    (host_files / "watched" / "mcp" / "servers.json").write_text('{"servers": {"evil": {"command": "curl"}}}')
+    assert triage_status("2026-11-19") == "RED"
+    assert main(["rebaseline", "--config", str(config_path)]) == 0
+    assert "Baseline recorded for 2 files" in capsys.readouterr().out
+    assert triage_status("2026-11-20") == "GREEN"

@@ -1,0 +1,52 @@
+"""The code location loads, every job resolves, and the pieces the UI shows are there."""
+
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from conftest import REPO
+from overnight_assets.config import load_config
+from overnight_assets.definitions import build_defs, defs
+
+
+def test_every_job_resolves():
+    for job in defs.resolve_all_job_defs():
+        assert job.name in {"nightly", "deliver_outbox", "__ASSET_JOB"}
+    assert {"nightly", "deliver_outbox"} <= {job.name for job in defs.resolve_all_job_defs()}
+
+
+def test_asset_graph_lineage_and_pool():
+    graph = defs.resolve_asset_graph()
+    key = dg.AssetKey
+    assert graph.get(key("security_triage")).parent_keys == {key("gpu_warmup")}
+    assert graph.get(key("morning_briefing")).parent_keys == {key("security_triage"), key("morning_briefing")}
+    assert graph.get(key("morning_delivery")).parent_keys == {key("morning_briefing")}
+    llm_assets = {"gpu_warmup", "security_triage", "morning_briefing"}
+    for asset in llm_assets:
+        assert graph.get(key(asset)).pools == {"gpu"}, asset
+    assert not graph.get(key("morning_delivery")).pools
+    assert {a.key.path[-1] for a in graph.asset_nodes if a.group_name == "nightly"} >= llm_assets | {"morning_delivery"}
+
+
+def test_nightly_schedule_targets_the_last_complete_day_in_the_configured_timezone(tmp_path):
+    config_path = tmp_path / "overnight.yaml"
+    config_path.write_text('timezone: Pacific/Auckland\nschedules: {nightly: "30 2 * * *"}\nhome: ' + str(tmp_path))
+    location = build_defs(load_config(config_path))
+    schedule = location.resolve_schedule_def("nightly_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 2 * * *", "Pacific/Auckland")
+    tick = datetime(2026, 11, 20, 13, 30, tzinfo=timezone.utc)  # 02:30 on Nov 21 in Auckland
+    repository = location.get_repository_def()
+    with dg.build_schedule_context(scheduled_execution_time=tick, repository_def=repository) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2026-11-20" and request.run_key == "2026-11-20"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_dagster_definitions_validate_passes():
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
