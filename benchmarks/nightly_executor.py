@@ -60,7 +60,7 @@ def night_facts(run_id: str, partition: str) -> dict:
         return {
             "triage": triage.metadata["status"].value,
             "steps": sum(1 for r in records if r.dagster_event and r.dagster_event.event_type_value == "STEP_SUCCESS"),
-            "pool_waits": sum("pool" in m.lower() and ("wait" in m.lower() or "block" in m.lower()) for m in messages),
+            "pool_waits": sum("blocked by limit for pool" in m for m in messages),
             "locked": sum("database is locked" in m for m in messages),
         }
 

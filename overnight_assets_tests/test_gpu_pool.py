@@ -49,6 +49,7 @@ def test_two_runs_at_once_take_turns_on_the_gpu(tmp_path, host_files, ollama_ser
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "OVERNIGHT_CONFIG": str(config)}
+    dg.DagsterInstance.from_config(str(home)).dispose()  # storage created once, as the daemon would
     runs = [overnight("run", "--date", night, env=env) for night in ("2026-11-19", "2026-11-20")]
     for run in runs:
         output, _ = run.communicate(timeout=240)
