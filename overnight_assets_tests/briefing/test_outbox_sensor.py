@@ -1,0 +1,28 @@
+"""outbox_sensor asks for a delivery run only when a delivery failed and Slack is configured."""
+
+import dagster as dg
+
+from overnight_assets.briefing.delivery import keep_in_outbox
+from overnight_assets.definitions import build_defs
+from overnight_assets.resources.cortex import Cortex
+
+
+def evaluate(config, instance):
+    defs = build_defs(config)
+    sensor = defs.resolve_sensor_def("outbox_sensor")
+    context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
+    return sensor.evaluate_tick(context)
+
+
+def test_failed_delivery_is_retried_until_delivered(make_config, instance, unused_url, slack_server, monkeypatch):
+    config = make_config(unused_url, slack_server.url)
+    assert "No Cortex yet" in evaluate(config, instance).skip_message
+    cortex = Cortex(config.home_path / "cortex.duckdb")
+    keep_in_outbox(cortex, config.home_path / "outbox", "2026-11-20", "text", [])
+    assert evaluate(config, instance).skip_message == "Outbox empty"  # never tried yet: the nightly run will
+    with cortex.connect() as db:
+        db.execute("UPDATE deliveries SET attempts = 1, last_error = 'HTTP 500'")
+    request = evaluate(config, instance).run_requests[0]
+    assert (request.partition_key, request.run_key) == ("2026-11-20", "outbox-2026-11-20-1")
+    monkeypatch.delenv("OVERNIGHT_TEST_SLACK_TOKEN")
+    assert "OVERNIGHT_TEST_SLACK_TOKEN unset" in evaluate(config, instance).skip_message
