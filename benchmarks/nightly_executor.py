@@ -89,6 +89,9 @@ def main() -> list[dict]:
                 assert facts["triage"] == "AMBER" and asked >= 1, "the LLM was not asked: the run is not AMBER"
                 night += timedelta(days=1)
         check_same_work()
+        with dg.DagsterInstance.get() as instance:
+            gpu = instance.event_log_storage.get_concurrency_info("gpu")
+            print(f"  gpu pool: limit {gpu.slot_count}, slots still claimed after the runs {gpu.active_slot_count}")
 
     in_process, multiprocess = (statistics.median(times[name]) for name in variants)
     ratio = in_process / multiprocess
