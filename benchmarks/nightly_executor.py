@@ -51,21 +51,28 @@ def check_same_work() -> None:
 
 
 def night_facts(run_id: str, partition: str) -> dict:
-    """What the run did: triage status, pool waits and lock errors in its event log."""
+    """What the run did: triage status, time inside steps, pool waits and lock errors in its event log."""
     with dg.DagsterInstance.get() as instance:
         records = instance.all_logs(run_id)
         triage = instance.get_latest_materialization_event(dg.AssetKey("security_triage")).asset_materialization
         assert triage.partition == partition
         messages = [record.message or "" for record in records]
+        stamps = {
+            (record.step_key, record.dagster_event.event_type_value): record.timestamp
+            for record in records
+            if record.dagster_event and record.dagster_event.event_type_value in ("STEP_START", "STEP_SUCCESS")
+        }
+        steps = {step for step, kind in stamps if kind == "STEP_SUCCESS"}
         return {
             "triage": triage.metadata["status"].value,
-            "steps": sum(1 for r in records if r.dagster_event and r.dagster_event.event_type_value == "STEP_SUCCESS"),
+            "steps": len(steps),
+            "step_seconds": sum(stamps[step, "STEP_SUCCESS"] - stamps[step, "STEP_START"] for step in steps),
             "pool_waits": sum("blocked by limit for pool" in m for m in messages),
             "locked": sum("database is locked" in m for m in messages),
         }
 
 
-def main() -> list[dict]:
+def main() -> None:
     from _loopback import loopback
     from _report import figure, report
 
@@ -74,21 +81,22 @@ def main() -> list[dict]:
     variants = {"in_process": nightly_job, "multiprocess": multiprocess_nightly}
     times: dict[str, list[float]] = {name: [] for name in variants}
     with loopback() as env:
+        check_same_work()
         env.ollama.overrides = {"status": "AMBER", "summary": "Brute force from one address."}
         night = FIRST_NIGHT
-        for repeat in range(REPEATS):
+        for _ in range(REPEATS):
             for name, job_fn in variants.items():
-                env.plant_failed_logins(night, f"203.0.113.{10 + len(env.ollama.chats)}")
+                env.plant_failed_logins(night, f"203.0.113.{night.day}")
                 chats_before = len(env.ollama.chats)
                 seconds, run_id = run_once(job_fn, night.isoformat())
                 facts = night_facts(run_id, night.isoformat())
                 asked = len(env.ollama.chats) - chats_before
                 times[name].append(seconds)
-                print(f"  {name:<12} {night} {seconds:6.2f} s  triage {facts['triage']}, {facts['steps']} steps, "
+                print(f"  {name:<12} {night} {seconds:6.2f} s  triage {facts['triage']}, "
+                      f"{facts['steps']} steps taking {facts['step_seconds']:.2f} s, "
                       f"{asked} LLM chats, pool waits {facts['pool_waits']}, 'database is locked' {facts['locked']}")
                 assert facts["triage"] == "AMBER" and asked >= 1, "the LLM was not asked: the run is not AMBER"
                 night += timedelta(days=1)
-        check_same_work()
         with dg.DagsterInstance.get() as instance:
             gpu = instance.event_log_storage.get_concurrency_info("gpu")
             print(f"  gpu pool: limit {gpu.slot_count}, slots still claimed after the runs {gpu.active_slot_count}")
@@ -100,7 +108,6 @@ def main() -> list[dict]:
         figure("multiprocess_executor median wall", multiprocess, "s"),
         figure("in_process / multiprocess", ratio, "ratio", "<= 0.167", ratio <= 1 / 6),
     ])
-    return times
 
 
 if __name__ == "__main__":

@@ -42,11 +42,11 @@ def main() -> None:
                     for record in instance.all_logs(result.run_id)
                     if record.dagster_event and record.step_key == "security_triage"
                 }
-                meta = instance.get_latest_materialization_event(dg.AssetKey("security_triage")).asset_materialization
-                assert meta.partition == night
+                materialization = instance.get_latest_materialization_event(dg.AssetKey("security_triage")).asset_materialization
+                assert materialization.partition == night
                 seconds.append(times["STEP_SUCCESS"] - times["STEP_START"])
-                calls.append(meta.metadata["llm_calls"].value)
-                print(f"  {night}  {seconds[-1]:.3f} s  status {meta.metadata['status'].value}, "
+                calls.append(materialization.metadata["llm_calls"].value)
+                print(f"  {night}  {seconds[-1]:.3f} s  status {materialization.metadata['status'].value}, "
                       f"llm_calls {calls[-1]}, loopback chats so far {len(env.ollama.chats)}")
         asked = max(*calls, len(env.ollama.chats))  # the server's count catches a call the session missed
 
