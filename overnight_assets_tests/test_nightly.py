@@ -130,3 +130,10 @@ def test_a_broken_collector_is_an_amber_finding_not_a_failed_run(make_config, in
     assert triage["status"] == "AMBER"
     assert triage["collectors"][collector]["outcome"] in ("failed", "ok")
     assert collector in triage["finding_list"]
+
+
+def test_the_slack_token_never_reaches_logs_or_metadata(make_config, instance, ollama_server, slack_server):
+    run_night(make_config(ollama_server.url, slack_server.url), instance)
+    for record in instance.get_run_records():
+        for entry in instance.all_logs(record.dagster_run.run_id):
+            assert slack_server.token not in repr(entry)
