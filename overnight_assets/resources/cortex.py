@@ -18,9 +18,9 @@ import duckdb
 
 LOCK_WAIT_S = 60.0
 
-# Append only: each entry migrates the schema from version N to N+1.
-MIGRATIONS: list[str] = [
-    """
+# Applied in order, each once, recorded by name. Append new entries; never edit a released one.
+MIGRATIONS: dict[str, str] = {
+    "0001_core": """
     CREATE SEQUENCE IF NOT EXISTS memory_ids;
     CREATE TABLE IF NOT EXISTS memories (
         id BIGINT PRIMARY KEY DEFAULT nextval('memory_ids'),
@@ -62,7 +62,23 @@ MIGRATIONS: list[str] = [
         updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
     """,
-]
+    "0002_reading": """
+    CREATE TABLE IF NOT EXISTS http_cache (
+        url VARCHAR PRIMARY KEY,
+        etag VARCHAR,
+        last_modified VARCHAR,
+        checked_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    """,
+    "0003_code_review": """
+    CREATE TABLE IF NOT EXISTS commit_reviews (
+        sha VARCHAR PRIMARY KEY,
+        repo VARCHAR NOT NULL,
+        review VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    """,
+}
 
 _migrated: set[str] = set()
 
@@ -108,13 +124,14 @@ class Cortex:
             return
         connection = self._open(read_only=False)
         try:
-            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            for version, statement in enumerate(MIGRATIONS[current:], start=current + 1):
+            connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY)")
+            applied = {row[0] for row in connection.execute("SELECT name FROM schema_migrations").fetchall()}
+            for name, statement in MIGRATIONS.items():
+                if name in applied:
+                    continue
                 connection.execute("BEGIN")
                 connection.execute(statement)
-                connection.execute("INSERT INTO schema_version VALUES (?)", [version])
+                connection.execute("INSERT INTO schema_migrations VALUES (?)", [name])
                 connection.execute("COMMIT")
         finally:
             connection.close()

@@ -21,7 +21,8 @@ db.close()
 def test_schema_is_created_once_and_versioned(tmp_path):
     cortex = Cortex(tmp_path / "cortex.duckdb")
     with cortex.connect() as db:
-        assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+        applied = [row[0] for row in db.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+        assert applied == sorted(MIGRATIONS)
         columns = {row[0] for row in db.execute("DESCRIBE memories").fetchall()}
     assert {"id", "kind", "source", "url", "title", "body", "content_hash", "created_at", "weight"} <= columns
 
@@ -68,3 +69,13 @@ def test_a_lock_held_too_long_names_the_file(held_cortex, monkeypatch):
     with pytest.raises(CortexLockedError, match=f"Cortex at {path} stayed locked"):
         with Cortex(path).connect():
             pass
+
+
+def test_a_file_from_an_older_release_is_migrated_forward(tmp_path, monkeypatch):
+    path = tmp_path / "cortex.duckdb"
+    with Cortex(path).connect() as db:
+        db.execute("DROP TABLE commit_reviews")
+        db.execute("DELETE FROM schema_migrations WHERE name = '0003_code_review'")
+    monkeypatch.setattr(cortex_module, "_migrated", set())  # a new process
+    with Cortex(path).connect() as db:
+        assert db.execute("SELECT count(*) FROM commit_reviews").fetchone() == (0,)
