@@ -1,8 +1,8 @@
 """Run every benchmark, one after another in its own process, and print their figures in one table.
 
-Each script prints its own lines, then one `BENCH-JSON` line that this collects. Dagster's run
-logs (stderr) are kept out of the way: shown only when a script fails, and searched for
-"database is locked". Usage: python benchmarks/run_all.py [name ...] (default: all).
+Each script prints its details and its table, then one `BENCH-JSON` line that this collects:
+the details are passed through, the tables merged into one. Dagster's run logs (stderr) are
+kept out of the way: shown only when a script fails, and searched for "database is locked". Usage: python benchmarks/run_all.py [name ...] (default: all).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def run(name: str, args: list[str]) -> tuple[list[dict], list[str]]:
     for line in done.stdout.splitlines():
         if line.startswith(MARK):
             figures = json.loads(line.removeprefix(MARK))["figures"]
-        else:
+        elif not line.startswith((name, "benchmark ")):  # its own table: the combined one follows
             print(line)
     if done.returncode != 0:
         print(done.stderr[-4000:])

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from slack_sdk.errors import SlackApiError
+from typing import TYPE_CHECKING
 
 from overnight_assets.resources.cortex import Cortex
-from overnight_assets.resources.slack import SlackPoster
+
+if TYPE_CHECKING:
+    from overnight_assets.resources.slack import SlackPoster
 
 
 @dataclass
@@ -46,6 +47,8 @@ def pending_partitions(cortex: Cortex) -> list[str]:
 
 
 def deliver_pending(cortex: Cortex, outbox_dir: Path, poster: SlackPoster | None) -> DeliveryReport:
+    from slack_sdk.errors import SlackApiError  # slack_sdk loads only when delivering
+
     report = DeliveryReport()
     if poster is None:
         report.pending, report.outcome = pending_partitions(cortex), "outbox only (Slack not configured)"
@@ -92,7 +95,7 @@ def _record_failure(cortex: Cortex, partition_key: str, error: str) -> None:
 
 
 def _describe(error: Exception) -> str:
-    if isinstance(error, SlackApiError):
+    if hasattr(error, "response") and hasattr(error.response, "get"):  # SlackApiError
         status = getattr(error.response, "status_code", "?")
         return f"HTTP {status}, error '{error.response.get('error', 'unknown')}'"
     return f"{type(error).__name__}: {error}"

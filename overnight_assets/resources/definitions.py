@@ -8,13 +8,11 @@ can use them and stay plain Python.
 import os
 
 import dagster as dg
-import ollama
 
 from overnight_assets.config import OvernightConfig
 from overnight_assets.resources.cortex import Cortex
 from overnight_assets.resources.json_io import JsonIOManager
 from overnight_assets.resources.llm import LLMSession
-from overnight_assets.resources.slack import SlackPoster
 
 
 class CortexResource(dg.ConfigurableResource):
@@ -37,6 +35,8 @@ class LLMResource(dg.ConfigurableResource):
     cortex: CortexResource
 
     def session(self) -> LLMSession:
+        import ollama  # at first use, not at every code-location load
+
         return LLMSession(
             client=ollama.Client(host=self.host, timeout=self.timeout_s),
             models=dict(self.models),
@@ -55,10 +55,12 @@ class SlackResource(dg.ConfigurableResource):
     base_url: str | None = None
     backoff_s: float = 1.0
 
-    def poster(self) -> SlackPoster | None:
+    def poster(self):  # -> SlackPoster | None
         token = os.environ.get(self.token_env)  # read at use time; never stored in the snapshot
         if not token:
             return None
+        from overnight_assets.resources.slack import SlackPoster  # slack_sdk loads at first use
+
         return SlackPoster(token, self.channel, self.base_url, self.backoff_s)
 
 

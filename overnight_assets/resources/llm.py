@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import httpx
-import ollama
 from pydantic import BaseModel, ValidationError
 
 from overnight_assets.resources.cortex import Cortex, content_hash, stable_json
+
+if TYPE_CHECKING:
+    import ollama
 
 Answer = TypeVar("Answer", bound=BaseModel)
 
@@ -73,7 +74,7 @@ class LLMSession:
                 response = self.client.chat(
                     model=model, messages=messages, format=json_schema, options=options, keep_alive=self.keep_alive
                 )
-            except (httpx.HTTPError, ConnectionError, ollama.ResponseError) as error:
+            except _transport_errors() as error:
                 self.unavailable_reason = f"Ollama at {self.host} (model {model}): {_short(error)}"
                 return self._unavailable()
             finally:
@@ -116,10 +117,10 @@ class LLMSession:
             try:
                 self.client.generate(model=model, prompt="", keep_alive=self.keep_alive)
                 ready[model] = {"ready": True, "seconds": round(time.perf_counter() - started, 3)}
-            except (httpx.HTTPError, ConnectionError, ollama.ResponseError) as error:
+            except _transport_errors() as error:
                 self.unavailable_reason = f"Ollama at {self.host}: {_short(error)}"
                 ready[model] = {"ready": False, "error": _short(error)}
-                if not isinstance(error, ollama.ResponseError):
+                if not isinstance(error, _transport_errors()[-1]):  # not a model error: no server
                     break  # the server is not there; the other models will not load either
         return ready
 
@@ -134,6 +135,14 @@ class LLMSession:
         if self.unavailable_reason:
             data["llm_unavailable_reason"] = self.unavailable_reason
         return data
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """What an unreachable, slow or failing Ollama raises; ollama.ResponseError last."""
+    import httpx  # at first use: ollama and httpx cost every code-location load ~0.1 s
+    import ollama
+
+    return (httpx.HTTPError, ConnectionError, ollama.ResponseError)
 
 
 def _short(error: Exception) -> str:

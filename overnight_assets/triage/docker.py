@@ -4,9 +4,6 @@ Works on `container.attrs` from the docker SDK, from Docker itself or podman's c
 Podman fills fields differently (None where Docker has {}), so every lookup tolerates gaps.
 """
 
-import docker as docker_sdk
-import requests
-
 from overnight_assets.triage.findings import Finding, Severity
 
 COLLECTOR = "docker"
@@ -18,6 +15,9 @@ _ENGINE_SOCKET_SUFFIXES = ("docker.sock", "podman.sock")
 
 def collect_docker(base_url: str, timeout_s: float = 10) -> list[Finding]:
     """Inspect every container (running or not) of the engine at `base_url`."""
+    import docker as docker_sdk  # at first use: loading the SDK costs every code-location load ~80 ms
+    import requests
+
     try:
         client = docker_sdk.DockerClient(base_url=base_url, timeout=timeout_s)
         try:
