@@ -1,6 +1,6 @@
 """Loopback fixtures for the benchmarks: a temporary DAGSTER_HOME and overnight home, fake Ollama and Slack.
 
-The servers are the tests' own (overnight_assets_tests/conftest.py): the real `ollama` and
+The servers are the tests' own (overnight_assets_tests/testkit.py): the real `ollama` and
 `slack_sdk` clients talk to them on 127.0.0.1 and they answer instantly. Nothing leaves the machine.
 """
 
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from overnight_assets_tests.conftest import SAMPLES, FakeOllama, FakeSlack, _Server, write_config  # noqa: E402
+from overnight_assets_tests.testkit import SAMPLES, FakeOllama, FakeSlack, _Server, write_config  # noqa: E402
 
 # the variables the config loader reads; cleared so the benchmark's own config is what counts
 _CLEARED = ("OVERNIGHT_HOME", "OLLAMA_HOST", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")

@@ -15,11 +15,11 @@ def figure(name: str, value: float, unit: str, target: str = "", ok: bool | None
 def format_row(benchmark: str, fig: dict) -> str:
     verdict = {True: "ok", False: "MISSED", None: ""}[fig["ok"]]
     value = f"{fig['value']:.3f}" if isinstance(fig["value"], float) else str(fig["value"])
-    return f"{benchmark:<18} {fig['name']:<44} {value:>10} {fig['unit']:<6} {fig['target']:<14} {verdict}"
+    return f"{benchmark:<20} {fig['name']:<44} {value:>10} {fig['unit']:<6} {fig['target']:<14} {verdict}"
 
 
 def header() -> str:
-    return f"{'benchmark':<18} {'figure':<44} {'value':>10} {'unit':<6} {'target':<14} verdict"
+    return f"{'benchmark':<20} {'figure':<44} {'value':>10} {'unit':<6} {'target':<14} verdict"
 
 
 def report(benchmark: str, figures: list[dict]) -> None:

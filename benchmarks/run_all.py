@@ -20,6 +20,7 @@ BENCHMARKS = {
     "import_location": ["--profile"],
     "triage_clean_host": [],
     "nightly_executor": [],
+    "code_review_prepare": [],
 }
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from overnight_assets.config import BUNDLED_DEMO_CONFIG, CONFIG_ENV, HOME_ENV, ConfigError, load_config
-from overnight_assets.operations.demo import prepare_demo_auth_log
+from overnight_assets.operations.demo import prepare_demo_auth_log, prepare_demo_repository
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
@@ -72,6 +72,8 @@ def _demo(args) -> int:
     config = load_config()
     partition = args.date or (datetime.now(config.tz).date() - timedelta(days=1)).isoformat()
     prepare_demo_auth_log(date.fromisoformat(partition), Path(config.triage.auth_log.path))
+    for repo in config.code_review.repos:
+        prepare_demo_repository(date.fromisoformat(partition), config.timezone, Path(repo.path))
     if args.inputs_only:
         print(f"Demo inputs written for {partition}: {config.triage.auth_log.path}")
         return 0

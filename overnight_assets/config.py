@@ -161,6 +161,8 @@ class Repo(_Strict):
 class CodeReviewConfig(_Strict):
     repos: list[Repo] = []
     max_diff_lines: int = Field(1500, ge=1)
+    large_file_kb: int = Field(1024, ge=1)  # a committed file over this size is a finding
+    max_llm_reviews: int = Field(60, ge=0)  # commits reviewed by the LLM per run, riskiest first
 
 
 class MemoryConfig(_Strict):

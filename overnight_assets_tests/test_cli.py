@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import REPO, write_config
+from testkit import REPO, write_config
 from overnight_assets.cli import main
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs

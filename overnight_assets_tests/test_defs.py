@@ -6,28 +6,38 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from conftest import REPO
+from testkit import REPO
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs, defs
 
 
 def test_every_job_resolves():
     for job in defs.resolve_all_job_defs():
-        assert job.name in {"nightly", "deliver_outbox", "__ASSET_JOB"}
-    assert {"nightly", "deliver_outbox"} <= {job.name for job in defs.resolve_all_job_defs()}
+        assert job.name in {"nightly", "deliver_outbox", "code_review", "__ASSET_JOB"}
+    assert {"nightly", "deliver_outbox", "code_review"} <= {job.name for job in defs.resolve_all_job_defs()}
 
 
 def test_asset_graph_lineage_and_pool():
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey
     assert graph.get(key("security_triage")).parent_keys == {key("gpu_warmup")}
-    assert graph.get(key("morning_briefing")).parent_keys == {key("security_triage"), key("morning_briefing")}
+    assert graph.get(key("code_reviews")).parent_keys == {key("gpu_warmup")}
+    assert graph.get(key("pr_digest")).parent_keys == {key("code_reviews")}
+    sections = {key("security_triage"), key("code_reviews"), key("pr_digest")}
+    assert graph.get(key("morning_briefing")).parent_keys == sections | {key("morning_briefing")}
     assert graph.get(key("morning_delivery")).parent_keys == {key("morning_briefing")}
-    llm_assets = {"gpu_warmup", "security_triage", "morning_briefing"}
+    llm_assets = {"gpu_warmup", "security_triage", "code_reviews", "morning_briefing"}
     for asset in llm_assets:
         assert graph.get(key(asset)).pools == {"gpu"}, asset
-    assert not graph.get(key("morning_delivery")).pools
+    for asset in ("pr_digest", "morning_delivery"):
+        assert not graph.get(key(asset)).pools, asset
     assert {a.key.path[-1] for a in graph.asset_nodes if a.group_name == "nightly"} >= llm_assets | {"morning_delivery"}
+
+
+def test_sensors_run_by_default():
+    for name in ("outbox_sensor", "new_commits_sensor"):
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING, name
+    assert defs.resolve_sensor_def("new_commits_sensor").job_name == "code_review"
 
 
 def test_nightly_schedule_targets_the_last_complete_day_in_the_configured_timezone(tmp_path):

@@ -7,7 +7,7 @@ import sys
 
 import dagster as dg
 
-from conftest import REPO, write_config
+from testkit import REPO, write_config
 
 GPU_STEPS = {"gpu_warmup", "security_triage", "morning_briefing"}
 FAILED_LOGINS = "".join(

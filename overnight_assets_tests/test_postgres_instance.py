@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from conftest import REPO, require_or_skip
+from testkit import REPO, require_or_skip
 from overnight_assets.definitions import build_defs
 
 PG_URL = os.environ.get("OVERNIGHT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel
 
-from conftest import REPO
+from testkit import REPO
 from overnight_assets.config import OvernightConfig
 
 

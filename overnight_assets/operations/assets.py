@@ -5,9 +5,18 @@ import time
 
 import dagster as dg
 
+from overnight_assets.briefing.section import SECTION_TAG
 from overnight_assets.resources.definitions import LLMResource
 
 GPU_WARMUP = dg.AssetKey("gpu_warmup")
+
+
+def llm_section_asset(partitions: dg.PartitionsDefinition, **asset_args):
+    """The decorator of a nightly worker that asks the LLM and hands the briefing a section:
+    in the `gpu` pool, after the warm-up, tagged so morning_briefing composes its value."""
+    return dg.asset(
+        partitions_def=partitions, group_name="nightly", pool="gpu", deps=[GPU_WARMUP], tags={SECTION_TAG: "true"}, **asset_args
+    )
 
 
 def build_operations_defs(partitions: dg.PartitionsDefinition) -> dg.Definitions:

@@ -1,4 +1,5 @@
-"""The demo's inputs: the bundled samples, with the auth log's days moved to the demo's night.
+"""The demo's inputs: the bundled samples, with the auth log's days moved to the demo's night,
+and a small git repository whose commits fall in that night.
 
 The sample auth log covers two days; its last day becomes the partition the demo runs, so the
 triage reads real lines in its window whatever the date.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from overnight_assets.config import BUNDLED_DEMO_CONFIG
 
@@ -35,3 +37,56 @@ def _shifted(line: str, shift: timedelta, year: int) -> str:
         return line
     moved = _day(line, year) + shift
     return f"{moved.strftime('%b')} {moved.day:>2} " + line[7:]
+
+
+def prepare_demo_repository(night: date, timezone: str, target: Path) -> Path:
+    """A homelab repository whose commits fall in the demo's night: a merge, a branch waiting,
+    an unused import and a forgotten breakpoint for the reviewer to find. Rebuilt each time from
+    the same description, so the same night gives the same shas (and no second LLM review)."""
+    import shutil
+
+    from overnight_assets.operations.history import History
+
+    def local(hour: int, minute: int = 0) -> datetime:
+        return datetime(night.year, night.month, night.day, hour, minute, tzinfo=ZoneInfo(timezone))
+
+    history = History()
+    history.commit("main", "Ana Pop", local(0) - timedelta(days=2), "Initial homelab layout", DEMO_FILES)
+    history.commit("main", "Ana Pop", local(10, 15), "Add the nightly backup script", {"scripts/backup.py": BACKUP_SCRIPT})
+    history.commit("dashboards", "Radu Ionescu", local(13), "Add a disk usage dashboard", {"grafana/disk.json": DASHBOARD}, start="main")
+    history.commit("main", "Ana Pop", local(16, 30), "Merge branch 'dashboards'", {}, merge="dashboards")
+    history.commit("disk-alerts", "Radu Ionescu", local(21, 40), "WIP: alert when a disk fills up", {"scripts/alerts.py": ALERT_SCRIPT}, start="main")
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return history.write(target)
+
+
+DEMO_FILES = {
+    "README.md": "# homelab\n\nCompose files and scripts for the home server.\n",
+    "compose/jellyfin.yaml": "services:\n  jellyfin:\n    image: jellyfin/jellyfin:10.10\n    restart: unless-stopped\n",
+}
+BACKUP_SCRIPT = '''"""Copy the media database to the NAS every night."""
+import shutil
+import subprocess
+from pathlib import Path
+
+SOURCE = Path("/srv/jellyfin/data/library.db")
+
+
+def backup(target: Path) -> None:
+    subprocess.run(["rsync", "-a", str(SOURCE), str(target)], check=True)
+
+
+if __name__ == "__main__":
+    backup(Path("/mnt/nas/backups"))
+'''
+DASHBOARD = '{"title": "Disk usage", "panels": [{"type": "gauge", "targets": [{"expr": "node_filesystem_avail_bytes"}]}]}\n'
+ALERT_SCRIPT = '''"""Post to the alerts channel when a disk is over 90 % full."""
+import shutil
+
+
+def check(path: str = "/") -> bool:
+    usage = shutil.disk_usage(path)
+    breakpoint()
+    return usage.used / usage.total > 0.9
+'''

@@ -1,0 +1,85 @@
+"""code_reviews' preparation of a busy day: 500 commits in the window, LLM time excluded.
+
+A repository written by one `git fast-import` (operations/history.py): 500 commits in the partition's window on three
+branches, each changing a Python file (with an unused import now and then) and a text file, some
+holding a secret-shaped string. Measured: selecting the window's commits and preparing their
+diffs and deterministic findings (`prepare_night`: one `git log -p` for the window, blobs through
+one `cat-file` process), against the same parsing fed one `git log -1 -p` process per commit.
+
+Target: at most 2 s for the 500 commits.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+COMMITS, REPEATS = 500, 3
+START = datetime(2026, 11, 19, 22, 0, tzinfo=timezone.utc)
+END = START + timedelta(days=1)
+
+
+def make_repository(folder: Path) -> Path:
+    from overnight_assets.operations.history import History
+
+    history = History()
+    for n in range(COMMITS):
+        body = "".join(f"import mod_{n}_{i}\n" for i in range(2)) + f"\n\ndef f_{n}():\n    return mod_{n}_0.value\n" * 10
+        notes = f"note {n}\n" * 30 + ("AWS_ACCESS_KEY_ID=AKIA" + "ABCDEFGHIJKLMNOP\n" if n % 50 == 0 else "")
+        files = {f"pkg/module_{n % 50}.py": body, f"notes/n_{n % 40}.txt": notes}
+        when = START + timedelta(seconds=60 + n * 160)
+        history.commit(("main", "feature", "topic")[n % 3], f"Dev {n % 7}", when, f"Change {n}", files, start="main")
+    return history.write(folder)
+
+
+def per_commit_reference(path: Path) -> int:
+    """The same parsing fed one git process per commit: what `prepare_night` avoids."""
+    from overnight_assets.code_review.diffs import in_window, parse_log
+    from overnight_assets.code_review.night import PATCH_OPTIONS
+    from overnight_assets.resources.git import LOG_FORMAT, RECORD, GitRepository
+
+    import git
+
+    repo = GitRepository("bench", git.Repo(path))
+    shas = repo.repo.git.rev_list("--branches", "--no-merges", f"--since=@{int(START.timestamp())}").split()
+    commits = []
+    for sha in shas:
+        raw = repo.repo.git.log("-1", sha, f"--format={RECORD}{LOG_FORMAT}", *PATCH_OPTIONS, stdout_as_string=False)
+        commits += in_window(parse_log(raw), START, END)
+    return len(commits)
+
+
+def main() -> None:
+    from _report import figure, report
+
+    from overnight_assets.code_review.night import prepare_night
+    from overnight_assets.config import CodeReviewConfig, Repo
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = make_repository(Path(folder) / "busy")
+        settings = CodeReviewConfig(repos=[Repo(name="busy", path=str(path))])
+        ours, findings = [], 0
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            prepared, [outcome] = prepare_night(settings.repos, START, END, settings, Path(folder) / "cache")
+            ours.append(time.perf_counter() - started)
+            assert outcome.outcome == "ok" and len(prepared) == COMMITS, (outcome, len(prepared))
+            findings = sum(len(p.findings) for p in prepared)
+        started = time.perf_counter()
+        counted = per_commit_reference(path)
+        reference = time.perf_counter() - started
+        assert counted == COMMITS
+    print(f"  {COMMITS} commits, {findings} deterministic findings; runs: {', '.join(f'{s:.2f} s' for s in ours)}")
+    median = statistics.median(ours)
+    report("code_review_prepare", [
+        figure(f"prepare {COMMITS} commits (one git log), median", median, "s", "<= 2 s", median <= 2),
+        figure("  same parsing, one git process per commit", reference, "s"),
+        figure("deterministic findings", findings, "count"),
+    ])
+
+
+if __name__ == "__main__":
+    main()

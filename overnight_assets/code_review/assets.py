@@ -1,0 +1,115 @@
+"""code_reviews, pr_digest and new_commits_sensor: thin wrappers around the plain logic."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from overnight_assets.briefing.section import SECTION_TAG
+from overnight_assets.code_review.landed import digest_night, digest_section
+from overnight_assets.code_review.night import memories_for, prepare_night, review_all, reviews_section
+from overnight_assets.code_review.watch import branch_tips, dump_cursor, load_cursor, merged_cursor, moved_branches
+from overnight_assets.config import OvernightConfig
+from overnight_assets.operations.assets import llm_section_asset
+from overnight_assets.partitions import partition_window, today_partition
+from overnight_assets.resources.cortex import content_hash
+from overnight_assets.resources.definitions import CortexResource, LLMResource
+
+CODE_REVIEWS = dg.AssetKey("code_reviews")
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
+    settings = config.code_review
+    repo_cache = config.home_path / "repos"
+
+    @llm_section_asset(
+        partitions,
+        kinds={"git", "ollama"},
+        description="The window's commits on every branch: deterministic checks, then one LLM review per sha, ever.",
+    )
+    def code_reviews(context: dg.AssetExecutionContext, cortex: CortexResource, llm: LLMResource) -> dg.Output[dict]:
+        start, end = partition_window(context.partition_key, config.timezone)
+        prepared, outcomes = prepare_night(settings.repos, start, end, settings, repo_cache)
+        for failed in (o for o in outcomes if o.error):
+            context.log.warning(f"Repository {failed.name} not reviewed: {failed.error}")
+        session = llm.session()
+        review_all(prepared, cortex.get(), session, settings.max_llm_reviews)
+        remembered = cortex.get().remember(memories_for(prepared), context.partition_key)
+        section = reviews_section(prepared, outcomes, session.status)
+        sources = [p.review_source for p in prepared]
+        return dg.Output(
+            section.to_dict(),
+            metadata={
+                "status": section.status.value,
+                "commits": len(prepared),
+                "findings": sum(len(p.findings) for p in prepared),
+                "reviews": dg.MetadataValue.json({source: sources.count(source) for source in sorted(set(sources))}),
+                "repositories": dg.MetadataValue.json([vars(o) for o in outcomes]),
+                "memories_added": remembered,
+                "review_list": dg.MetadataValue.md(section.markdown[:4000]),
+                **session.metadata(),
+            },
+        )
+
+    @dg.asset(
+        partitions_def=partitions,
+        group_name="nightly",
+        ins={"reviews": dg.AssetIn(CODE_REVIEWS)},
+        kinds={"git"},
+        tags={SECTION_TAG: "true"},
+        description="Per repository: merges in the window and branches ahead of the default branch, with review highlights.",
+    )
+    def pr_digest(context: dg.AssetExecutionContext, reviews: dict, cortex: CortexResource) -> dg.Output[dict]:
+        start, end = partition_window(context.partition_key, config.timezone)
+        digests = digest_night(settings.repos, start, end, reviews["items"], cortex.get(), repo_cache)
+        for failed in (d for d in digests if d.error):
+            context.log.warning(f"Repository {failed.name}: {failed.error}")
+        section = digest_section(digests)
+        return dg.Output(
+            section.to_dict(),
+            metadata={
+                "merges": sum(len(d.merges) for d in digests),
+                "waiting_branches": sum(len(d.waiting) for d in digests),
+                "digest": dg.MetadataValue.md(section.markdown[:4000]),
+            },
+        )
+
+    review_job = dg.define_asset_job(
+        "code_review", selection=[CODE_REVIEWS, dg.AssetKey("pr_digest")], description="Today's commits, reviewed as they land."
+    )
+
+    @dg.sensor(
+        name="new_commits_sensor",
+        job=review_job,
+        minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Requests code_reviews and pr_digest for today's partition when new commits land; one run at a time.",
+    )
+    def new_commits_sensor(context: dg.SensorEvaluationContext):
+        if not settings.repos:
+            return dg.SkipReason("No repositories configured under code_review.repos")
+        previous = load_cursor(context.cursor)
+        current, errors = branch_tips(settings.repos, repo_cache)
+        for name, error in errors.items():
+            context.log.warning(f"Repository {name} could not be read: {error}")
+        if previous is None:
+            context.update_cursor(dump_cursor(current))
+            return dg.SkipReason(f"First look: recorded the branch tips of {len(current)} repositories")
+        moved = moved_branches(previous, current)
+        if not moved:
+            return dg.SkipReason("No new commits")
+        if context.instance.get_run_ids(dg.RunsFilter(job_name=review_job.name, statuses=IN_FLIGHT), limit=1):
+            # the cursor stays put: these commits are requested again once that run is done
+            return dg.SkipReason(f"New commits on {', '.join(moved)}, but a code_review run is still in flight")
+        cursor = dump_cursor(merged_cursor(previous, current))
+        context.update_cursor(cursor)
+        partition = today_partition(datetime.now(ZoneInfo(config.timezone)), config.timezone)
+        return dg.RunRequest(run_key=f"commits-{content_hash(cursor)[:16]}", partition_key=partition, tags={"overnight/moved": ", ".join(moved)[:200]})
+
+    return dg.Definitions(assets=[code_reviews, pr_digest], jobs=[review_job], sensors=[new_commits_sensor])

@@ -1,0 +1,93 @@
+"""Deterministic checks on a commit, before any model reads it.
+
+Secret-shaped strings, files over a size, merge-conflict markers, debug leftovers, and for Python
+files syntax errors and unused imports. A secret is never repeated in a finding: only its kind
+and where it is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from overnight_assets.code_review.diffs import Commit, FileDiff
+from overnight_assets.code_review.python_checks import python_findings
+
+SECRETS = {
+    "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "AWS secret access key": re.compile(r"aws_secret_access_key\s*[=:]\s*['\"]?[A-Za-z0-9/+=]{40}", re.IGNORECASE),
+    "private key block": re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+    "Slack token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
+    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
+}
+CONFLICT_MARKER = re.compile(r"^(?:<{7}|>{7})(?: |$)|^={7}$")
+DEBUG_LEFTOVERS = {
+    ".py": re.compile(r"\bbreakpoint\(\)|\bpdb\.set_trace\(\)|^\s*import i?pdb\b"),
+    ".js": re.compile(r"\bconsole\.log\(|^\s*debugger;?\s*$"),
+    ".ts": re.compile(r"\bconsole\.log\(|^\s*debugger;?\s*$"),
+    ".go": re.compile(r"\bfmt\.Print(?:ln|f)?\(\"DEBUG"),
+}
+
+
+@dataclass(frozen=True)
+class CodeFinding:
+    severity: str  # error | warning | info
+    check: str
+    file: str
+    line: int | None
+    message: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def commit_findings(commit: Commit, blob_sizes: dict[str, int], python_sources: dict[str, bytes], large_file_bytes: int) -> list[CodeFinding]:
+    findings: list[CodeFinding] = []
+    for file_diff in commit.files:
+        if file_diff.binary:
+            findings += _size_findings(file_diff, blob_sizes, large_file_bytes)
+            continue
+        findings += _secret_findings(file_diff)  # also in lock files and vendored code: a key is a key
+        findings += _size_findings(file_diff, blob_sizes, large_file_bytes)
+        if file_diff.skip_reason:
+            continue
+        findings += _line_findings(file_diff)
+        if file_diff.path.endswith(".py") and file_diff.new_blob in python_sources:
+            added = {number for number, _ in file_diff.added}
+            findings += [
+                CodeFinding(severity, check, file_diff.path, line, message)
+                for line, severity, check, message in python_findings(file_diff.path, python_sources[file_diff.new_blob], added)
+            ]
+    return findings
+
+
+def _secret_findings(file_diff: FileDiff) -> list[CodeFinding]:
+    return [
+        CodeFinding("error", "secret", file_diff.path, number, f"{kind} committed (value withheld)")
+        for number, text in file_diff.added
+        for kind, pattern in SECRETS.items()
+        if pattern.search(text)
+    ]
+
+
+def _size_findings(file_diff: FileDiff, blob_sizes: dict[str, int], limit: int) -> list[CodeFinding]:
+    size = blob_sizes.get(file_diff.new_blob or "", 0)
+    if size <= limit:
+        return []
+    return [CodeFinding("warning", "large file", file_diff.path, None, f"file of {size / 1024:.0f} KiB committed")]
+
+
+def _line_findings(file_diff: FileDiff) -> list[CodeFinding]:
+    debug = next((pattern for suffix, pattern in DEBUG_LEFTOVERS.items() if file_diff.path.endswith(suffix)), None)
+    findings = []
+    for number, text in file_diff.added:
+        if CONFLICT_MARKER.match(text):
+            findings.append(CodeFinding("error", "conflict marker", file_diff.path, number, "merge-conflict marker left in"))
+        elif debug and debug.search(text):
+            findings.append(CodeFinding("warning", "debug leftover", file_diff.path, number, f"debug leftover: {text.strip()[:80]}"))
+    return findings
+
+
+def python_blobs_needed(commit: Commit) -> list[str]:
+    return [f.new_blob for f in commit.files if f.path.endswith(".py") and f.new_blob and not f.skip_reason]

@@ -1,0 +1,150 @@
+"""The PR digest: per repository, what landed (merges in the window) and what is waiting
+(branches ahead of the default branch), with the review highlights of their commits.
+
+A homelab has no pull requests as such: a merge commit is a PR that landed, a branch ahead of the
+default branch is one that is waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from overnight_assets.briefing.section import Section
+from overnight_assets.code_review.diffs import in_window, parse_log
+from overnight_assets.code_review.night import load_reviews, open_repository
+from overnight_assets.status import Status
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from overnight_assets.config import Repo as RepoConfig
+    from overnight_assets.resources.cortex import Cortex
+    from overnight_assets.resources.git import GitRepository
+
+HIGHLIGHT_SEVERITIES = ("error", "warning")
+MAX_HIGHLIGHTS = 5  # per merge or branch: the digest points at reviews, it does not repeat them
+
+
+@dataclass
+class Merge:
+    sha: str
+    subject: str
+    author: str
+    committed_at: str
+    commits: int
+    authors: list[str]
+    shas: list[str] = field(default_factory=list)
+    highlights: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WaitingBranch:
+    name: str
+    ahead: int
+    authors: list[str]
+    shas: list[str] = field(default_factory=list)
+    highlights: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RepoDigest:
+    name: str
+    default_branch: str | None = None
+    merges: list[Merge] = field(default_factory=list)
+    waiting: list[WaitingBranch] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def digest_night(repos: list[RepoConfig], start: datetime, end: datetime, review_items: list[dict], cortex: Cortex, cache_dir: Path) -> list[RepoDigest]:
+    """Every configured repository's digest; one that cannot be read says why, the others go on."""
+    digests = []
+    for repo in repos:
+        try:
+            digests.append(digest_repository(open_repository(repo, cache_dir), repo.branch, start, end))
+        except Exception as error:  # one broken repository never stops the others
+            digests.append(RepoDigest(repo.name, error=str(error)[:300]))
+    shas = [sha for digest in digests for group in (*digest.merges, *digest.waiting) for sha in group.shas]
+    highlights = review_highlights(review_items, load_reviews(cortex, shas))
+    for group in (group for digest in digests for group in (*digest.merges, *digest.waiting)):
+        group.highlights = _highlights_of(group.shas, highlights)
+    return digests
+
+
+def digest_repository(repo: GitRepository, configured_branch: str | None, start: datetime, end: datetime) -> RepoDigest:
+    digest = RepoDigest(repo.name, repo.default_branch(configured_branch))
+    for merge in in_window(parse_log(repo.log(start, end, "--merges")), start, end):
+        brought = [(sha, author) for sha, author in repo.commits_between(merge.parents[0], merge.sha) if sha != merge.sha]
+        digest.merges.append(
+            Merge(
+                sha=merge.sha,
+                subject=merge.subject,
+                author=merge.author,
+                committed_at=merge.committed_at.isoformat(),
+                commits=len(brought),
+                authors=sorted({author for _, author in brought}),
+                shas=[sha for sha, _ in brought],
+            )
+        )
+    if digest.default_branch is None:
+        digest.error = f"no default branch found (configured: {configured_branch or 'none'})"
+        return digest
+    for branch in sorted(set(repo.branches()) - {digest.default_branch}):
+        ahead = repo.commits_between(digest.default_branch, branch)
+        if ahead:
+            authors = sorted({author for _, author in ahead})
+            digest.waiting.append(WaitingBranch(branch, len(ahead), authors, [sha for sha, _ in ahead]))
+    return digest
+
+
+def review_highlights(review_items: list[dict], stored_reviews: dict[str, dict]) -> dict[str, list[str]]:
+    """sha -> the findings and review comments of warning or error severity."""
+    found: dict[str, list[str]] = {}
+    for sha, review in stored_reviews.items():
+        found[sha] = [_line(c["severity"], c["file"], c["line"], c["comment"]) for c in review.get("comments", []) if c["severity"] in HIGHLIGHT_SEVERITIES]
+    for item in review_items:  # tonight's items also carry the deterministic findings
+        lines = [_line(f["severity"], f["file"], f["line"], f["message"]) for f in item["findings"] if f["severity"] in HIGHLIGHT_SEVERITIES]
+        found[item["sha"]] = lines + [line for line in found.get(item["sha"], []) if line not in lines]
+    return {sha: lines for sha, lines in found.items() if lines}
+
+
+def _highlights_of(shas: list[str], highlights: dict[str, list[str]]) -> list[str]:
+    lines = [f"`{sha[:8]}` {line}" for sha in shas for line in highlights.get(sha, [])]
+    return lines[:MAX_HIGHLIGHTS] + ([f"... and {len(lines) - MAX_HIGHLIGHTS} more"] if len(lines) > MAX_HIGHLIGHTS else [])
+
+
+def _line(severity: str, file: str, line: int | None, text: str) -> str:
+    return f"{severity} {file}:{line or '-'} {text}"
+
+
+def digest_section(digests: list[RepoDigest]) -> Section:
+    lines = []
+    for digest in digests:
+        if digest.error:
+            lines.append(f"*{digest.name}*: {digest.error}")
+            if not digest.merges:
+                continue
+        lines.append(f"*{digest.name}*: {_count(len(digest.merges), 'merge')} landed, {_count(len(digest.waiting), 'branch')} waiting")
+        for merge in digest.merges:
+            lines.append(f"- landed `{merge.sha[:8]}` {merge.subject}: {_count(merge.commits, 'commit')} by {', '.join(merge.authors) or merge.author}")
+            lines += [f"  - {line}" for line in merge.highlights]
+        for branch in digest.waiting:
+            lines.append(f"- waiting `{branch.name}`: {_count(branch.ahead, 'commit')} ahead of {digest.default_branch}, by {', '.join(branch.authors)}")
+            lines += [f"  - {line}" for line in branch.highlights]
+    return Section(
+        key="pr_digest",
+        title="What landed, what is waiting",
+        status=Status.AMBER if any(d.error for d in digests) else Status.GREEN,
+        items=[d.to_dict() for d in digests],
+        markdown="\n".join(lines) or "No repositories configured.",
+        order=35,
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    plural = "es" if noun.endswith("ch") else "s"
+    return f"{number} {noun}{'' if number == 1 else plural}"

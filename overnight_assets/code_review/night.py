@@ -1,0 +1,216 @@
+"""One night of code review: select the window's commits, check them, review each sha once ever."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from overnight_assets.briefing.section import Section
+from overnight_assets.code_review.checks import CodeFinding, commit_findings, python_blobs_needed
+from overnight_assets.code_review.diffs import Commit, in_window, parse_log, reviewable_diff
+from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
+from overnight_assets.resources.cortex import content_hash
+from overnight_assets.status import Status
+
+if TYPE_CHECKING:
+    from overnight_assets.config import CodeReviewConfig
+    from overnight_assets.config import Repo as RepoConfig
+    from overnight_assets.resources.cortex import Cortex
+    from overnight_assets.resources.git import GitRepository
+    from overnight_assets.resources.llm import LLMSession
+
+PATCH_OPTIONS = ("--no-merges", "-p", "--raw", "--no-abbrev", "-M", "--no-color", "--no-ext-diff", "--no-textconv")
+
+
+@dataclass
+class PreparedCommit:
+    repo: str
+    commit: Commit
+    diff: str
+    notes: list[str]
+    findings: list[CodeFinding]
+    review: dict | None = None
+    review_source: str = "pending"  # llm | stored | fallback | over limit | nothing to review
+
+    @property
+    def files_shown(self) -> set[str]:
+        return {f.path for f in self.commit.files if not f.skip_reason}
+
+    @property
+    def worst(self) -> str:
+        severities = {f.severity for f in self.findings} | {c["severity"] for c in (self.review or {}).get("comments", [])}
+        return next((s for s in ("error", "warning", "info") if s in severities), "none")
+
+
+@dataclass
+class RepoOutcome:
+    name: str
+    outcome: str = "ok"
+    error: str | None = None
+    commits: int = 0
+    seconds: float = 0.0
+    authors: list[str] = field(default_factory=list)
+
+
+def prepare_repository(repo: GitRepository, start: datetime, end: datetime, max_diff_lines: int, large_file_bytes: int) -> list[PreparedCommit]:
+    """The window's commits on every branch, each sha once, with diff and deterministic findings."""
+    commits = in_window(parse_log(repo.log(start, end, *PATCH_OPTIONS)), start, end)
+    sizes = repo.blob_sizes(sorted({f.new_blob for c in commits for f in c.files if f.new_blob}))
+    sources = repo.blobs([sha for c in commits for sha in python_blobs_needed(c) if sizes.get(sha, 0) <= large_file_bytes])
+    prepared = []
+    for commit in commits:
+        diff, notes = reviewable_diff(commit, max_diff_lines)
+        prepared.append(PreparedCommit(repo.name, commit, diff, notes, commit_findings(commit, sizes, sources, large_file_bytes)))
+    return prepared
+
+
+def review_all(prepared: list[PreparedCommit], cortex: Cortex, session: LLMSession, max_llm_reviews: int) -> None:
+    """Stored reviews are reused; the rest are asked for, riskiest first, up to the limit."""
+    stored = load_reviews(cortex, [p.commit.sha for p in prepared])
+    pending = []
+    for item in prepared:
+        if item.commit.sha in stored:
+            item.review, item.review_source = stored[item.commit.sha], "stored"
+        elif not item.diff.strip():
+            item.review_source = "nothing to review"  # an empty commit, or only binary/lock/vendored files
+        else:
+            pending.append(item)
+    pending.sort(key=lambda p: ({"error": 0, "warning": 1}.get(p.worst, 2), -len(p.diff), p.commit.sha))
+    for item in pending[max_llm_reviews:]:
+        item.review_source = "over limit"
+    for item in pending[:max_llm_reviews]:
+        commit = item.commit
+        prompt = review_prompt(item.repo, commit.sha, commit.author, commit.subject, item.diff, item.notes, item.findings)
+        answer = session.ask("review", REVIEW_SYSTEM, prompt, CommitReview)
+        if answer is None:
+            item.review_source = "fallback"
+            continue
+        item.review, item.review_source = grounded(answer, item.files_shown).model_dump(), "llm"
+        store_review(cortex, commit.sha, item.repo, item.review)
+
+
+def load_reviews(cortex: Cortex, shas: list[str]) -> dict[str, dict]:
+    if not shas:
+        return {}
+    with cortex.connect(read_only=True) as db:
+        rows = db.execute("SELECT sha, review FROM commit_reviews WHERE sha IN (SELECT unnest(?))", [shas]).fetchall()
+    return {sha: json.loads(review) for sha, review in rows}
+
+
+def store_review(cortex: Cortex, sha: str, repo: str, review: dict) -> None:
+    with cortex.connect() as db:
+        db.execute(
+            "INSERT INTO commit_reviews (sha, repo, review) VALUES (?, ?, ?) ON CONFLICT (sha) DO NOTHING",
+            [sha, repo, json.dumps(review)],
+        )
+
+
+def prepare_night(repos: list[RepoConfig], start: datetime, end: datetime, settings: CodeReviewConfig, cache_dir: Path) -> tuple[list[PreparedCommit], list[RepoOutcome]]:
+    """Every configured repository's window; one that cannot be read is an outcome, not a crash."""
+    prepared, outcomes = [], []
+    for repo in repos:
+        outcome = RepoOutcome(repo.name)
+        started = time.perf_counter()
+        try:
+            mine = prepare_repository(open_repository(repo, cache_dir), start, end, settings.max_diff_lines, settings.large_file_kb * 1024)
+        except Exception as error:  # one broken repository never stops the others
+            outcome.outcome, outcome.error, mine = "failed", _reason(error), []
+        outcome.commits = len(mine)
+        outcome.authors = sorted({p.commit.author for p in mine})
+        outcome.seconds = round(time.perf_counter() - started, 3)
+        prepared += mine
+        outcomes.append(outcome)
+    return prepared, outcomes
+
+
+def open_repository(repo: RepoConfig, cache_dir: Path) -> GitRepository:
+    from overnight_assets.resources.git import GitRepository  # gitpython loads at first use
+
+    return GitRepository.open(repo.name, repo.path, repo.url, cache_dir)
+
+
+def _reason(error: Exception) -> str:
+    text = str(error) if type(error).__name__ == "RepositoryError" else f"{type(error).__name__}: {error}"
+    return text[:500]
+
+
+def item_for(item: PreparedCommit) -> dict:
+    commit = item.commit
+    return {
+        "title": f"{item.repo} {commit.sha[:8]} {commit.subject}",
+        "repo": item.repo,
+        "sha": commit.sha,
+        "author": commit.author,
+        "committed_at": commit.committed_at.isoformat(),
+        "subject": commit.subject,
+        "findings": [f.to_dict() for f in item.findings],
+        "notes": item.notes,
+        "review": item.review,
+        "review_source": item.review_source,
+        "worst": item.worst,
+    }
+
+
+def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome], llm_status: str) -> Section:
+    lines = []
+    for outcome in outcomes:
+        if outcome.outcome == "failed":
+            lines.append(f"*{outcome.name}*: could not be read: {outcome.error}")
+            continue
+        mine = [p for p in prepared if p.repo == outcome.name]
+        who = f" by {', '.join(outcome.authors)}" if outcome.authors else ""
+        lines.append(f"*{outcome.name}*: {len(mine)} commit{'s' if len(mine) != 1 else ''}{who}")
+        lines += [line for item in mine if item.worst in ("error", "warning") for line in _commit_lines(item)]
+    if any(p.review_source == "fallback" for p in prepared):
+        lines.append("_llm: unavailable; deterministic findings only for the commits not reviewed before._")
+    if any(p.review_source == "over limit" for p in prepared):
+        lines.append("_Some commits were over tonight's LLM review limit: deterministic findings only._")
+    return Section(
+        key="code_reviews",
+        title="Code reviews",
+        status=_status(prepared, outcomes),
+        items=[item_for(p) for p in prepared],
+        markdown="\n".join(lines) or "No repositories configured.",
+        order=30,
+        llm=llm_status,
+    )
+
+
+def _commit_lines(item: PreparedCommit) -> list[str]:
+    lines = [f"- `{item.commit.sha[:8]}` {item.commit.subject} ({item.commit.author})"]
+    lines += [f"  - {f.severity.upper()} {f.file}:{f.line or '-'} {f.message}" for f in item.findings if f.severity != "info"]
+    if item.review:
+        lines.append(f"  - review: {item.review['summary']}")
+        lines += [
+            f"  - {c['severity']} {c['file']}:{c['line'] or '-'} {c['comment']}"
+            for c in item.review["comments"]
+            if c["severity"] != "info"
+        ]
+    return lines
+
+
+def _status(prepared: list[PreparedCommit], outcomes: list[RepoOutcome]) -> Status:
+    if any(f.check == "secret" for p in prepared for f in p.findings):
+        return Status.RED
+    if any(o.outcome == "failed" for o in outcomes) or any(p.worst == "error" for p in prepared):
+        return Status.AMBER
+    return Status.GREEN
+
+
+def memories_for(prepared: list[PreparedCommit]) -> list[dict]:
+    return [
+        {
+            "kind": "code_review",
+            "source": item.repo,
+            "url": None,
+            "title": f"{item.repo}@{item.commit.sha[:12]}: {item.commit.subject}",
+            "body": "\n".join([*(f"{f.severity} {f.file}:{f.line or '-'} {f.message}" for f in item.findings), (item.review or {}).get("summary", "")]).strip(),
+            "content_hash": content_hash("code_review", item.commit.sha),
+        }
+        for item in prepared
+        if item.review or item.findings
+    ]

@@ -1,0 +1,66 @@
+"""Real git repositories made by the tests, with commit times and authors chosen by the test.
+
+A module of its own (not conftest.py) so tests can import it: `conftest` names the top folder's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+
+WINDOW_START = datetime(2026, 11, 19, 22, 0, tzinfo=timezone.utc)  # 2026-11-20 00:00 in Bucharest
+WINDOW_END = WINDOW_START + timedelta(days=1)
+NIGHT = "2026-11-20"
+ALICE, BOB = ("Alice", "alice@example.org"), ("Bob", "bob@example.org")
+
+
+class GitRepo:
+    def __init__(self, path: Path):
+        self.path = path
+        path.mkdir(parents=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str, at: datetime | None = None, author=ALICE) -> str:
+        stamp = (at or WINDOW_START - timedelta(days=3)).isoformat()
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1], "GIT_AUTHOR_DATE": stamp,
+            "GIT_COMMITTER_NAME": author[0], "GIT_COMMITTER_EMAIL": author[1], "GIT_COMMITTER_DATE": stamp,
+            "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(self.path),
+        }  # fmt: skip
+        done = subprocess.run(["git", *args], cwd=self.path, env=env, capture_output=True, check=True)
+        return done.stdout.decode("utf-8", "replace").strip()
+
+    def commit(self, message: str, files: dict[str, bytes | str | None] | None = None, at=None, author=ALICE) -> str:
+        for name, content in (files or {}).items():
+            target = self.path / name
+            if content is None:
+                self.git("rm", "-q", name)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content.encode() if isinstance(content, str) else content)
+            self.git("add", name)
+        self.git("commit", "-q", "--allow-empty", "-m", message, at=at, author=author)
+        return self.git("rev-parse", "HEAD")
+
+    def branch(self, name: str, start: str = "main") -> None:
+        self.git("checkout", "-q", "-b", name, start)
+
+    def checkout(self, name: str) -> None:
+        self.git("checkout", "-q", name)
+
+    def merge(self, branch: str, at=None, author=ALICE) -> str:
+        self.git("merge", "-q", "--no-ff", "-m", f"Merge branch '{branch}'", branch, at=at, author=author)
+        return self.git("rev-parse", "HEAD")
+
+
+def at(hours: float) -> datetime:
+    """A moment inside the window, `hours` after its start."""
+    return WINDOW_START + timedelta(hours=hours)
+
+
+AWS_KEY = "AKIA" + "ABCDEFGHIJKLMNOP"
+PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"

@@ -1,0 +1,87 @@
+"""Selecting the window's commits and preparing their diffs and deterministic findings."""
+
+from __future__ import annotations
+
+from git_history import AWS_KEY, WINDOW_END, WINDOW_START, at
+from overnight_assets.code_review.night import prepare_night
+from overnight_assets.config import CodeReviewConfig, Repo
+
+
+def prepare(*repos: Repo, tmp_path, **settings):
+    config = CodeReviewConfig(repos=list(repos), **settings)
+    return prepare_night(config.repos, WINDOW_START, WINDOW_END, config, tmp_path / "cache")
+
+
+def by_sha(prepared):
+    return {item.commit.sha: item for item in prepared}
+
+
+def test_the_window_holds_each_sha_once_across_branches_without_merges(busy, tmp_path):
+    prepared, outcomes = prepare(Repo(name="homelab", path=str(busy.path)), tmp_path=tmp_path)
+    shas = busy.shas
+    assert set(by_sha(prepared)) == {shas[k] for k in ("start", "feature", "secret", "binary", "huge", "rename", "empty", "latin1", "lock", "waiting")}
+    assert len(prepared) == len(by_sha(prepared))
+    assert outcomes[0].outcome == "ok" and outcomes[0].commits == 10 and outcomes[0].authors == ["Alice", "Bob"]
+
+
+def test_deterministic_findings_name_what_is_wrong_and_never_repeat_a_secret(busy, tmp_path):
+    items = by_sha(prepare(Repo(name="homelab", path=str(busy.path)), tmp_path=tmp_path)[0])
+    shas = busy.shas
+    secret = items[shas["secret"]].findings
+    assert {(f.check, f.file) for f in secret} == {("secret", "deploy.env"), ("secret", "id_ed25519")}
+    assert all(AWS_KEY not in f.message and "PRIVATE KEY-----" not in f.message for f in secret)
+    assert AWS_KEY in items[shas["secret"]].diff  # the reviewer reads the diff; the briefing never does
+    feature = items[shas["feature"]].findings
+    assert [(f.check, f.file, f.line) for f in feature] == [("unused import", "feature.py", 1)]
+    assert [(f.check, f.file) for f in items[shas["lock"]].findings] == [("syntax error", "broken.py")]
+    assert [(f.check, f.line) for f in items[shas["waiting"]].findings] == [("debug leftover", 1)]
+
+
+def test_binary_lock_and_huge_diffs_are_left_out_or_cut_with_a_note(busy, tmp_path):
+    items = by_sha(prepare(Repo(name="homelab", path=str(busy.path)), tmp_path=tmp_path, max_diff_lines=300)[0])
+    shas = busy.shas
+    assert items[shas["binary"]].diff == "" and "logo.png (binary)" in items[shas["binary"]].notes[0]
+    lock = items[shas["lock"]]
+    assert "poetry.lock (lock file)" in lock.notes[0] and "poetry.lock" not in lock.diff and "broken.py" in lock.diff
+    huge = items[shas["huge"]]
+    assert len(huge.diff.splitlines()) == 300
+    assert any(note.startswith("diff cut to 300 of 50") for note in huge.notes)
+    assert items[shas["rename"]].commit.files[0].path == "renamed.txt"
+    assert items[shas["empty"]].diff == "" and items[shas["empty"]].findings == []
+    assert "caf\ufffd cr\ufffdme" in items[shas["latin1"]].diff  # non-UTF-8 bytes read, not a crash
+
+
+def test_a_missing_repository_is_a_clear_outcome_and_the_others_are_prepared(busy, tmp_path):
+    prepared, outcomes = prepare(
+        Repo(name="gone", path=str(tmp_path / "nowhere")), Repo(name="homelab", path=str(busy.path)), tmp_path=tmp_path
+    )
+    gone, homelab = outcomes
+    assert gone.outcome == "failed" and gone.error == f"repository gone: path {tmp_path / 'nowhere'} does not exist"
+    assert homelab.outcome == "ok" and len(prepared) == 10
+
+
+def test_a_folder_that_is_not_a_repository_says_so(tmp_path):
+    (tmp_path / "plain").mkdir()
+    _, [outcome] = prepare(Repo(name="plain", path=str(tmp_path / "plain")), tmp_path=tmp_path)
+    assert outcome.error == f"repository plain: {tmp_path / 'plain'} is not a git repository"
+
+
+def test_a_url_repository_is_mirrored_once_and_fetched_after(make_repo, tmp_path):
+    upstream = make_repo("upstream")
+    first = upstream.commit("In the window", {"x.py": "x = 1\n"}, at=at(2))
+    repo = Repo(name="upstream", url=f"file://{upstream.path}")
+    prepared, _ = prepare(repo, tmp_path=tmp_path)
+    assert [p.commit.sha for p in prepared] == [first]
+    assert (tmp_path / "cache" / "upstream.git" / "HEAD").exists()
+    assert not (tmp_path / "cache" / "upstream.git" / "x.py").exists()  # bare: no working tree
+    second = upstream.commit("Later in the window", {"y.py": "y = 2\n"}, at=at(3))
+    prepared, _ = prepare(repo, tmp_path=tmp_path)
+    assert {p.commit.sha for p in prepared} == {first, second}
+
+
+def test_nothing_in_the_window_is_an_empty_night(make_repo, tmp_path):
+    repo = make_repo()
+    prepared, [outcome] = prepare(Repo(name="homelab", path=str(repo.path)), tmp_path=tmp_path)
+    assert prepared == [] and outcome.outcome == "ok" and outcome.commits == 0
+
+

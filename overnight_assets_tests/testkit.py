@@ -1,0 +1,193 @@
+"""The tests' shared kit: loopback servers for the network boundary, and config helpers.
+
+The real `ollama` and `slack_sdk` clients talk to these small HTTP servers on 127.0.0.1; they
+answer in the real APIs' formats. Nothing here reaches outside the machine. A module of its own,
+not conftest.py, so tests and benchmarks import it by a name no other folder's conftest shadows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "overnight_assets" / "demo" / "samples"
+
+
+def require_or_skip(available: bool, reason: str) -> None:
+    """A missing server skips with the reason outside CI and fails in CI."""
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+class _Server:
+    """A ThreadingHTTPServer on an ephemeral loopback port, with JSON helpers."""
+
+    def __init__(self, handle: Callable[[str, dict, dict], tuple[int, dict, dict]]):
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                body = _decode_body(raw, self.headers.get("Content-Type", ""))
+                status, payload, headers = handle(self.path, dict(self.headers), body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _decode_body(raw: bytes, content_type: str) -> dict:
+    if not raw:
+        return {}
+    if "json" in content_type:
+        return json.loads(raw)
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(raw.decode()))
+
+
+def fill_schema(schema: dict, overrides: dict[str, Any], defs: dict | None = None) -> Any:
+    """The smallest value valid for a JSON schema, with chosen field values; a model that obeys."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return fill_schema(defs[schema["$ref"].split("/")[-1]], overrides, defs)
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return fill_schema(schema["anyOf"][0], overrides, defs)
+    kind = schema.get("type")
+    if kind == "object":
+        return {
+            name: overrides[name] if name in overrides else fill_schema(prop, overrides, defs)
+            for name, prop in schema.get("properties", {}).items()
+        }
+    if kind == "array":
+        return []
+    if kind in ("number", "integer"):
+        return 1
+    if kind == "boolean":
+        return True
+    return "A loopback model's answer."
+
+
+@dataclass
+class FakeOllama:
+    """Ollama's /api/chat and /api/generate, answering from the request's JSON-schema `format`."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)  # field values the "model" chooses
+    mode: str = "ok"  # ok | malformed | malformed_once | error
+    delay_s: float = 0.0
+    chats: list[dict] = field(default_factory=list)
+    loads: list[dict] = field(default_factory=list)
+    url: str = ""
+
+    def handle(self, path: str, headers: dict, body: dict):
+        if self.delay_s:
+            time.sleep(self.delay_s)  # the server being slow, not the test waiting
+        if path == "/api/generate":
+            self.loads.append(body)
+            return 200, {"model": body["model"], "created_at": _now(), "response": "", "done": True, "done_reason": "load"}, {}
+        if path != "/api/chat":
+            return 404, {"error": f"unknown path {path}"}, {}
+        self.chats.append(body)
+        if self.mode == "error":
+            return 500, {"error": "model crashed"}, {}
+        malformed = self.mode == "malformed" or (self.mode == "malformed_once" and len(self.chats) == 1)
+        content = "I think it is fine!" if malformed else json.dumps(fill_schema(body.get("format") or {}, self.overrides))
+        message = {"role": "assistant", "content": content}
+        return 200, {"model": body["model"], "created_at": _now(), "message": message, "done": True, "done_reason": "stop"}, {}
+
+
+@dataclass
+class FakeSlack:
+    """Slack Web API's chat.postMessage and chat.update, with scripted failures first."""
+
+    token: str = "xoxb-test-token"
+    script: list[tuple[int, dict, dict]] = field(default_factory=list)  # answered before normal work
+    messages: dict[str, dict] = field(default_factory=dict)  # ts -> message
+    posts: list[dict] = field(default_factory=list)
+    updates: list[dict] = field(default_factory=list)
+    requests: int = 0
+    url: str = ""
+
+    def handle(self, path: str, headers: dict, body: dict):
+        self.requests += 1
+        if self.script:
+            return self.script.pop(0)
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if auth != f"Bearer {self.token}":
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if path.endswith("/chat.postMessage"):
+            ts = f"{1700000000 + len(self.posts)}.000100"
+            self.posts.append(body)
+            self.messages[ts] = body
+            return 200, {"ok": True, "channel": "C0OVERNIGHT", "ts": ts, "message": {"text": body.get("text")}}, {}
+        if path.endswith("/chat.update"):
+            if body.get("ts") not in self.messages or body.get("channel") != "C0OVERNIGHT":
+                return 200, {"ok": False, "error": "message_not_found"}, {}
+            self.updates.append(body)
+            self.messages[body["ts"]] = body
+            return 200, {"ok": True, "channel": body["channel"], "ts": body["ts"]}, {}
+        return 200, {"ok": False, "error": "unknown_method"}, {}
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def write_config(tmp_path: Path, host: Path, llm_url: str, slack_url: str | None = None, **overrides) -> Path:
+    config = {
+        "timezone": "Europe/Bucharest",
+        "home": str(tmp_path / "home"),
+        "llm": {"host": llm_url, "timeout_s": 5},
+        "slack": {"channel": "#overnight", "token_env": "OVERNIGHT_TEST_SLACK_TOKEN", "base_url": slack_url},
+        "triage": {
+            "docker": None,
+            "auth_log": {"path": str(host / "auth.log")},
+            "ports": {"proc_net": str(host / "proc_net"), "allowed": ["tcp/22", "tcp/443"]},
+            "integrity": {"paths": [str(host / "watched" / "**")]},
+            "disk": {"paths": [str(host)], "amber_pct": 99.8, "red_pct": 99.9},
+            "dagster_runs": {"lookback_hours": 24},
+        },
+    }
+    for dotted, value in overrides.items():
+        node = config
+        *parents, last = dotted.split("__")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    path = tmp_path / "overnight.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
