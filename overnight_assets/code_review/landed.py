@@ -57,7 +57,12 @@ class RepoDigest:
     error: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # the title is what the briefing compares with yesterday's
+        return {"title": f"{self.name}: {self.summary}", **asdict(self)}
+
+    @property
+    def summary(self) -> str:
+        return f"{_count(len(self.merges), 'merge')} landed, {_count(len(self.waiting), 'branch')} waiting"
 
 
 def digest_night(repos: list[RepoConfig], start: datetime, end: datetime, review_items: list[dict], cortex: Cortex, cache_dir: Path) -> list[RepoDigest]:
@@ -128,7 +133,7 @@ def digest_section(digests: list[RepoDigest]) -> Section:
             lines.append(f"*{digest.name}*: {digest.error}")
             if not digest.merges:
                 continue
-        lines.append(f"*{digest.name}*: {_count(len(digest.merges), 'merge')} landed, {_count(len(digest.waiting), 'branch')} waiting")
+        lines.append(f"*{digest.name}*: {digest.summary}")
         for merge in digest.merges:
             lines.append(f"- landed `{merge.sha[:8]}` {merge.subject}: {_count(merge.commits, 'commit')} by {', '.join(merge.authors) or merge.author}")
             lines += [f"  - {line}" for line in merge.highlights]
