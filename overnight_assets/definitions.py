@@ -9,6 +9,7 @@ from overnight_assets.briefing.sensors import build_outbox_sensor
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.operations.assets import build_operations_defs
 from overnight_assets.partitions import daily_partitions, night_partition
+from overnight_assets.reading.assets import build_reading_defs
 from overnight_assets.resources.definitions import build_resources
 from overnight_assets.triage.assets import build_triage_defs
 
@@ -23,7 +24,7 @@ def section_keys(*domains: dg.Definitions) -> list[dg.AssetKey]:
 
 def build_defs(config: OvernightConfig) -> dg.Definitions:
     daily = daily_partitions(config.timezone)
-    workers = [build_operations_defs(daily), build_triage_defs(config, daily)]
+    workers = [build_operations_defs(daily), build_triage_defs(config, daily), build_reading_defs(config, daily)]
     nightly_job = dg.define_asset_job("nightly", selection=NIGHTLY)
     delivery_job = dg.define_asset_job("deliver_outbox", selection="morning_delivery")
 

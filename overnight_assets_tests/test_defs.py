@@ -13,17 +13,20 @@ from overnight_assets.definitions import build_defs, defs
 
 def test_every_job_resolves():
     for job in defs.resolve_all_job_defs():
-        assert job.name in {"nightly", "deliver_outbox", "__ASSET_JOB"}
-    assert {"nightly", "deliver_outbox"} <= {job.name for job in defs.resolve_all_job_defs()}
+        assert job.name in {"nightly", "deliver_outbox", "reading", "__ASSET_JOB"}
+    assert {"nightly", "deliver_outbox", "reading"} <= {job.name for job in defs.resolve_all_job_defs()}
 
 
 def test_asset_graph_lineage_and_pool():
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey
     assert graph.get(key("security_triage")).parent_keys == {key("gpu_warmup")}
-    assert graph.get(key("morning_briefing")).parent_keys == {key("security_triage"), key("morning_briefing")}
+    assert graph.get(key("article_digest")).parent_keys == {key("gpu_warmup")}
+    assert graph.get(key("arxiv_finds")).parent_keys == {key("gpu_warmup"), key("article_digest")}
+    sections = {key("security_triage"), key("article_digest"), key("arxiv_finds")}
+    assert graph.get(key("morning_briefing")).parent_keys == sections | {key("morning_briefing")}
     assert graph.get(key("morning_delivery")).parent_keys == {key("morning_briefing")}
-    llm_assets = {"gpu_warmup", "security_triage", "morning_briefing"}
+    llm_assets = {"gpu_warmup", "security_triage", "article_digest", "arxiv_finds", "morning_briefing"}
     for asset in llm_assets:
         assert graph.get(key(asset)).pools == {"gpu"}, asset
     assert not graph.get(key("morning_delivery")).pools

@@ -10,6 +10,22 @@ from overnight_assets.resources.definitions import LLMResource
 GPU_WARMUP = dg.AssetKey("gpu_warmup")
 
 
+def llm_section_asset(partitions: dg.PartitionsDefinition, description: str, **more):
+    """The decorator for a nightly worker whose value is a briefing section and that may ask the LLM."""
+    from overnight_assets.briefing.section import SECTION_TAG
+
+    return dg.asset(
+        partitions_def=partitions,
+        group_name="nightly",
+        pool="gpu",
+        deps=[GPU_WARMUP],
+        kinds={"python", "ollama"},
+        tags={SECTION_TAG: "true"},
+        description=description,
+        **more,
+    )
+
+
 def build_operations_defs(partitions: dg.PartitionsDefinition) -> dg.Definitions:
     @dg.asset(
         partitions_def=partitions,

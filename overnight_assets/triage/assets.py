@@ -6,9 +6,8 @@ from datetime import timedelta
 import dagster as dg
 
 from overnight_assets.config import OvernightConfig
-from overnight_assets.operations.assets import GPU_WARMUP
+from overnight_assets.operations.assets import llm_section_asset
 from overnight_assets.partitions import partition_window
-from overnight_assets.briefing.section import SECTION_TAG
 from overnight_assets.resources.definitions import CortexResource, LLMResource
 from overnight_assets.status import Status
 from overnight_assets.triage.gate import raise_only
@@ -17,15 +16,7 @@ from overnight_assets.triage.review import REVIEW_SYSTEM, TriageReview, review_p
 
 
 def build_triage_defs(config: OvernightConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
-    @dg.asset(
-        partitions_def=partitions,
-        group_name="nightly",
-        pool="gpu",
-        deps=[GPU_WARMUP],
-        kinds={"python", "ollama"},
-        tags={SECTION_TAG: "true"},
-        description="Docker, auth log, ports, file integrity, disk and failed runs, gated GREEN/AMBER/RED.",
-    )
+    @llm_section_asset(partitions, "Docker, auth log, ports, file integrity, disk and failed runs, gated GREEN/AMBER/RED.")
     def security_triage(context: dg.AssetExecutionContext, cortex: CortexResource, llm: LLMResource) -> dg.Output[dict]:
         window = partition_window(context.partition_key, config.timezone)
         lookback = timedelta(hours=config.triage.dagster_runs.lookback_hours if config.triage.dagster_runs else 24)
