@@ -20,6 +20,8 @@ BENCHMARKS = {
     "import_location": ["--profile"],
     "triage_clean_host": [],
     "nightly_executor": [],
+    "reading_fetch": [],
+    "reading_llm_budget": [],
 }
 
 
