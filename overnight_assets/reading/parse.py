@@ -43,7 +43,14 @@ def parse_feed(source: str, body: bytes, content_type: str, tz: ZoneInfo) -> Par
     if not version and not feed.entries:
         raise NotAFeedError(_not_a_feed_reason(body, content_type, feed.get("bozo_exception")))
     items = [item for entry in feed.entries if (item := _feed_item(source, entry, tz))]
+    problem = feed.get("bozo_exception")
+    if not items and feed.get("bozo") and problem is not None and not _is_charset_problem(problem):
+        raise NotAFeedError(f"malformed feed ({type(problem).__name__}: {str(problem)[:120]}); no item could be recovered")
     return Parsed(items, _feed_notes(feed, len(feed.entries), items))
+
+
+def _is_charset_problem(problem: Exception) -> bool:
+    return "Encoding" in type(problem).__name__
 
 
 def _feed_item(source: str, entry, tz: ZoneInfo) -> Item | None:
@@ -59,11 +66,10 @@ def _feed_notes(feed, entries: int, items: list[Item]) -> list[str]:
     notes = []
     problem = feed.get("bozo_exception")
     if feed.get("bozo") and problem is not None:
-        name = type(problem).__name__
-        if "Encoding" in name:
+        if _is_charset_problem(problem):
             notes.append(f"charset: {problem}")
         else:
-            notes.append(f"malformed feed ({name}: {str(problem)[:120]}); {len(items)} item(s) recovered")
+            notes.append(f"malformed feed ({type(problem).__name__}: {str(problem)[:120]}); {len(items)} item(s) recovered")
     if dropped := entries - len(items):
         notes.append(f"{dropped} entr{'y' if dropped == 1 else 'ies'} without a title or link skipped")
     if undated := sum(1 for item in items if item.published is None):

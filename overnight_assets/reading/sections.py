@@ -54,7 +54,8 @@ def _pick_lines(picks: list[Pick], paper: bool) -> list[str]:
     lines = []
     for number, pick in enumerate(picks, 1):
         item = pick.scored.item
-        lines.append(f"{number}. [{item.title}]({item.url}) ({item.source}, score {pick.scored.score:g})")
+        title = item.title.replace("[", "(").replace("]", ")")  # a bracket would end the Markdown link early
+        lines.append(f"{number}. [{title}]({item.url}) ({item.source}, score {pick.scored.score:g})")
         if paper:
             authors = item.extra.get("authors", [])
             named = ", ".join(authors[:4]) + (" et al." if len(authors) > 4 else "")

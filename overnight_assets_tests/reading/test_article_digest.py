@@ -37,8 +37,9 @@ def test_every_bad_source_has_a_clear_outcome_and_the_good_ones_are_intact(feed_
     run_reading(config, instance)
 
     outcomes = metadata(instance, "article_digest")["sources"]
-    assert {name: o["outcome"] for name, o in outcomes.items() if o["outcome"] == "ok"}.keys() == {p.strip("/") for p in good} | {"malformed"}
-    assert outcomes["malformed"]["parsed"] == 0 and "malformed feed" in outcomes["malformed"]["notes"][0]
+    assert {name for name, o in outcomes.items() if o["outcome"] == "ok"} == {p.strip("/") for p in good}
+    assert outcomes["malformed"]["error"].startswith("malformed feed (SAXParseException")
+    assert outcomes["malformed"]["error"].endswith("no item could be recovered")
     assert outcomes["html"]["error"] == "an HTML page, not a feed (Content-Type text/html; charset=utf-8)"
     assert outcomes["huge"]["error"] == "20.0 MB is larger than the 1.0 MB cap"
     assert outcomes["missing"]["error"] == "HTTP 404 Not Found"
@@ -49,7 +50,9 @@ def test_every_bad_source_has_a_clear_outcome_and_the_good_ones_are_intact(feed_
     assert outcomes["undated"]["notes"] == ["1 item(s) without a date: counted on the night they are first seen"]
     digest = section(config, "article_digest")
     assert digest["status"] == "GREEN" and digest["llm"] == "ok"
-    assert "Failed: html (an HTML page" in digest["markdown"] and "loop (more than 3 redirects" in digest["markdown"]
+    assert "Failed: malformed (malformed feed" in digest["markdown"]
+    assert "; html (an HTML page" in digest["markdown"] and "; loop (more than 3 redirects" in digest["markdown"]
+    assert "7 of 14 sources answered" in digest["markdown"]
     assert {o["in_window"] for name, o in outcomes.items() if name in {p.strip("/") for p in good}} == {1}
 
 

@@ -70,6 +70,11 @@ def test_malformed_xml_keeps_what_can_be_recovered_and_says_so():
     assert any(note.startswith("malformed feed (SAXParseException") and "1 item(s) recovered" in note for note in parsed.notes)
 
 
+def test_malformed_xml_with_nothing_to_recover_is_not_a_feed():
+    with pytest.raises(NotAFeedError, match=r"malformed feed \(SAXParseException: .*\); no item could be recovered"):
+        parse_feed("Broken", b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>cut', "", TZ)
+
+
 def test_an_html_page_where_a_feed_was_expected():
     page = b"<!DOCTYPE html><html><head><title>Home</title></head><body><p>Welcome</p></body></html>"
     with pytest.raises(NotAFeedError, match=r"an HTML page, not a feed \(Content-Type text/html; charset=utf-8\)"):
