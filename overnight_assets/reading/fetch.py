@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,7 +89,7 @@ def fetch_one(client: httpx.Client, url: str, known: Validators, settings: Fetch
             fetched = _get(client, url, known, settings, started)
     except FetchError as error:
         fetched = Fetched(url, "failed", error=str(error))
-    return Fetched(**{**fetched.__dict__, "seconds": round(time.perf_counter() - started, 3)})
+    return replace(fetched, seconds=round(time.perf_counter() - started, 3))
 
 
 def _read_file(path: str, max_bytes: int) -> bytes:

@@ -10,7 +10,7 @@ import calendar
 import html
 import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -38,9 +38,6 @@ class Item:
     @property
     def title_key(self) -> str:
         return title_key(self.title)
-
-    def in_timezone(self, tz: ZoneInfo) -> Item:
-        return replace(self, published=self.published.astimezone(tz)) if self.published else self
 
 
 def canonical_url(url: str) -> str:

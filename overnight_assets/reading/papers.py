@@ -29,10 +29,6 @@ class PapersFound:
     papers: list[Item]
     outcomes: dict[str, dict]  # per query: outcome (ok | failed), found, in_window, error
 
-    @property
-    def all_failed(self) -> bool:
-        return bool(self.outcomes) and all(o["outcome"] == "failed" for o in self.outcomes.values())
-
 
 def windowed_query(query: str, window: tuple[datetime, datetime]) -> str:
     """The query limited to submissions in the window; arXiv reads submittedDate in GMT, to the minute."""
