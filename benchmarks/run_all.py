@@ -21,6 +21,8 @@ BENCHMARKS = {
     "triage_clean_host": [],
     "nightly_executor": [],
     "code_review_prepare": [],
+    "reading_fetch": [],
+    "reading_llm_budget": [],
 }
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from overnight_assets.config import BUNDLED_DEMO_CONFIG, CONFIG_ENV, HOME_ENV, ConfigError, load_config
-from overnight_assets.operations.demo import prepare_demo_auth_log, prepare_demo_repository
+from overnight_assets.operations.demo import prepare_demo_auth_log, prepare_demo_feeds, prepare_demo_repository
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
@@ -72,10 +72,11 @@ def _demo(args) -> int:
     config = load_config()
     partition = args.date or (datetime.now(config.tz).date() - timedelta(days=1)).isoformat()
     prepare_demo_auth_log(date.fromisoformat(partition), Path(config.triage.auth_log.path))
+    feeds = prepare_demo_feeds(date.fromisoformat(partition), config.home_path / "demo-inputs" / "feeds")
     for repo in config.code_review.repos:
         prepare_demo_repository(date.fromisoformat(partition), config.timezone, Path(repo.path))
     if args.inputs_only:
-        print(f"Demo inputs written for {partition}: {config.triage.auth_log.path}")
+        print(f"Demo inputs written for {partition}: {config.triage.auth_log.path}, {feeds}")
         return 0
     print(f"overnight demo: nightly chain for {partition}, DAGSTER_HOME={dagster_home}, home={config.home_path}")
     success = run_nightly(partition)
@@ -118,6 +119,10 @@ def _print_outcome(config, partition: str) -> None:
     briefing = config.home_path / "briefings" / f"{partition}.md"
     if triage.exists():
         print(f"\nSecurity triage: {json.loads(triage.read_text())['status']}")
+    digest = config.home_path / "assets" / "article_digest" / f"{partition}.json"
+    if digest.exists():
+        section = json.loads(digest.read_text())
+        print(f"Reading list: {section['status']}, {len(section['items'])} picked (llm: {section['llm']})")
     if briefing.exists():
         print(f"Morning message: {briefing}\n")
         print("\n".join(briefing.read_text().splitlines()[:12]))

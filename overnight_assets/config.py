@@ -136,13 +136,33 @@ class ArxivConfig(_Strict):
     queries: list[str] = []
     max_results: int = Field(100, ge=1)
     api_url: str | None = None
+    keep: int = Field(10, ge=1)
+    delay_s: float = Field(3.0, ge=0)  # between requests; arXiv's terms of use ask for 3 s
+    num_retries: int = Field(3, ge=0)
+
+
+class FetchConfig(_Strict):
+    timeout_s: float = Field(20, gt=0)
+    max_bytes: int = Field(5_000_000, ge=1024)
+    max_redirects: int = Field(5, ge=0)
+    user_agent: str = "overnight_assets/0.1 (self-hosted reading list)"
 
 
 class ReadingConfig(_Strict):
     interests: list[Interest] = []
     digest_size: int = Field(15, ge=1)
     sources: list[Source] = []
+    fetch: FetchConfig = FetchConfig()
     arxiv: ArxivConfig = ArxivConfig()
+
+    @field_validator("sources")
+    @classmethod
+    def _distinct_names_and_urls(cls, sources: list[Source]) -> list[Source]:
+        for key in ("name", "url"):  # outcomes are per name, fetches per URL
+            values = [getattr(source, key) for source in sources]
+            if repeated := sorted({value for value in values if values.count(value) > 1}):
+                raise ValueError(f"expected each source's {key} once, got {', '.join(map(repr, repeated))} more than once")
+        return sources
 
 
 class Repo(_Strict):

@@ -10,6 +10,7 @@ from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.operations.assets import build_operations_defs
 from overnight_assets.partitions import daily_partitions, night_partition
+from overnight_assets.reading.assets import build_reading_defs
 from overnight_assets.resources.definitions import build_resources
 from overnight_assets.triage.assets import build_triage_defs
 
@@ -24,7 +25,12 @@ def section_keys(*domains: dg.Definitions) -> list[dg.AssetKey]:
 
 def build_defs(config: OvernightConfig) -> dg.Definitions:
     daily = daily_partitions(config.timezone)
-    workers = [build_operations_defs(daily), build_triage_defs(config, daily), build_code_review_defs(config, daily)]
+    workers = [
+        build_operations_defs(daily),
+        build_triage_defs(config, daily),
+        build_reading_defs(config, daily),
+        build_code_review_defs(config, daily),
+    ]
     nightly_job = dg.define_asset_job("nightly", selection=NIGHTLY)
     delivery_job = dg.define_asset_job("deliver_outbox", selection="morning_delivery")
 

@@ -13,20 +13,22 @@ from overnight_assets.definitions import build_defs, defs
 
 def test_every_job_resolves():
     for job in defs.resolve_all_job_defs():
-        assert job.name in {"nightly", "deliver_outbox", "code_review", "__ASSET_JOB"}
-    assert {"nightly", "deliver_outbox", "code_review"} <= {job.name for job in defs.resolve_all_job_defs()}
+        assert job.name in {"nightly", "deliver_outbox", "reading", "code_review", "__ASSET_JOB"}
+    assert {"nightly", "deliver_outbox", "reading", "code_review"} <= {job.name for job in defs.resolve_all_job_defs()}
 
 
 def test_asset_graph_lineage_and_pool():
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey
     assert graph.get(key("security_triage")).parent_keys == {key("gpu_warmup")}
+    assert graph.get(key("article_digest")).parent_keys == {key("gpu_warmup")}
+    assert graph.get(key("arxiv_finds")).parent_keys == {key("gpu_warmup"), key("article_digest")}
     assert graph.get(key("code_reviews")).parent_keys == {key("gpu_warmup")}
     assert graph.get(key("pr_digest")).parent_keys == {key("code_reviews")}
-    sections = {key("security_triage"), key("code_reviews"), key("pr_digest")}
+    sections = {key(name) for name in ("security_triage", "article_digest", "arxiv_finds", "code_reviews", "pr_digest")}
     assert graph.get(key("morning_briefing")).parent_keys == sections | {key("morning_briefing")}
     assert graph.get(key("morning_delivery")).parent_keys == {key("morning_briefing")}
-    llm_assets = {"gpu_warmup", "security_triage", "code_reviews", "morning_briefing"}
+    llm_assets = {"gpu_warmup", "security_triage", "article_digest", "arxiv_finds", "code_reviews", "morning_briefing"}
     for asset in llm_assets:
         assert graph.get(key(asset)).pools == {"gpu"}, asset
     for asset in ("pr_digest", "morning_delivery"):

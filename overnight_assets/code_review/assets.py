@@ -30,8 +30,8 @@ def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDef
 
     @llm_section_asset(
         partitions,
+        "The window's commits on every branch: deterministic checks, then one LLM review per sha, ever.",
         kinds={"git", "ollama"},
-        description="The window's commits on every branch: deterministic checks, then one LLM review per sha, ever.",
     )
     def code_reviews(context: dg.AssetExecutionContext, cortex: CortexResource, llm: LLMResource) -> dg.Output[dict]:
         start, end = partition_window(context.partition_key, config.timezone)

@@ -11,11 +11,18 @@ from overnight_assets.resources.definitions import LLMResource
 GPU_WARMUP = dg.AssetKey("gpu_warmup")
 
 
-def llm_section_asset(partitions: dg.PartitionsDefinition, **asset_args):
-    """The decorator of a nightly worker that asks the LLM and hands the briefing a section:
+def llm_section_asset(partitions: dg.PartitionsDefinition, description: str, kinds=frozenset({"python", "ollama"}), **more):
+    """The decorator of a nightly worker that may ask the LLM and hands the briefing a section:
     in the `gpu` pool, after the warm-up, tagged so morning_briefing composes its value."""
     return dg.asset(
-        partitions_def=partitions, group_name="nightly", pool="gpu", deps=[GPU_WARMUP], tags={SECTION_TAG: "true"}, **asset_args
+        partitions_def=partitions,
+        group_name="nightly",
+        pool="gpu",
+        deps=[GPU_WARMUP],
+        kinds=set(kinds),
+        tags={SECTION_TAG: "true"},
+        description=description,
+        **more,
     )
 
 

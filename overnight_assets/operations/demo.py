@@ -1,21 +1,50 @@
-"""The demo's inputs: the bundled samples, with the auth log's days moved to the demo's night,
-and a small git repository whose commits fall in that night.
+"""The demo's inputs: the bundled samples with their days moved to the demo's night, and a
+small git repository whose commits fall in that night.
 
 The sample auth log covers two days; its last day becomes the partition the demo runs, so the
-triage reads real lines in its window whatever the date.
+triage reads real lines in its window whatever the date. The sample feeds describe the night of
+SAMPLE_FEEDS_NIGHT; their dates move by whole days the same way, so the reading list finds its
+items in the window (and the few dated the day before stay outside it, as they should).
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import date, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from overnight_assets.config import BUNDLED_DEMO_CONFIG
 
-SAMPLE_AUTH_LOG = BUNDLED_DEMO_CONFIG.parent / "samples" / "auth.log"
+SAMPLES = BUNDLED_DEMO_CONFIG.parent / "samples"
+SAMPLE_AUTH_LOG = SAMPLES / "auth.log"
+SAMPLE_FEEDS = SAMPLES / "feeds"
+SAMPLE_FEEDS_NIGHT = date(2026, 1, 14)
 _CLASSIC = re.compile(r"^([A-Z][a-z]{2}) ([ \d]\d) ")
+_RFC822 = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT|UTC)")
+_ISO8601 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})")
+
+
+def prepare_demo_feeds(night: date, target: Path) -> Path:
+    """Copy the sample feeds to `target`, every date moved by (night - SAMPLE_FEEDS_NIGHT) days."""
+    shift = night - SAMPLE_FEEDS_NIGHT
+    target.mkdir(parents=True, exist_ok=True)
+    for sample in sorted(SAMPLE_FEEDS.iterdir()):
+        if sample.suffix != ".xml":
+            shutil.copyfile(sample, target / sample.name)
+            continue
+        text = sample.read_bytes().decode("latin-1")  # byte-transparent: dates are ASCII, the rest is kept as is
+        text = _RFC822.sub(lambda m: format_datetime(parsedate_to_datetime(m.group()) + shift), text)
+        text = _ISO8601.sub(lambda m: _shift_iso(m.group(), shift), text)
+        (target / sample.name).write_bytes(text.encode("latin-1"))
+    return target
+
+
+def _shift_iso(stamp: str, shift: timedelta) -> str:
+    moved = (datetime.fromisoformat(stamp.replace("Z", "+00:00")) + shift).isoformat()
+    return moved.replace("+00:00", "Z") if stamp.endswith("Z") else moved
 
 
 def prepare_demo_auth_log(night: date, target: Path) -> Path:

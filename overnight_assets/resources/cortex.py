@@ -78,6 +78,25 @@ MIGRATIONS: dict[str, str] = {
         created_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
     """,
+    "0005_reading_items": """
+    CREATE TABLE IF NOT EXISTS feed_items (
+        feed_url VARCHAR NOT NULL,
+        url VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        title VARCHAR NOT NULL,
+        summary VARCHAR,
+        published TIMESTAMPTZ,
+        extra VARCHAR,
+        first_seen_partition VARCHAR NOT NULL,
+        first_seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (feed_url, url)
+    );
+    CREATE TABLE IF NOT EXISTS source_weights (
+        source VARCHAR PRIMARY KEY,
+        weight DOUBLE NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    """,
 }
 
 _migrated: set[str] = set()

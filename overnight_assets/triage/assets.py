@@ -16,11 +16,7 @@ from overnight_assets.triage.review import REVIEW_SYSTEM, TriageReview, review_p
 
 
 def build_triage_defs(config: OvernightConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
-    @llm_section_asset(
-        partitions,
-        kinds={"python", "ollama"},
-        description="Docker, auth log, ports, file integrity, disk and failed runs, gated GREEN/AMBER/RED.",
-    )
+    @llm_section_asset(partitions, "Docker, auth log, ports, file integrity, disk and failed runs, gated GREEN/AMBER/RED.")
     def security_triage(context: dg.AssetExecutionContext, cortex: CortexResource, llm: LLMResource) -> dg.Output[dict]:
         window = partition_window(context.partition_key, config.timezone)
         lookback = timedelta(hours=config.triage.dagster_runs.lookback_hours if config.triage.dagster_runs else 24)

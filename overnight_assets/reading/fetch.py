@@ -1,0 +1,152 @@
+"""Fetching sources concurrently: a timeout, a size cap, a User-Agent, conditional GET, bounded redirects.
+
+Each URL is fetched in its own thread with one shared httpx client, so the fetch phase takes about
+as long as the slowest source, not the sum of them. A URL without a scheme is a file path, read
+with the same size cap. Nothing here raises for a bad source: every outcome is a Fetched.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from overnight_assets.reading.items import display_url
+
+if TYPE_CHECKING:
+    import httpx
+
+    from overnight_assets.config import FetchConfig
+
+MAX_THREADS = 32
+CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server said last time, for a conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    outcome: str  # ok | not_modified | failed
+    body: bytes = b""
+    content_type: str = ""
+    validators: Validators = Validators()
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class FetchError(RuntimeError):
+    """A source that could not be read; the message says why in one line."""
+
+
+def is_file(url: str) -> bool:
+    return "://" not in url
+
+
+def fetch_all(urls: list[str], known: dict[str, Validators], settings: FetchConfig) -> dict[str, Fetched]:
+    """Fetch every distinct URL at once; a failure is an outcome, never an exception."""
+    import httpx  # at first use: the code location need not load it
+
+    distinct = list(dict.fromkeys(urls))
+    if not distinct:
+        return {}
+    client = httpx.Client(
+        timeout=httpx.Timeout(settings.timeout_s),
+        follow_redirects=True,
+        max_redirects=settings.max_redirects,
+        headers={"User-Agent": settings.user_agent, "Accept": _ACCEPT},
+    )
+    with client, ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(distinct))) as pool:
+        futures = {url: pool.submit(fetch_one, client, url, known.get(url, Validators()), settings) for url in distinct}
+        return {url: future.result() for url, future in futures.items()}
+
+
+_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
+
+
+def fetch_one(client: httpx.Client, url: str, known: Validators, settings: FetchConfig) -> Fetched:
+    started = time.perf_counter()
+    try:
+        if is_file(url):
+            fetched = Fetched(url, "ok", body=_read_file(url, settings.max_bytes))
+        else:
+            fetched = _get(client, url, known, settings, started)
+    except FetchError as error:
+        fetched = Fetched(url, "failed", error=str(error))
+    return replace(fetched, seconds=round(time.perf_counter() - started, 3))
+
+
+def _read_file(path: str, max_bytes: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            body = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise FetchError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(body) > max_bytes:
+        raise FetchError(f"{Path(path).name} is larger than the {_size(max_bytes)} cap")
+    return body
+
+
+def _get(client: httpx.Client, url: str, known: Validators, settings: FetchConfig, started: float) -> Fetched:
+    import httpx
+
+    try:
+        with client.stream("GET", url, headers=known.headers()) as response:
+            if response.status_code == 304 and known.headers():
+                return Fetched(url, "not_modified", validators=known)
+            if response.status_code >= 300:
+                raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+            body = _read_capped(response, settings.max_bytes, started + settings.timeout_s)
+            return Fetched(
+                url,
+                "ok",
+                body=body,
+                content_type=response.headers.get("content-type", ""),
+                validators=Validators(response.headers.get("etag"), response.headers.get("last-modified")),
+            )
+    except httpx.TooManyRedirects:
+        raise FetchError(f"more than {settings.max_redirects} redirects (a redirect loop?)") from None
+    except httpx.TimeoutException as error:
+        raise FetchError(f"no answer within {settings.timeout_s:g} s ({type(error).__name__})") from None
+    except httpx.HTTPError as error:
+        raise FetchError(f"{type(error).__name__}: {_first_line(error)} ({display_url(url)})") from None
+
+
+def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"{_size(int(declared))} is larger than the {_size(max_bytes)} cap")
+    chunks, size = [], 0
+    for chunk in response.iter_bytes(CHUNK_BYTES):
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"larger than the {_size(max_bytes)} cap (stopped reading)")
+        if time.perf_counter() > deadline:  # httpx's timeout is per read; a trickle must end too
+            raise FetchError("the body was still arriving when the timeout ran out")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _size(count: int) -> str:
+    return f"{count / 1_000_000:.1f} MB" if count >= 1_000_000 else f"{count / 1000:.0f} kB"
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__

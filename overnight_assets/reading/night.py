@@ -1,0 +1,106 @@
+"""One night's reading: read the sources, keep what is new, rank it, let the LLM judge the top few.
+
+Cortex is opened briefly around each step and never held across the fetch or an LLM call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from overnight_assets.reading import store
+from overnight_assets.reading.fetch import Fetched, fetch_all, is_file
+from overnight_assets.reading.items import Item, display_url
+from overnight_assets.reading.judge import Asker, Pick, candidate_limit, judge_and_pick
+from overnight_assets.reading.parse import parse_source
+from overnight_assets.reading.score import Scorer, rank_new
+
+if TYPE_CHECKING:
+    from overnight_assets.config import FetchConfig, ReadingConfig, Source
+    from overnight_assets.resources.cortex import Cortex
+
+_MAX_ERROR_CHARS = 300
+
+
+@dataclass
+class SourcesRead:
+    items: list[Item]  # in the partition's window, every answering source
+    outcomes: dict[str, dict]  # per source name: outcome (ok | not_modified | failed), counts, why
+    fetch_seconds: float
+
+    @property
+    def answered(self) -> int:
+        return sum(1 for o in self.outcomes.values() if o["outcome"] != "failed")
+
+
+@dataclass
+class Selection:
+    picks: list[Pick]
+    new_by_source: dict[str, int]  # items in the window that neither repeat another source nor Cortex
+    candidates: int  # how many went to the LLM
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def new(self) -> int:
+        return sum(self.new_by_source.values())
+
+    def record_in(self, outcomes: dict[str, dict]) -> None:
+        """Add each source's new and picked counts to its outcome."""
+        picked = Counter(pick.scored.item.source for pick in self.picks)
+        for name, outcome in outcomes.items():
+            outcome["new"], outcome["picked"] = self.new_by_source.get(name, 0), picked[name]
+
+
+def read_sources(
+    sources: list[Source], settings: FetchConfig, cortex: Cortex, partition_key: str, window: tuple[datetime, datetime], tz: ZoneInfo
+) -> SourcesRead:
+    http_urls = [s.url for s in sources if not is_file(s.url)]
+    known = store.load_validators(cortex, http_urls)
+    started = time.perf_counter()
+    fetched = fetch_all([s.url for s in sources], known, settings)
+    fetch_seconds = time.perf_counter() - started
+    outcomes, parsed = {}, {}
+    for source in sources:
+        outcomes[source.name], items = _parse_one(source, fetched[source.url], tz)
+        if items is not None:
+            parsed[source.url] = (fetched[source.url].validators, items)
+    store.save_parsed(cortex, parsed, partition_key)
+    answering = {s.url: s.name for s in sources if outcomes[s.name]["outcome"] != "failed"}
+    items = store.items_in_window(cortex, answering, window, partition_key, tz)
+    for name, outcome in outcomes.items():
+        outcome["in_window"] = sum(1 for item in items if item.source == name)
+    return SourcesRead(items, outcomes, round(fetch_seconds, 3))
+
+
+def _parse_one(source: Source, fetched: Fetched, tz: ZoneInfo) -> tuple[dict, list[Item] | None]:
+    outcome = {"kind": source.kind, "url": display_url(source.url), "outcome": fetched.outcome, "seconds": fetched.seconds}
+    if fetched.outcome != "ok":
+        return {**outcome, **({"error": fetched.error} if fetched.error else {})}, None
+    try:
+        parsed = parse_source(source.kind, source.name, fetched.body, fetched.content_type, tz)
+    except Exception as error:  # noqa: BLE001 - one unreadable source must not sink the digest
+        return {**outcome, "outcome": "failed", "error": f"{error}"[:_MAX_ERROR_CHARS]}, None
+    return {**outcome, "parsed": len(parsed.items), **({"notes": parsed.notes} if parsed.notes else {})}, parsed.items
+
+
+def select(
+    items: list[Item],
+    kind: str,
+    keep: int,
+    reading: ReadingConfig,
+    cortex: Cortex,
+    partition_key: str,
+    llm: Asker,
+    also_known: set[str] = frozenset(),
+) -> Selection:
+    """Dedup against each other and Cortex, rank, and have the LLM judge the top candidates."""
+    weights = {source.name: source.weight for source in reading.sources} | store.source_weights(cortex)
+    known_urls, known_titles = store.known_elsewhere(cortex, items, kind, partition_key)
+    ranked, dropped = rank_new(items, Scorer(reading.interests, weights), known_urls | set(also_known), known_titles)
+    picks = judge_and_pick(ranked, reading.interests, keep, llm)
+    new_by_source = Counter(scored.item.source for scored in ranked)
+    return Selection(picks, dict(new_by_source), min(len(ranked), candidate_limit(keep)), dropped)

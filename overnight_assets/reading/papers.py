@@ -1,0 +1,107 @@
+"""arXiv: each configured query, for papers submitted in the partition's window, through the `arxiv` package.
+
+The package paces its requests (`delay_s` between them; arXiv's terms ask for 3 s) and retries a
+failing page `num_retries` times. `api_url` replaces the endpoint (a mirror, or the tests'
+loopback server). A failing query is an outcome; the other queries go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from overnight_assets.reading.items import Item, canonical_url, clean_text, display_url, one_line
+
+if TYPE_CHECKING:
+    import arxiv
+
+    from overnight_assets.config import ArxivConfig
+
+ARXIV_SOURCE = "arXiv"
+PAGE_SIZE = 100
+_MAX_ERROR_CHARS = 300
+
+
+@dataclass
+class PapersFound:
+    papers: list[Item]
+    outcomes: dict[str, dict]  # per query: outcome (ok | failed), found, in_window, error
+
+
+def windowed_query(query: str, window: tuple[datetime, datetime]) -> str:
+    """The query limited to submissions in the window; arXiv reads submittedDate in GMT, to the minute."""
+    start = window[0].astimezone(timezone.utc)
+    last = (window[1] - timedelta(minutes=1)).astimezone(timezone.utc)
+    return f"({query}) AND submittedDate:[{start:%Y%m%d%H%M} TO {last:%Y%m%d%H%M}]"
+
+
+def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: ZoneInfo, timeout_s: float) -> PapersFound:
+    import arxiv  # at first use: the code location need not load it
+
+    client = _client(config, timeout_s)
+    papers: dict[str, Item] = {}
+    outcomes = {}
+    for query in config.queries:
+        search = arxiv.Search(
+            query=windowed_query(query, window),
+            max_results=config.max_results,
+            sort_by=arxiv.SortCriterion.SubmittedDate,
+            sort_order=arxiv.SortOrder.Descending,
+        )
+        try:
+            results = list(client.results(search))
+        except Exception as error:  # noqa: BLE001 - one failing query must not sink the others
+            outcomes[query] = {"outcome": "failed", "error": _describe(error, config)}
+            continue
+        # the window again: a mirror or an older API may not apply submittedDate
+        found = [paper for result in results if window[0] <= (paper := _paper(result, query, tz)).published < window[1]]
+        outcomes[query] = {"outcome": "ok", "found": len(results), "in_window": len(found)}
+        for paper in found:
+            papers.setdefault(paper.url, paper)
+    return PapersFound(list(papers.values()), outcomes)
+
+
+def _client(config: ArxivConfig, timeout_s: float) -> arxiv.Client:
+    import arxiv
+    import requests
+
+    class TimeoutSession(requests.Session):
+        # the package sets no timeout: a mirror that never answers must not hold the night
+        def request(self, *args, **kwargs):
+            kwargs.setdefault("timeout", timeout_s)
+            return super().request(*args, **kwargs)
+
+    client = arxiv.Client(page_size=min(PAGE_SIZE, config.max_results), delay_seconds=config.delay_s, num_retries=config.num_retries)
+    client._session = TimeoutSession()  # the package's own attribute (2.x to 4.x) for its requests
+    if config.api_url:
+        client.query_url_format = config.api_url.split("?")[0] + "?{}"
+    return client
+
+
+def _paper(result: arxiv.Result, query: str, tz: ZoneInfo) -> Item:
+    return Item(
+        source=ARXIV_SOURCE,
+        url=canonical_url(result.entry_id),
+        title=one_line(result.title),
+        summary=clean_text(result.summary),
+        published=result.published.astimezone(tz),
+        extra={
+            "authors": [author.name for author in result.authors],
+            "categories": list(result.categories),
+            "pdf_url": result.pdf_url,
+            "query": query,
+        },
+    )
+
+
+def _describe(error: Exception, config: ArxivConfig) -> str:
+    import arxiv
+
+    endpoint = display_url(config.api_url) if config.api_url else "arXiv's API"
+    if isinstance(error, arxiv.HTTPError):
+        return f"{endpoint} answered HTTP {error.status} on each of {config.num_retries + 1} tries"
+    if isinstance(error, arxiv.UnexpectedEmptyPageError):
+        return f"{endpoint} kept returning an empty page ({config.num_retries + 1} tries)"
+    return f"{endpoint}: {type(error).__name__}: {str(error).strip()[:_MAX_ERROR_CHARS]}"

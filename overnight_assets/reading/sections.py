@@ -1,0 +1,71 @@
+"""The reading list's two briefing sections: the article digest and the arXiv finds."""
+
+from __future__ import annotations
+
+from overnight_assets.briefing.section import Section
+from overnight_assets.reading.judge import Pick
+from overnight_assets.reading.night import Selection
+from overnight_assets.status import Status
+
+DIGEST_ORDER, FINDS_ORDER = 20, 30
+_FALLBACK_NOTE = "_llm: unavailable; ranked by keyword score, with the {what}' own summaries._"
+
+
+def digest_section(selection: Selection, outcomes: dict[str, dict], llm_status: str) -> Section:
+    failed = {name: o for name, o in outcomes.items() if o["outcome"] == "failed"}
+    if not outcomes:
+        return _section("article_digest", "Reading list", Status.GREEN, [], ["No sources configured (`reading.sources`)."], llm_status, DIGEST_ORDER)
+    if len(failed) == len(outcomes):
+        reasons = [f"- {name}: {o['error']}" for name, o in failed.items()]
+        lines = [f"Every source failed ({len(failed)} of {len(outcomes)}): no reading list tonight.", *reasons]
+        return _section("article_digest", "Reading list", Status.AMBER, [], lines, llm_status, DIGEST_ORDER)
+    lines = [
+        f"{len(selection.picks)} picked from {selection.new} new item(s); {selection.candidates} judged"
+        f"{' by the LLM' if llm_status == 'ok' else ''}; {len(outcomes) - len(failed)} of {len(outcomes)} sources answered."
+    ]
+    if failed:
+        lines.append("Failed: " + "; ".join(f"{name} ({o['error']})" for name, o in failed.items()))
+    lines += ["", *_pick_lines(selection.picks, paper=False)]
+    if llm_status == "unavailable" and selection.picks:
+        lines += ["", _FALLBACK_NOTE.format(what="feeds")]
+    lines += ["", "Sources: " + " · ".join(f"{name}: {_outcome_words(o)}" for name, o in outcomes.items())]
+    return _section("article_digest", "Reading list", Status.GREEN, selection.picks, lines, llm_status, DIGEST_ORDER)
+
+
+def finds_section(selection: Selection, outcomes: dict[str, dict], llm_status: str) -> Section:
+    if not outcomes:
+        return _section("arxiv_finds", "arXiv finds", Status.GREEN, [], ["No arXiv queries configured (`reading.arxiv.queries`)."], llm_status, FINDS_ORDER)
+    failed = {query: o for query, o in outcomes.items() if o["outcome"] == "failed"}
+    status = Status.AMBER if len(failed) == len(outcomes) else Status.GREEN
+    found = sum(o.get("in_window", 0) for o in outcomes.values())
+    lines = [f"{len(selection.picks)} picked from {found} paper(s) submitted in the window, {selection.new} not seen before."]
+    lines += [f"Query failed: `{query}`: {o['error']}" for query, o in failed.items()]
+    lines += ["", *_pick_lines(selection.picks, paper=True)]
+    if llm_status == "unavailable" and selection.picks:
+        lines += ["", _FALLBACK_NOTE.format(what="abstracts")]
+    return _section("arxiv_finds", "arXiv finds", status, selection.picks, lines, llm_status, FINDS_ORDER)
+
+
+def _section(key: str, title: str, status: Status, picks: list[Pick], lines: list[str], llm_status: str, order: int) -> Section:
+    return Section(key=key, title=title, status=status, items=[p.to_item() for p in picks], markdown="\n".join(lines).strip(), order=order, llm=llm_status)
+
+
+def _pick_lines(picks: list[Pick], paper: bool) -> list[str]:
+    lines = []
+    for number, pick in enumerate(picks, 1):
+        item = pick.scored.item
+        title = item.title.replace("[", "(").replace("]", ")")  # a bracket would end the Markdown link early
+        lines.append(f"{number}. [{title}]({item.url}) ({item.source}, score {pick.scored.score:g})")
+        if paper:
+            authors = item.extra.get("authors", [])
+            named = ", ".join(authors[:4]) + (" et al." if len(authors) > 4 else "")
+            lines.append(f"   {named} · {' '.join(item.extra.get('categories', []))} · [PDF]({item.extra.get('pdf_url') or item.url})")
+        lines.append(f"   {pick.summary} _Why: {pick.why}._")
+    return lines or ["Nothing new tonight."]
+
+
+def _outcome_words(outcome: dict) -> str:
+    if outcome["outcome"] == "failed":
+        return "failed"
+    state = "not modified, " if outcome["outcome"] == "not_modified" else ""
+    return f"{state}{outcome.get('new', 0)} new"

@@ -1,0 +1,151 @@
+"""article_digest end to end: loopback sources in real formats, a real instance, the loopback Ollama."""
+
+import json
+
+from reading.loopback_feeds import Entry, Reply, at, atom, conditional, hn, reddit, rss2, trending
+from reading.reading_runs import NIGHT, metadata, run_reading, section
+
+from overnight_assets.resources.cortex import Cortex
+
+
+def source(name, server, path, kind="feed"):
+    return {"name": name, "kind": kind, "url": server.url(path)}
+
+
+def test_every_bad_source_has_a_clear_outcome_and_the_good_ones_are_intact(feed_server, reading_config, instance):
+    good = {
+        "/rss": conditional(rss2([Entry("Ollama tuning guide", "https://rss.example/ollama?utm_source=rss", "GGUF tips", at(NIGHT))]), '"r1"'),
+        "/atom": Reply(200, atom([Entry("Atom on ZFS", "https://atom.example/zfs", "<p>zfs</p>", at(NIGHT, "11:00"))]), {"Content-Type": "application/atom+xml"}),
+        "/r/LocalLLaMA/.rss": Reply(200, reddit("LocalLLaMA", [Entry("Quantization results", "https://www.reddit.com/r/LocalLLaMA/comments/q1/", "numbers", at(NIGHT, "12:00"))])),
+        "/hn": Reply(200, hn([Entry("Proxmox at home", "https://hn.example/proxmox", "", at(NIGHT, "13:00"))])),
+        "/trending": Reply(200, trending([("acme/gguf-tool", "GGUF inspector")]), {"Content-Type": "text/html"}),
+        "/latin1": Reply(200, rss2([Entry("Caf\u00e9 gguf", "https://latin.example/cafe", "", at(NIGHT))]).decode().encode("latin-1")),
+        "/undated": Reply(200, rss2([Entry("Undated ollama note", "https://undated.example/1")])),
+    }
+    bad = {
+        "/malformed": Reply(200, b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>broken'),
+        "/html": Reply(200, b"<!DOCTYPE html><html><body>Welcome</body></html>", {"Content-Type": "text/html; charset=utf-8"}),
+        "/huge": Reply(200, b"<rss>" + b" " * 20_000_000 + b"</rss>"),
+        "/missing": Reply(404, b"gone"),
+        "/broken": Reply(500, b"oops"),
+        "/slow": Reply(200, rss2([]), hold_s=30),
+        "/loop": Reply(302, headers={"Location": "/loop"}),
+    }
+    feed_server.routes.update({**good, **bad})
+    kinds = {"/trending": "github_trending"}
+    config = reading_config([source(path.strip("/"), feed_server, path, kinds.get(path, "feed")) for path in [*good, *bad]], timeout_s=1)
+    run_reading(config, instance)
+
+    outcomes = metadata(instance, "article_digest")["sources"]
+    assert {name for name, o in outcomes.items() if o["outcome"] == "ok"} == {p.strip("/") for p in good}
+    assert outcomes["malformed"]["error"].startswith("malformed feed (SAXParseException")
+    assert outcomes["malformed"]["error"].endswith("no item could be recovered")
+    assert outcomes["html"]["error"] == "an HTML page, not a feed (Content-Type text/html; charset=utf-8)"
+    assert outcomes["huge"]["error"] == "20.0 MB is larger than the 1.0 MB cap"
+    assert outcomes["missing"]["error"] == "HTTP 404 Not Found"
+    assert outcomes["broken"]["error"] == "HTTP 500 Internal Server Error"
+    assert outcomes["slow"]["error"].startswith("no answer within 1 s")
+    assert outcomes["loop"]["error"] == "more than 3 redirects (a redirect loop?)"
+    assert outcomes["latin1"]["notes"][0].startswith("charset:")
+    assert outcomes["undated"]["notes"] == ["1 item(s) without a date: counted on the night they are first seen"]
+    digest = section(config, "article_digest")
+    assert digest["status"] == "GREEN" and digest["llm"] == "ok"
+    assert "Failed: malformed (malformed feed" in digest["markdown"]
+    assert "; html (an HTML page" in digest["markdown"] and "; loop (more than 3 redirects" in digest["markdown"]
+    assert "7 of 14 sources answered" in digest["markdown"]
+    assert {o["in_window"] for name, o in outcomes.items() if name in {p.strip("/") for p in good}} == {1}
+
+
+def test_every_source_failing_is_amber_and_says_why(feed_server, reading_config, instance):
+    feed_server.routes["/down"] = Reply(503, b"")
+    config = reading_config([source("Down", feed_server, "/down"), source("Gone", feed_server, "/gone")])
+    run_reading(config, instance)
+    digest = section(config, "article_digest")
+    assert digest["status"] == "AMBER" and digest["items"] == []
+    assert digest["markdown"].splitlines() == [
+        "Every source failed (2 of 2): no reading list tonight.",
+        "- Down: HTTP 503 Service Unavailable",
+        "- Gone: HTTP 404 Not Found",
+    ]
+
+
+def test_an_unchanged_feed_is_not_downloaded_or_parsed_again_yet_its_items_count(feed_server, reading_config, instance):
+    entries = [Entry("Night one: ollama", "https://n.example/1", "", at("2026-11-20")), Entry("Night two: gguf", "https://n.example/2", "", at("2026-11-21"))]
+    feed_server.routes["/feed"] = conditional(rss2(entries), '"same"')
+    config = reading_config([source("Feed", feed_server, "/feed")])
+    run_reading(config, instance, "2026-11-20")
+    run_reading(config, instance, "2026-11-21")
+    first, second = feed_server.hits("/feed")
+    assert "if-none-match" not in first.headers and second.headers["if-none-match"] == '"same"'
+    outcome = metadata(instance, "article_digest", "2026-11-21")["sources"]["Feed"]
+    assert (outcome["outcome"], outcome["in_window"], outcome["new"]) == ("not_modified", 1, 1)
+    assert [item["title"] for item in section(config, "article_digest", "2026-11-21")["items"]] == ["Night two: gguf"]
+    assert "Feed: not modified, 1 new" in section(config, "article_digest", "2026-11-21")["markdown"]
+
+
+def test_dedup_across_two_sources_and_two_nights(feed_server, reading_config, instance):
+    story = "https://story.example/ollama-release"
+    feed_server.routes["/a"] = Reply(200, rss2([Entry("Ollama release", story + "?utm_source=a", "", at("2026-11-20"))]))
+    feed_server.routes["/b"] = Reply(200, atom([Entry("Ollama release!", story + "#top", "gguf", at("2026-11-20", "09:00"))]))
+    config = reading_config([source("A", feed_server, "/a"), source("B", feed_server, "/b")])
+    run_reading(config, instance, "2026-11-20")
+    assert [(i["title"], i["url"]) for i in section(config, "article_digest", "2026-11-20")["items"]] == [("Ollama release!", story)]
+    assert metadata(instance, "article_digest", "2026-11-20")["dropped"] == {"duplicate": 1, "already_known": 0}
+
+    # the next night B carries the same story again (re-dated) beside a new one
+    feed_server.routes["/b"] = Reply(200, atom([Entry("Ollama release", story, "", at("2026-11-21")), Entry("New gguf tool", "https://new.example/", "", at("2026-11-21"))]))
+    run_reading(config, instance, "2026-11-21")
+    assert [i["title"] for i in section(config, "article_digest", "2026-11-21")["items"]] == ["New gguf tool"]
+    assert metadata(instance, "article_digest", "2026-11-21")["dropped"] == {"duplicate": 0, "already_known": 1}
+
+
+def many_entries(count: int, day: str = NIGHT) -> list[Entry]:
+    return [Entry(f"Item {n} of {day} about {'ollama' if n % 3 else 'zfs'}", f"https://many.example/{day}/{n}", f"text {n}", at(day, f"{n % 20 + 1:02d}:{n % 60:02d}")) for n in range(count)]
+
+
+def test_the_llm_sees_at_most_twice_the_digest_size_and_a_rerun_asks_nothing(feed_server, reading_config, instance, ollama_server):
+    ollama_server.overrides = {"relevance": 7, "summary": "A one-line summary.", "why": "On topic."}
+    feed_server.routes["/many"] = Reply(200, rss2(many_entries(60)))
+    config = reading_config([source("Many", feed_server, "/many")], digest_size=4)
+    run_reading(config, instance)
+    assert len(ollama_server.chats) == 8
+    asked = [json.dumps(chat["messages"]) for chat in ollama_server.chats]
+    assert all("<<<DATA item>>>" in text for text in asked)
+    first = section(config, "article_digest")
+    assert len(first["items"]) == 4 and first["items"][0]["summary"] == "A one-line summary."
+    assert first["items"][0]["why"].startswith("relevance 7/10: On topic.; matches")
+    meta = metadata(instance, "article_digest")
+    assert (meta["llm_calls"], meta["llm_cache_hits"], meta["llm_candidates"], meta["new"]) == (8, 0, 8, 60)
+
+    run_reading(config, instance)
+    assert len(ollama_server.chats) == 8
+    assert metadata(instance, "article_digest")["llm_cache_hits"] == 8
+    assert section(config, "article_digest")["items"] == first["items"]
+    with Cortex(config.home_path / "cortex.duckdb").connect() as db:
+        rows = db.execute("SELECT kind, source, title, body, partition_key FROM memories ORDER BY id").fetchall()
+    assert len(rows) == 4 and rows[0] == ("article", "Many", first["items"][0]["title"], "A one-line summary.", NIGHT)
+
+
+def test_a_backfill_of_seven_nights_asks_nothing_about_items_already_judged(feed_server, reading_config, instance, ollama_server):
+    nights = [f"2026-11-{day}" for day in range(14, 21)]
+    feed_server.routes["/week"] = conditional(rss2([entry for night in nights for entry in many_entries(5, night)]), '"week"')
+    config = reading_config([source("Week", feed_server, "/week")], digest_size=2)
+    for night in nights:
+        run_reading(config, instance, night, assets=["article_digest"])
+    judged = len(ollama_server.chats)
+    assert judged == 7 * 4
+    for night in nights:  # the backfill
+        run_reading(config, instance, night, assets=["article_digest"])
+    assert len(ollama_server.chats) == judged
+    assert len(feed_server.hits("/week")) == 14  # each a conditional GET answered 304 after the first
+
+
+def test_without_the_llm_the_ranking_stands_with_the_feeds_summaries_and_says_so(feed_server, reading_config, instance, unused_url):
+    feed_server.routes["/feed"] = Reply(200, rss2([Entry("GGUF quantization explained", "https://q.example/", "The feed's own words.", at(NIGHT))]))
+    config = reading_config([source("Feed", feed_server, "/feed")], llm_url=unused_url)
+    run_reading(config, instance)
+    digest = section(config, "article_digest")
+    assert digest["llm"] == "unavailable" and digest["items"][0]["summary"] == "The feed's own words."
+    assert digest["items"][0]["why"] == "matches gguf, quantization (local LLM inference)"
+    assert "_llm: unavailable; ranked by keyword score, with the feeds' own summaries._" in digest["markdown"]
+    assert metadata(instance, "article_digest")["llm"] == "unavailable"

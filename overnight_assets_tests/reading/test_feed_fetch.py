@@ -1,0 +1,91 @@
+"""Fetching: concurrent, capped, timed out, conditional, redirects bounded; every failure an outcome."""
+
+from reading.loopback_feeds import Entry, Reply, at, conditional, rss2
+
+from overnight_assets.config import FetchConfig
+from overnight_assets.reading.fetch import Validators, fetch_all
+
+SETTINGS = FetchConfig(timeout_s=0.5, max_bytes=100_000, max_redirects=3, user_agent="overnight-test/1")
+FEED = rss2([Entry("One", "https://example.org/1", "first", at("2026-11-20"))])
+
+
+def fetch(server, *paths, known=None, settings=SETTINGS):
+    urls = [server.url(p) for p in paths]
+    fetched = fetch_all(urls, known or {}, settings)
+    return [fetched[url] for url in urls]
+
+
+def test_a_feed_is_fetched_with_the_user_agent_and_its_validators_kept(feed_server):
+    feed_server.routes["/feed"] = conditional(FEED, '"v1"')
+    (result,) = fetch(feed_server, "/feed")
+    assert (result.outcome, result.body) == ("ok", FEED)
+    assert result.validators == Validators('"v1"', "Thu, 19 Nov 2026 10:00:00 GMT")
+    assert feed_server.hits("/feed")[0].headers["user-agent"] == "overnight-test/1"
+
+
+def test_an_unchanged_feed_answers_304_and_is_not_downloaded(feed_server):
+    feed_server.routes["/feed"] = conditional(FEED, '"v1"')
+    (result,) = fetch(feed_server, "/feed", known={feed_server.url("/feed"): Validators('"v1"', None)})
+    assert (result.outcome, result.body) == ("not_modified", b"")
+    assert feed_server.hits("/feed")[0].headers["if-none-match"] == '"v1"'
+
+
+def test_a_304_without_a_conditional_request_is_a_failure(feed_server):
+    feed_server.routes["/odd"] = Reply(304)
+    (result,) = fetch(feed_server, "/odd")
+    assert result.outcome == "failed" and "HTTP 304" in result.error
+
+
+def test_http_errors_timeouts_and_redirect_loops_are_outcomes(feed_server):
+    feed_server.routes.update(
+        {
+            "/missing": Reply(404, b"no"),
+            "/broken": Reply(500, b"oops"),
+            "/slow": Reply(200, FEED, hold_s=10),
+            "/loop-a": Reply(302, headers={"Location": "/loop-b"}),
+            "/loop-b": Reply(302, headers={"Location": "/loop-a"}),
+            "/moved": Reply(301, headers={"Location": "/feed"}),
+            "/feed": Reply(200, FEED, {"Content-Type": "application/rss+xml"}),
+        }
+    )
+    missing, broken, slow, loop, moved = fetch(feed_server, "/missing", "/broken", "/slow", "/loop-a", "/moved")
+    assert (missing.outcome, missing.error) == ("failed", "HTTP 404 Not Found")
+    assert (broken.outcome, broken.error) == ("failed", "HTTP 500 Internal Server Error")
+    assert slow.outcome == "failed" and "no answer within 0.5 s" in slow.error
+    assert loop.outcome == "failed" and "more than 3 redirects" in loop.error
+    assert (moved.outcome, moved.body) == ("ok", FEED)
+
+
+def test_a_body_over_the_size_cap_is_refused_declared_or_streamed(feed_server):
+    big = b"<rss>" + b"x" * 200_000
+    feed_server.routes["/declared"] = Reply(200, big)
+    feed_server.routes["/streamed"] = Reply(200, stream=(b"x" * 65536 for _ in range(320)))  # 20 MB, no length
+    declared, streamed = fetch(feed_server, "/declared", "/streamed")
+    assert declared.outcome == "failed" and "larger than the 100 kB cap" in declared.error
+    assert streamed.outcome == "failed" and "larger than the 100 kB cap (stopped reading)" in streamed.error
+
+
+def test_sources_are_fetched_at_the_same_time(feed_server):
+    # each answer waits until all four requests have arrived: only a concurrent fetch gets them
+    import threading
+
+    arrived = threading.Barrier(4, timeout=5)
+
+    def together(headers, query):
+        arrived.wait()
+        return Reply(200, FEED)
+
+    for name in "abcd":
+        feed_server.routes[f"/{name}"] = together
+    results = fetch(feed_server, "/a", "/b", "/c", "/d", settings=SETTINGS.model_copy(update={"timeout_s": 10}))
+    assert [r.outcome for r in results] == ["ok"] * 4
+
+
+def test_a_file_path_is_read_with_the_same_cap(tmp_path):
+    small, large = tmp_path / "small.xml", tmp_path / "large.xml"
+    small.write_bytes(FEED)
+    large.write_bytes(b"x" * 100_001)
+    fetched = fetch_all([str(small), str(large), str(tmp_path / "absent.xml")], {}, SETTINGS)
+    assert fetched[str(small)].body == FEED
+    assert "larger than the 100 kB cap" in fetched[str(large)].error
+    assert "cannot read" in fetched[str(tmp_path / "absent.xml")].error
