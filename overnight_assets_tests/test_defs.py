@@ -62,3 +62,15 @@ def test_dagster_definitions_validate_passes():
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_code_location_loads_no_client_library():
+    """Every outside system's library loads at first use, not with each code-location load."""
+    clients = {"feedparser", "bs4", "arxiv", "requests", "ollama", "slack_sdk", "docker", "git", "duckdb", "httpx"}
+    code = (
+        "import sys, overnight_assets.definitions\n"
+        f"loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(clients)!r}))\n"
+        "print(loaded)\nsys.exit(1 if loaded else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

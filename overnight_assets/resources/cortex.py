@@ -12,9 +12,10 @@ import json
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 LOCK_WAIT_S = 60.0
 
@@ -124,6 +125,8 @@ class Cortex:
             connection.close()
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        import duckdb  # at first use: it costs every code-location load ~0.1 s
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline, delay = time.monotonic() + LOCK_WAIT_S, 0.02
         while True:

@@ -23,12 +23,3 @@ def test_importing_and_using_the_logic_loads_no_dagster():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
-
-def test_the_code_location_does_not_load_the_fetching_libraries():
-    code = (
-        "import sys, overnight_assets.definitions\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'feedparser', 'bs4', 'arxiv', 'requests'})\n"
-        "print(heavy)\nsys.exit(1 if heavy else 0)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
