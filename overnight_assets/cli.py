@@ -113,16 +113,16 @@ def nightly_job():
 
 
 def _print_outcome(config, partition: str) -> None:
+    """Each section's verdict, where the morning message is and its first lines, what waits."""
     import json
 
-    triage = config.home_path / "assets" / "security_triage" / f"{partition}.json"
+    composed = config.home_path / "assets" / "morning_briefing" / f"{partition}.json"
     briefing = config.home_path / "briefings" / f"{partition}.md"
-    if triage.exists():
-        print(f"\nSecurity triage: {json.loads(triage.read_text())['status']}")
-    digest = config.home_path / "assets" / "article_digest" / f"{partition}.json"
-    if digest.exists():
-        section = json.loads(digest.read_text())
-        print(f"Reading list: {section['status']}, {len(section['items'])} picked (llm: {section['llm']})")
+    if composed.exists():
+        print()
+        for section in json.loads(composed.read_text())["sections"]:
+            count = len(section["items"])
+            print(f"{section['title']}: {section['status']}, {count} item{'s' if count != 1 else ''} (llm: {section['llm']})")
     if briefing.exists():
         print(f"Morning message: {briefing}\n")
         print("\n".join(briefing.read_text().splitlines()[:12]))

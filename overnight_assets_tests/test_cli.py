@@ -59,7 +59,8 @@ def test_demo_runs_the_whole_chain_on_bundled_samples(tmp_path):
     result = overnight("demo", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Security triage: GREEN" in result.stdout
-    assert "Reading list: GREEN, 8 picked (llm: unavailable)" in result.stdout  # 18 offline sample sources
+    assert "Reading list: GREEN, 8 items (llm: unavailable)" in result.stdout  # 18 offline sample sources
+    assert "Code reviews: GREEN, 3 items (llm: unavailable)" in result.stdout  # the demo's repository
     briefings = list((tmp_path / ".dagster_home" / "overnight-home" / "briefings").glob("*.md"))
     assert len(briefings) == 1 and f"Morning message: {briefings[0]}" in result.stdout
     assert "Undelivered messages kept" in result.stdout  # no Slack in the demo: the outbox keeps it
