@@ -39,7 +39,8 @@ def per_commit_reference(path: Path) -> int:
     """The same parsing fed one git process per commit: what `prepare_night` avoids."""
     from overnight_assets.code_review.diffs import in_window, parse_log
     from overnight_assets.code_review.night import PATCH_OPTIONS
-    from overnight_assets.resources.git import LOG_FORMAT, RECORD, GitRepository
+    from overnight_assets.code_review.diffs import LOG_FORMAT
+    from overnight_assets.resources.git import GitRepository
 
     import git
 
@@ -47,7 +48,7 @@ def per_commit_reference(path: Path) -> int:
     shas = repo.repo.git.rev_list("--branches", "--no-merges", f"--since=@{int(START.timestamp())}").split()
     commits = []
     for sha in shas:
-        raw = repo.repo.git.log("-1", sha, f"--format={RECORD}{LOG_FORMAT}", *PATCH_OPTIONS, stdout_as_string=False)
+        raw = repo.repo.git.log("-1", sha, f"--format={LOG_FORMAT}", *PATCH_OPTIONS, stdout_as_string=False)
         commits += in_window(parse_log(raw), START, END)
     return len(commits)
 

@@ -40,7 +40,8 @@ def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDef
             context.log.warning(f"Repository {failed.name} not reviewed: {failed.error}")
         session = llm.session()
         review_all(prepared, cortex.get(), session, settings.max_llm_reviews)
-        remembered = cortex.get().remember(memories_for(prepared), context.partition_key)
+        # refresh: a daytime or fallback run remembered the findings; a later review adds its summary
+        remembered = cortex.get().remember(memories_for(prepared), context.partition_key, refresh_body=True)
         section = reviews_section(prepared, outcomes, session.status)
         sources = [p.review_source for p in prepared]
         return dg.Output(

@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass
 from overnight_assets.code_review.diffs import Commit, FileDiff
 from overnight_assets.code_review.python_checks import python_findings
 
+KEY_BLOCK_START = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+KEY_BLOCK_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 SECRETS = {
     "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     "AWS secret access key": re.compile(r"aws_secret_access_key\s*[=:]\s*['\"]?[A-Za-z0-9/+=]{40}", re.IGNORECASE),
-    "private key block": re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+    "private key block": KEY_BLOCK_START,
     "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
     "Slack token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
     "Google API key": re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
@@ -85,9 +87,29 @@ def _line_findings(file_diff: FileDiff) -> list[CodeFinding]:
         if CONFLICT_MARKER.match(text):
             findings.append(CodeFinding("error", "conflict marker", file_diff.path, number, "merge-conflict marker left in"))
         elif debug and debug.search(text):
-            findings.append(CodeFinding("warning", "debug leftover", file_diff.path, number, f"debug leftover: {text.strip()[:80]}"))
+            findings.append(CodeFinding("warning", "debug leftover", file_diff.path, number, f"debug leftover: {redact(text.strip())[:80]}"))
     return findings
 
 
 def python_blobs_needed(commit: Commit) -> list[str]:
     return [f.new_blob for f in commit.files if f.path.endswith(".py") and f.new_blob and not f.skip_reason]
+
+
+def redact(text: str) -> str:
+    """The text with every secret-shaped string replaced by its kind."""
+    for kind, pattern in SECRETS.items():
+        text = pattern.sub(f"<{kind} withheld>", text)
+    return text
+
+
+def redact_diff(diff: str) -> str:
+    """The diff with secrets withheld, private-key blocks line by line: what the model may read."""
+    lines, in_key = [], False
+    for line in diff.splitlines():
+        prefix, body = line[:1], line[1:]
+        if in_key or KEY_BLOCK_START.search(body):
+            in_key = not KEY_BLOCK_END.search(body)
+            lines.append(f"{prefix}<private key block withheld>")
+        else:
+            lines.append(redact(line))
+    return "\n".join(lines)

@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
 
-RECORD, FIELD = b"\x1e", "\x1f"
+# One record per commit: RECORD, then the fields below joined by FIELD, then --raw and the patch.
+RECORD, FIELD = "\x1e", "\x1f"
+LOG_FORMAT = RECORD + FIELD.join(["%H", "%ct", "%an", "%ae", "%P", "%s"])
+# a record starts only where the marker is followed by a full sha: file content may hold \x1e too
+RECORD_START = re.compile(rb"\x1e(?=[0-9a-f]{40}(?:[0-9a-f]{24})?\x1f)")
 LOCK_FILES = {
     "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Pipfile.lock",
     "uv.lock", "Cargo.lock", "go.sum", "composer.lock", "Gemfile.lock", "flake.lock", "mix.lock",
@@ -58,7 +62,7 @@ class Commit:
 
 
 def parse_log(raw: bytes) -> list[Commit]:
-    return [_parse_record(record) for record in raw.split(RECORD) if record.strip()]
+    return [_parse_record(record) for record in RECORD_START.split(raw) if record.strip()]
 
 
 def in_window(commits: list[Commit], start: datetime, end: datetime) -> list[Commit]:
@@ -80,10 +84,22 @@ def _parse_record(record: bytes) -> Commit:
     text = body.decode("utf-8", "replace")
     raw_part, _, patch_part = text.partition("\ndiff --git ")
     commit.files = [_raw_entry(line) for line in raw_part.splitlines() if line.startswith(":")]
-    patches = ("diff --git " + patch_part).split("\ndiff --git ") if patch_part else []
-    for file_diff, patch in zip(commit.files, patches):
+    for file_diff, patch in zip(commit.files, _patch_sections(patch_part)):
         _read_patch(file_diff, patch)
     return commit
+
+
+def _patch_sections(patch_part: str) -> list[str]:
+    """One patch per --raw entry, in the same order. A type change (file <-> symlink) is one raw
+    entry but two sections under the same header: they are joined, so later files keep theirs."""
+    sections: list[str] = []
+    for part in patch_part.split("\ndiff --git ") if patch_part else []:
+        section = "diff --git " + part
+        if sections and sections[-1].partition("\n")[0] == section.partition("\n")[0]:
+            sections[-1] += "\n" + section
+        else:
+            sections.append(section)
+    return sections
 
 
 def _raw_entry(line: str) -> FileDiff:
@@ -102,30 +118,25 @@ def _read_patch(file_diff: FileDiff, patch: str) -> None:
             file_diff.binary = True
         elif match := HUNK.match(line):
             line_number = int(match.group(1))
-        elif line_number and line.startswith("+") and not line.startswith("+++"):
+        elif line_number and line.startswith("+"):  # "+++ b/..." comes before the first hunk, at 0
             file_diff.added.append((line_number, line[1:]))
             line_number += 1
         elif line_number and line.startswith(" "):
             line_number += 1
 
 
-def reviewable_diff(commit: Commit, max_lines: int) -> tuple[str, list[str]]:
-    """The text the reviewer reads, and notes of what was left out or cut."""
-    notes, lines = [], []
+def reviewable_diff(commit: Commit, max_lines: int) -> tuple[str, list[str], set[str]]:
+    """The text the reviewer reads, notes of what was left out or cut, and the files it shows."""
+    notes, lines, starts = [], [], {}
     skipped = [(f.path, f.skip_reason) for f in commit.files if f.skip_reason]
     if skipped:
         notes.append("left out: " + ", ".join(f"{path} ({reason})" for path, reason in skipped))
-    kept = [f for f in commit.files if not f.skip_reason]
-    for file_diff in kept:
+    for file_diff in (f for f in commit.files if not f.skip_reason):
+        starts[file_diff.path] = len(lines)
         lines += file_diff.patch or [f"diff --git a/{file_diff.path} b/{file_diff.path}", f"({file_diff.status}, no content change)"]
+    shown = {path for path, first in starts.items() if first < max_lines}
     if len(lines) > max_lines:
-        shown = {f.path for f in kept if _first_line(lines, f) < max_lines}
-        hidden = [f.path for f in kept if f.path not in shown]
+        hidden = [path for path in starts if path not in shown]
         notes.append(f"diff cut to {max_lines} of {len(lines)} lines" + (f"; not shown: {', '.join(hidden)}" if hidden else ""))
         lines = lines[:max_lines]
-    return "\n".join(lines), notes
-
-
-def _first_line(lines: list[str], file_diff: FileDiff) -> int:
-    header = file_diff.patch[0] if file_diff.patch else f"diff --git a/{file_diff.path} b/{file_diff.path}"
-    return lines.index(header) if header in lines else len(lines)
+    return "\n".join(lines), notes, shown

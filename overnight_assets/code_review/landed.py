@@ -55,6 +55,7 @@ class RepoDigest:
     merges: list[Merge] = field(default_factory=list)
     waiting: list[WaitingBranch] = field(default_factory=list)
     error: str | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict:
         # the title is what the briefing compares with yesterday's
@@ -70,7 +71,8 @@ def digest_night(repos: list[RepoConfig], start: datetime, end: datetime, review
     digests = []
     for repo in repos:
         try:
-            digests.append(digest_repository(open_repository(repo, cache_dir), repo.branch, start, end))
+            # code_reviews fetched this repository moments ago, in the same run
+            digests.append(digest_repository(open_repository(repo, cache_dir, fetch=False), repo.branch, start, end))
         except Exception as error:  # one broken repository never stops the others
             digests.append(RepoDigest(repo.name, error=str(error)[:300]))
     shas = [sha for digest in digests for group in (*digest.merges, *digest.waiting) for sha in group.shas]
@@ -82,7 +84,15 @@ def digest_night(repos: list[RepoConfig], start: datetime, end: datetime, review
 
 def digest_repository(repo: GitRepository, configured_branch: str | None, start: datetime, end: datetime) -> RepoDigest:
     digest = RepoDigest(repo.name, repo.default_branch(configured_branch))
-    for merge in in_window(parse_log(repo.log(start, end, "--merges")), start, end):
+    if not repo.branches():
+        digest.note = "no commits yet"
+        return digest
+    if digest.default_branch is None:
+        digest.error = f"no default branch found (configured: {configured_branch or 'none'})"
+        return digest
+    # what landed: merges on the default branch itself, not main merged into a feature branch
+    landed = repo.log(start, end, "--merges", "--first-parent", revs=(f"refs/heads/{digest.default_branch}",))
+    for merge in in_window(parse_log(landed), start, end):
         brought = [(sha, author) for sha, author in repo.commits_between(merge.parents[0], merge.sha) if sha != merge.sha]
         digest.merges.append(
             Merge(
@@ -95,11 +105,8 @@ def digest_repository(repo: GitRepository, configured_branch: str | None, start:
                 shas=[sha for sha, _ in brought],
             )
         )
-    if digest.default_branch is None:
-        digest.error = f"no default branch found (configured: {configured_branch or 'none'})"
-        return digest
     for branch in sorted(set(repo.branches()) - {digest.default_branch}):
-        ahead = repo.commits_between(digest.default_branch, branch)
+        ahead = repo.commits_ahead(digest.default_branch, branch)
         if ahead:
             authors = sorted({author for _, author in ahead})
             digest.waiting.append(WaitingBranch(branch, len(ahead), authors, [sha for sha, _ in ahead]))
@@ -129,10 +136,9 @@ def _line(severity: str, file: str, line: int | None, text: str) -> str:
 def digest_section(digests: list[RepoDigest]) -> Section:
     lines = []
     for digest in digests:
-        if digest.error:
-            lines.append(f"*{digest.name}*: {digest.error}")
-            if not digest.merges:
-                continue
+        if digest.error or digest.note:
+            lines.append(f"*{digest.name}*: {digest.error or digest.note}")
+            continue
         lines.append(f"*{digest.name}*: {digest.summary}")
         for merge in digest.merges:
             lines.append(f"- landed `{merge.sha[:8]}` {merge.subject}: {_count(merge.commits, 'commit')} by {', '.join(merge.authors) or merge.author}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from overnight_assets.briefing.section import Section
-from overnight_assets.code_review.checks import CodeFinding, commit_findings, python_blobs_needed
+from overnight_assets.code_review.checks import CodeFinding, commit_findings, python_blobs_needed, redact_diff
 from overnight_assets.code_review.diffs import Commit, in_window, parse_log, reviewable_diff
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
 from overnight_assets.resources.cortex import content_hash
@@ -33,12 +33,9 @@ class PreparedCommit:
     diff: str
     notes: list[str]
     findings: list[CodeFinding]
+    files_shown: set[str]  # the files whose diff the reviewer reads
     review: dict | None = None
     review_source: str = "pending"  # llm | stored | fallback | over limit | nothing to review
-
-    @property
-    def files_shown(self) -> set[str]:
-        return {f.path for f in self.commit.files if not f.skip_reason}
 
     @property
     def worst(self) -> str:
@@ -63,8 +60,9 @@ def prepare_repository(repo: GitRepository, start: datetime, end: datetime, max_
     sources = repo.blobs([sha for c in commits for sha in python_blobs_needed(c) if sizes.get(sha, 0) <= large_file_bytes])
     prepared = []
     for commit in commits:
-        diff, notes = reviewable_diff(commit, max_diff_lines)
-        prepared.append(PreparedCommit(repo.name, commit, diff, notes, commit_findings(commit, sizes, sources, large_file_bytes)))
+        diff, notes, shown = reviewable_diff(commit, max_diff_lines)
+        findings = commit_findings(commit, sizes, sources, large_file_bytes)
+        prepared.append(PreparedCommit(repo.name, commit, redact_diff(diff), notes, findings, shown))
     return prepared
 
 
@@ -116,7 +114,8 @@ def prepare_night(repos: list[RepoConfig], start: datetime, end: datetime, setti
         outcome = RepoOutcome(repo.name)
         started = time.perf_counter()
         try:
-            mine = prepare_repository(open_repository(repo, cache_dir), start, end, settings.max_diff_lines, settings.large_file_kb * 1024)
+            large = settings.large_file_kb * 1024
+            mine = prepare_repository(open_repository(repo, cache_dir, big_file_bytes=large), start, end, settings.max_diff_lines, large)
         except Exception as error:  # one broken repository never stops the others
             outcome.outcome, outcome.error, mine = "failed", _reason(error), []
         outcome.commits = len(mine)
@@ -127,10 +126,10 @@ def prepare_night(repos: list[RepoConfig], start: datetime, end: datetime, setti
     return prepared, outcomes
 
 
-def open_repository(repo: RepoConfig, cache_dir: Path) -> GitRepository:
+def open_repository(repo: RepoConfig, cache_dir: Path, fetch: bool = True, big_file_bytes: int | None = None) -> GitRepository:
     from overnight_assets.resources.git import GitRepository  # gitpython loads at first use
 
-    return GitRepository.open(repo.name, repo.path, repo.url, cache_dir)
+    return GitRepository.open(repo.name, repo.path, repo.url, cache_dir, fetch, big_file_bytes)
 
 
 def _reason(error: Exception) -> str:

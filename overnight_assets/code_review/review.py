@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from overnight_assets.code_review.checks import CodeFinding
+from overnight_assets.code_review.checks import CodeFinding, redact
 from overnight_assets.resources.llm import as_data
 
 REVIEW_SYSTEM = (
@@ -32,7 +32,8 @@ def review_prompt(repo: str, sha: str, author: str, subject: str, diff: str, not
     checks = "\n".join(f"- [{f.severity}] {f.file}:{f.line or '-'} {f.check}: {f.message}" for f in findings) or "none"
     return "\n".join(
         [
-            f"Repository {repo}, commit {sha[:12]} by {author}.",
+            f"Repository {repo}, commit {sha[:12]}.",
+            as_data("author", author),
             as_data("commit message", subject),
             as_data("deterministic findings", checks),
             as_data("notes on the diff", "\n".join(notes) or "none"),
@@ -42,6 +43,9 @@ def review_prompt(repo: str, sha: str, author: str, subject: str, diff: str, not
 
 
 def grounded(review: CommitReview, files_shown: set[str]) -> CommitReview:
-    """Comments about files the model was not shown are dropped: it must not invent them."""
-    kept = [comment for comment in review.comments if comment.file in files_shown]
-    return review.model_copy(update={"comments": kept})
+    """Comments about files the model was not shown are dropped: it must not invent them. Any
+    secret-shaped string it wrote is withheld, as in the deterministic findings."""
+    kept = [
+        comment.model_copy(update={"comment": redact(comment.comment)}) for comment in review.comments if comment.file in files_shown
+    ]
+    return review.model_copy(update={"summary": redact(review.summary), "comments": kept})

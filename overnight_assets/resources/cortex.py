@@ -161,15 +161,18 @@ class Cortex:
 
     # --- memories: shared by every worker -------------------------------------------------
 
-    def remember(self, rows: list[dict], partition_key: str | None = None) -> int:
-        """Insert memories; a row whose content_hash is already known is left as it was."""
+    def remember(self, rows: list[dict], partition_key: str | None = None, refresh_body: bool = False) -> int:
+        """Insert memories; a row whose content_hash is already known is left as it was, but for
+        its body when `refresh_body` (a later, fuller account of the same thing). Returns how many
+        are new."""
         if not rows:
             return 0
+        on_conflict = "DO UPDATE SET body = excluded.body" if refresh_body else "DO NOTHING"
         with self.connect() as db:
             before = db.execute("SELECT count(*) FROM memories").fetchone()[0]
             db.executemany(
-                """INSERT INTO memories (kind, source, url, title, body, content_hash, weight, partition_key)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (content_hash) DO NOTHING""",
+                f"""INSERT INTO memories (kind, source, url, title, body, content_hash, weight, partition_key)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (content_hash) {on_conflict}""",
                 [
                     [
                         row["kind"],

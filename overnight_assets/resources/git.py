@@ -1,23 +1,25 @@
 """Git repositories through gitpython, read without ever running their code.
 
-A local path is opened as it is; a URL is cloned once as a bare mirror under `home` and fetched
+A local path is opened as it is; a URL's branches are cloned once, bare, under `home` and fetched
 each run. Hooks are pointed at /dev/null and no working tree is checked out, so nothing in the
 repository executes. Every read is one git process for the whole window, not one per commit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
 import git
 
+from overnight_assets.code_review.diffs import FIELD, LOG_FORMAT
+
 SAFE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
 SAFE_OPTIONS = {"c": ["core.hooksPath=/dev/null", "core.fsmonitor=false", "protocol.ext.allow=never", "core.quotePath=false"]}
-RECORD, FIELD = "\x1e", "\x1f"
-LOG_FORMAT = FIELD.join(["%H", "%ct", "%an", "%ae", "%P", "%s"])
 
 
 class RepositoryError(RuntimeError):
@@ -25,32 +27,36 @@ class RepositoryError(RuntimeError):
 
 
 class GitRepository:
-    def __init__(self, name: str, repo: git.Repo):
+    def __init__(self, name: str, repo: git.Repo, big_file_bytes: int | None = None):
         self.name = name
         self.repo = repo
         repo.git.update_environment(**SAFE_ENV)
-        repo.git.set_persistent_git_options(**SAFE_OPTIONS)
+        options = SAFE_OPTIONS["c"] + ([f"core.bigFileThreshold={big_file_bytes}"] if big_file_bytes else [])
+        repo.git.set_persistent_git_options(c=options)  # a file over the threshold diffs as binary
 
     @classmethod
-    def open(cls, name: str, path: str | None, url: str | None, cache_dir: Path) -> GitRepository:
+    def open(cls, name: str, path: str | None, url: str | None, cache_dir: Path, fetch: bool = True, big_file_bytes: int | None = None) -> GitRepository:
+        """A local repository as it is, or the bare mirror of a URL (cloned once, then fetched)."""
+        where = path or _redacted(url)
         try:
             if path:
-                return cls(name, git.Repo(os.path.expanduser(path)))
-            return cls(name, _mirror(url, cache_dir / f"{_safe_name(name)}.git"))
+                return cls(name, git.Repo(os.path.expanduser(path)), big_file_bytes)
+            return cls(name, _mirror(url, mirror_path(cache_dir, name, url), fetch), big_file_bytes)
         except git.NoSuchPathError:
-            raise RepositoryError(f"repository {name}: path {path} does not exist") from None
+            raise RepositoryError(f"repository {name}: path {where} does not exist") from None
         except git.InvalidGitRepositoryError:
-            raise RepositoryError(f"repository {name}: {path} is not a git repository") from None
+            raise RepositoryError(f"repository {name}: {where} is not a git repository") from None
         except git.GitCommandError as error:
-            raise RepositoryError(f"repository {name}: git failed: {_stderr(error)}") from None
+            raise RepositoryError(f"repository {name}: git failed on {where}: {_stderr(error)}") from None
 
-    def log(self, since: datetime, until: datetime, *options: str) -> bytes:
-        """`git log` over every branch, one record per commit, as raw bytes (content may not be UTF-8)."""
+    def log(self, since: datetime, until: datetime, *options: str, revs: tuple[str, ...] = ("--branches",)) -> bytes:
+        """`git log` over `revs` (every branch by default), one record per commit, as raw bytes
+        (content may not be UTF-8)."""
         if not self.branches():
             return b""
         return self.repo.git.log(
-            "--branches",
-            f"--format={RECORD}{LOG_FORMAT}",
+            *revs,
+            f"--format={LOG_FORMAT}",
             f"--since=@{int(since.timestamp()) - 1}",
             f"--until=@{int(until.timestamp()) + 1}",
             *options,
@@ -61,16 +67,25 @@ class GitRepository:
         return {head.name: head.commit.hexsha for head in self.repo.heads}
 
     def default_branch(self, configured: str | None) -> str | None:
+        """The configured branch; else a mirror's HEAD (the remote's default) or a clone's
+        origin/HEAD; else main, master or trunk; else whatever is checked out."""
         names = set(self.branches())
         if configured:
             return configured if configured in names else None
+        guesses = [self._head() if self.repo.bare else self._origin_head(), "main", "master", "trunk", self._head()]
+        return next((name for name in guesses if name in names), None)
+
+    def _head(self) -> str | None:
         try:
-            head = self.repo.head.reference.name
-            if head in names:
-                return head
+            return self.repo.head.reference.name
         except TypeError:  # detached HEAD
-            pass
-        return next((name for name in ("main", "master", "trunk") if name in names), None)
+            return None
+
+    def _origin_head(self) -> str | None:
+        try:
+            return self.repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD").removeprefix("origin/")
+        except git.GitCommandError:  # no origin, or it names no default
+            return None
 
     def blob_sizes(self, shas: list[str]) -> dict[str, int]:
         """Sizes through gitpython's one persistent `git cat-file --batch-check` process."""
@@ -81,27 +96,51 @@ class GitRepository:
         return {sha: self.repo.odb.stream(bytes.fromhex(sha)).read() for sha in shas}
 
     def commits_between(self, base: str, tip: str) -> list[tuple[str, str]]:
-        """(sha, author) of the commits on `tip` that `base` lacks."""
+        """(sha, author) of the commits on `tip` that `base` lacks (shas or full ref names)."""
         out = self.repo.git.log(f"{base}..{tip}", "--format=%H%x1f%an")
         return [tuple(line.split(FIELD, 1)) for line in out.splitlines() if line]
 
+    def commits_ahead(self, base_branch: str, branch: str) -> list[tuple[str, str]]:
+        # full ref names: a tag called like a branch would win over the branch otherwise
+        return self.commits_between(f"refs/heads/{base_branch}", f"refs/heads/{branch}")
 
-def _mirror(url: str, target: Path) -> git.Repo:
-    env = {**os.environ, **SAFE_ENV}
+
+def mirror_path(cache_dir: Path, name: str, url: str) -> Path:
+    """One folder per (name, URL): two repositories never share one, a changed URL gets its own."""
+    digest = hashlib.sha256(url.encode()).hexdigest()[:10]
+    return cache_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}-{digest}.git"
+
+
+def _mirror(url: str, target: Path, fetch: bool) -> git.Repo:
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        options = [f"--config={option}" for option in SAFE_OPTIONS["c"]]
-        # the --config options are ours (no hooks); gitpython still refuses ext:: and other unsafe URLs
-        return git.Repo.clone_from(url, target, mirror=True, env=env, multi_options=options, allow_unsafe_options=True)
+        return _clone_bare(url, target)
     repo = git.Repo(target)
-    repo.git.update_environment(**SAFE_ENV)
-    repo.git.set_persistent_git_options(**SAFE_OPTIONS)  # a fetch runs the reference-transaction hook
-    repo.git.fetch("--prune", "origin")
+    if fetch:
+        repo.git.update_environment(**SAFE_ENV)
+        repo.git.set_persistent_git_options(**SAFE_OPTIONS)  # a fetch runs the reference-transaction hook
+        repo.git.fetch("--prune", "origin")
     return repo
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+def _clone_bare(url: str, target: Path) -> git.Repo:
+    """Branches only (not a GitHub mirror's refs/pull/*), cloned beside the target and renamed into
+    place, so a clone cut short never leaves a half-made repository behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    options = [f"--config={option}" for option in SAFE_OPTIONS["c"]]
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".cloning-") as staging:
+        # the --config options are ours (no hooks); gitpython still refuses ext:: and other unsafe URLs
+        repo = git.Repo.clone_from(
+            url, Path(staging) / "repo.git", bare=True, env={**os.environ, **SAFE_ENV}, multi_options=options, allow_unsafe_options=True
+        )
+        # a bare clone sets no refspec: later fetches update the branches, and only them
+        repo.git.config("remote.origin.fetch", "+refs/heads/*:refs/heads/*")
+        (Path(staging) / "repo.git").rename(target)
+    return git.Repo(target)
+
+
+def _redacted(url: str | None) -> str:
+    """A URL without its password, for messages."""
+    return re.sub(r"(://[^/@:]+):[^/@]*@", r"\1:***@", url or "")
 
 
 def _stderr(error: git.GitCommandError) -> str:

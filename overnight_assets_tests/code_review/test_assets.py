@@ -87,3 +87,14 @@ def test_the_nightly_briefing_carries_both_sections_and_never_the_secret(make_co
     briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
     assert "## Code reviews: RED" in briefing and "## What landed, what is waiting: GREEN" in briefing
     assert AWS_KEY not in briefing and AWS_KEY not in json.dumps(slack_server.posts)
+
+
+def test_a_review_after_a_fallback_night_completes_the_memory(make_config, instance, unused_url, ollama_server, busy, tmp_path):
+    repos = repos_config(busy)
+    run_reviews(make_config(unused_url, code_review__repos=repos), instance)
+    ollama_server.overrides = {"summary": "Reviewed once the model was back."}
+    config = make_config(ollama_server.url, code_review__repos=repos)
+    run_reviews(config, instance)
+    with duckdb.connect(str(config.home_path / "cortex.duckdb"), read_only=True) as db:
+        bodies = [row[0] for row in db.execute("SELECT body FROM memories WHERE kind = 'code_review'").fetchall()]
+    assert len(bodies) == 8 and all("Reviewed once the model was back." in body for body in bodies)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from git_history import AWS_KEY, WINDOW_END, WINDOW_START, at
 from overnight_assets.code_review.night import prepare_night
 from overnight_assets.config import CodeReviewConfig, Repo
+from overnight_assets.resources.git import mirror_path
 
 
 def prepare(*repos: Repo, tmp_path, **settings):
@@ -30,7 +31,9 @@ def test_deterministic_findings_name_what_is_wrong_and_never_repeat_a_secret(bus
     secret = items[shas["secret"]].findings
     assert {(f.check, f.file) for f in secret} == {("secret", "deploy.env"), ("secret", "id_ed25519")}
     assert all(AWS_KEY not in f.message and "PRIVATE KEY-----" not in f.message for f in secret)
-    assert AWS_KEY in items[shas["secret"]].diff  # the reviewer reads the diff; the briefing never does
+    diff = items[shas["secret"]].diff  # what the model reads: it knows a key is there, not which
+    assert AWS_KEY not in diff and "AWS_ACCESS_KEY_ID=<AWS access key id withheld>" in diff
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in diff and diff.count("+<private key block withheld>") == 3
     feature = items[shas["feature"]].findings
     assert [(f.check, f.file, f.line) for f in feature] == [("unused import", "feature.py", 1)]
     assert [(f.check, f.file) for f in items[shas["lock"]].findings] == [("syntax error", "broken.py")]
@@ -72,8 +75,9 @@ def test_a_url_repository_is_mirrored_once_and_fetched_after(make_repo, tmp_path
     repo = Repo(name="upstream", url=f"file://{upstream.path}")
     prepared, _ = prepare(repo, tmp_path=tmp_path)
     assert [p.commit.sha for p in prepared] == [first]
-    assert (tmp_path / "cache" / "upstream.git" / "HEAD").exists()
-    assert not (tmp_path / "cache" / "upstream.git" / "x.py").exists()  # bare: no working tree
+    mirror = mirror_path(tmp_path / "cache", "upstream", repo.url)
+    assert (mirror / "HEAD").exists() and not (mirror / "x.py").exists()  # bare: no working tree
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [mirror.name]  # no clone left half-made
     second = upstream.commit("Later in the window", {"y.py": "y = 2\n"}, at=at(3))
     prepared, _ = prepare(repo, tmp_path=tmp_path)
     assert {p.commit.sha for p in prepared} == {first, second}
@@ -85,3 +89,38 @@ def test_nothing_in_the_window_is_an_empty_night(make_repo, tmp_path):
     assert prepared == [] and outcome.outcome == "ok" and outcome.commits == 0
 
 
+
+
+def test_two_url_repositories_with_similar_names_get_their_own_mirrors(make_repo, tmp_path):
+    first, second = make_repo("one"), make_repo("two")
+    one = first.commit("One", {"one.py": "x = 1\n"}, at=at(1))
+    two = second.commit("Two", {"two.py": "y = 2\n"}, at=at(2))
+    repos = [Repo(name="home/lab", url=f"file://{first.path}"), Repo(name="home_lab", url=f"file://{second.path}")]
+    prepared, _ = prepare(*repos, tmp_path=tmp_path)
+    assert {(p.repo, p.commit.sha) for p in prepared} == {("home/lab", one), ("home_lab", two)}
+
+
+def test_a_debug_line_holding_a_secret_never_repeats_it(make_repo, tmp_path):
+    repo = make_repo()
+    sha = repo.commit("Log the key", {"app.js": f'console.log("{AWS_KEY}");\n'}, at=at(1))
+    [item] = prepare(Repo(name="homelab", path=str(repo.path)), tmp_path=tmp_path)[0]
+    assert item.commit.sha == sha
+    messages = " ".join(f.message for f in item.findings)
+    assert AWS_KEY not in messages and "debug leftover: console.log(\"<AWS access key id withheld>\");" in messages
+
+
+def test_awkward_content_keeps_each_file_with_its_own_patch(make_repo, tmp_path):
+    """A record-separator byte in a file, a file turned into a symlink, and lines starting with ++."""
+    repo = make_repo()
+    repo.commit("Control bytes", {"data.bin.txt": "a\x1eb\x1fc\n"}, at=at(1))
+    (repo.path / "app.py").unlink()
+    (repo.path / "app.py").symlink_to("README.md")
+    repo.git("add", "app.py")
+    swapped = repo.commit("app.py becomes a link; z.py added", {"z.py": "import sys\n\nbreakpoint()\n"}, at=at(2))
+    counted = repo.commit("Counter", {"counter.js": "let i = 0;\n++i;\nconsole.log(i);\n"}, at=at(3))
+    prepared, [outcome] = prepare(Repo(name="homelab", path=str(repo.path)), tmp_path=tmp_path)
+    assert outcome.outcome == "ok" and len(prepared) == 3
+    items = by_sha(prepared)
+    z = sorted((f.check, f.file, f.line) for f in items[swapped].findings)
+    assert z == [("debug leftover", "z.py", 3), ("unused import", "z.py", 1)]
+    assert [(f.check, f.line) for f in items[counted].findings] == [("debug leftover", 3)]
