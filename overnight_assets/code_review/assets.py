@@ -1,6 +1,6 @@
 """code_reviews, pr_digest and new_commits_sensor: thin wrappers around the plain logic."""
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -8,7 +8,7 @@ import dagster as dg
 from overnight_assets.briefing.section import SECTION_TAG
 from overnight_assets.code_review.landed import digest_night, digest_section
 from overnight_assets.code_review.night import memories_for, prepare_night, review_all, reviews_section
-from overnight_assets.code_review.watch import branch_tips, dump_cursor, load_cursor, merged_cursor, moved_branches
+from overnight_assets.code_review.watch import Look, look_again
 from overnight_assets.config import OvernightConfig
 from overnight_assets.operations.assets import llm_section_asset
 from overnight_assets.partitions import partition_window, today_partition
@@ -90,27 +90,28 @@ def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDef
         job=review_job,
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Requests code_reviews and pr_digest for today's partition when new commits land; one run at a time.",
+        description="Requests code_reviews and pr_digest for the day new commits belong to; one run at a time.",
     )
     def new_commits_sensor(context: dg.SensorEvaluationContext):
         if not settings.repos:
             return dg.SkipReason("No repositories configured under code_review.repos")
-        previous = load_cursor(context.cursor)
-        current, errors = branch_tips(settings.repos, repo_cache)
+        previous = Look.load(context.cursor)
+        today = date.fromisoformat(today_partition(datetime.now(ZoneInfo(config.timezone)), config.timezone))
+        look, errors = look_again(settings.repos, repo_cache, previous or Look(), config.timezone, today)
         for name, error in errors.items():
             context.log.warning(f"Repository {name} could not be read: {error}")
+        context.update_cursor(look.dump())  # pending days stay in the cursor until a run takes them
+        day = look.oldest_pending()
         if previous is None:
-            context.update_cursor(dump_cursor(current))
-            return dg.SkipReason(f"First look: recorded the branch tips of {len(current)} repositories")
-        moved = moved_branches(previous, current)
-        if not moved:
+            return dg.SkipReason(f"First look: recorded the branch tips of {len(look.tips)} repositories")
+        if day is None:
             return dg.SkipReason("No new commits")
         if context.instance.get_run_ids(dg.RunsFilter(job_name=review_job.name, statuses=IN_FLIGHT), limit=1):
-            # the cursor stays put: these commits are requested again once that run is done
-            return dg.SkipReason(f"New commits on {', '.join(moved)}, but a code_review run is still in flight")
-        cursor = dump_cursor(merged_cursor(previous, current))
-        context.update_cursor(cursor)
-        partition = today_partition(datetime.now(ZoneInfo(config.timezone)), config.timezone)
-        return dg.RunRequest(run_key=f"commits-{content_hash(cursor)[:16]}", partition_key=partition, tags={"overnight/moved": ", ".join(moved)[:200]})
+            return dg.SkipReason(f"New commits for {', '.join(sorted(look.pending))}; a code_review run is still in flight")
+        moved = look.pending.pop(day)
+        context.update_cursor(look.dump())
+        return dg.RunRequest(
+            run_key=f"commits-{day}-{content_hash(look.dump())[:12]}", partition_key=day, tags={"overnight/moved": ", ".join(moved)[:200]}
+        )
 
     return dg.Definitions(assets=[code_reviews, pr_digest], jobs=[review_job], sensors=[new_commits_sensor])

@@ -100,6 +100,12 @@ class GitRepository:
         out = self.repo.git.log(f"{base}..{tip}", "--format=%H%x1f%an")
         return [tuple(line.split(FIELD, 1)) for line in out.splitlines() if line]
 
+    def commit_times(self, tips: list[str], known: list[str]) -> list[int]:
+        """Commit times of the commits reachable from `tips` and not from `known` (shas the
+        repository may no longer hold, after a force-push and gc, are ignored)."""
+        out = self.repo.git.log("--ignore-missing", "--format=%ct", *tips, "--not", *known, "--")
+        return [int(line) for line in out.split()]
+
     def commits_ahead(self, base_branch: str, branch: str) -> list[tuple[str, str]]:
         # full ref names: a tag called like a branch would win over the branch otherwise
         return self.commits_between(f"refs/heads/{base_branch}", f"refs/heads/{branch}")
