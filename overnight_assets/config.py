@@ -158,11 +158,7 @@ class ReadingConfig(_Strict):
     @field_validator("sources")
     @classmethod
     def _distinct_names_and_urls(cls, sources: list[Source]) -> list[Source]:
-        for key in ("name", "url"):  # outcomes are per name, fetches per URL
-            values = [getattr(source, key) for source in sources]
-            if repeated := sorted({value for value in values if values.count(value) > 1}):
-                raise ValueError(f"expected each source's {key} once, got {', '.join(map(repr, repeated))} more than once")
-        return sources
+        return _distinct(sources, "source", ("name", "url"))  # outcomes are per name, fetches per URL
 
 
 class Repo(_Strict):
@@ -183,6 +179,19 @@ class CodeReviewConfig(_Strict):
     max_diff_lines: int = Field(1500, ge=1)
     large_file_kb: int = Field(1024, ge=1)  # a committed file over this size is a finding
     max_llm_reviews: int = Field(60, ge=0)  # commits reviewed by the LLM per run, riskiest first
+
+    @field_validator("repos")
+    @classmethod
+    def _distinct_names(cls, repos: list[Repo]) -> list[Repo]:
+        return _distinct(repos, "repository", ("name",))  # outcomes, mirrors and the sensor's cursor are per name
+
+
+def _distinct(entries: list, noun: str, keys: tuple[str, ...]) -> list:
+    for key in keys:
+        values = [getattr(entry, key) for entry in entries if getattr(entry, key) is not None]
+        if repeated := sorted({value for value in values if values.count(value) > 1}):
+            raise ValueError(f"expected each {noun}'s {key} once, got {', '.join(map(repr, repeated))} more than once")
+    return entries
 
 
 class MemoryConfig(_Strict):

@@ -32,6 +32,7 @@ def error_for(tmp_path, text) -> str:
         ("triage: {ports: {allowed: [ssh]}}", "triage.ports.allowed: expected entries like 'tcp/22'"),
         ("llm: {on_unavailable: maybe}", "llm.on_unavailable: input should be 'fallback' or 'fail', got 'maybe'"),
         ("code_review: {repos: [{name: x}]}", "code_review.repos[0]: expected exactly one of 'path' or 'url'"),
+        ("code_review: {repos: [{name: lab, path: a}, {name: lab, path: b}]}", "code_review.repos: expected each repository's name once, got 'lab' more than once"),
         ("code_review: {max_llm_reviews: -1}", "code_review.max_llm_reviews: input should be greater than or equal to 0, got -1"),
         ("code_review: {large_file_kb: big}", "code_review.large_file_kb: input should be a valid integer"),
         ("reading: {digest_size: 0}", "reading.digest_size: input should be greater than or equal to 1, got 0"),

@@ -43,6 +43,14 @@ class CodeFinding:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def line_text(self, severity: str | None = None) -> str:
+        return located(severity or self.severity, self.file, self.line, self.message)
+
+
+def located(severity: str, file: str, line: int | None, text: str) -> str:
+    """One finding or review comment as a line: 'warning app.py:3 text'."""
+    return f"{severity} {file}:{line or '-'} {text}"
+
 
 def commit_findings(commit: Commit, blob_sizes: dict[str, int], python_sources: dict[str, bytes], large_file_bytes: int) -> list[CodeFinding]:
     findings: list[CodeFinding] = []

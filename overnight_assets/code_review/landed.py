@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from overnight_assets.briefing.section import Section
+from overnight_assets.code_review.checks import located
 from overnight_assets.code_review.diffs import in_window, parse_log
 from overnight_assets.code_review.night import load_reviews, open_repository
 from overnight_assets.status import Status
@@ -117,9 +118,9 @@ def review_highlights(review_items: list[dict], stored_reviews: dict[str, dict])
     """sha -> the findings and review comments of warning or error severity."""
     found: dict[str, list[str]] = {}
     for sha, review in stored_reviews.items():
-        found[sha] = [_line(c["severity"], c["file"], c["line"], c["comment"]) for c in review.get("comments", []) if c["severity"] in HIGHLIGHT_SEVERITIES]
+        found[sha] = [located(c["severity"], c["file"], c["line"], c["comment"]) for c in review.get("comments", []) if c["severity"] in HIGHLIGHT_SEVERITIES]
     for item in review_items:  # tonight's items also carry the deterministic findings
-        lines = [_line(f["severity"], f["file"], f["line"], f["message"]) for f in item["findings"] if f["severity"] in HIGHLIGHT_SEVERITIES]
+        lines = [located(f["severity"], f["file"], f["line"], f["message"]) for f in item["findings"] if f["severity"] in HIGHLIGHT_SEVERITIES]
         found[item["sha"]] = lines + [line for line in found.get(item["sha"], []) if line not in lines]
     return {sha: lines for sha, lines in found.items() if lines}
 
@@ -127,10 +128,6 @@ def review_highlights(review_items: list[dict], stored_reviews: dict[str, dict])
 def _highlights_of(shas: list[str], highlights: dict[str, list[str]]) -> list[str]:
     lines = [f"`{sha[:8]}` {line}" for sha in shas for line in highlights.get(sha, [])]
     return lines[:MAX_HIGHLIGHTS] + ([f"... and {len(lines) - MAX_HIGHLIGHTS} more"] if len(lines) > MAX_HIGHLIGHTS else [])
-
-
-def _line(severity: str, file: str, line: int | None, text: str) -> str:
-    return f"{severity} {file}:{line or '-'} {text}"
 
 
 def digest_section(digests: list[RepoDigest]) -> Section:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from overnight_assets.briefing.section import Section
-from overnight_assets.code_review.checks import CodeFinding, commit_findings, python_blobs_needed, redact_diff
+from overnight_assets.code_review.checks import CodeFinding, commit_findings, located, python_blobs_needed, redact_diff
 from overnight_assets.code_review.diffs import Commit, in_window, parse_log, reviewable_diff
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
 from overnight_assets.resources.cortex import content_hash
@@ -181,11 +181,11 @@ def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome],
 
 def _commit_lines(item: PreparedCommit) -> list[str]:
     lines = [f"- `{item.commit.sha[:8]}` {item.commit.subject} ({item.commit.author})"]
-    lines += [f"  - {f.severity.upper()} {f.file}:{f.line or '-'} {f.message}" for f in item.findings if f.severity != "info"]
+    lines += [f"  - {f.line_text(f.severity.upper())}" for f in item.findings if f.severity != "info"]
     if item.review:
         lines.append(f"  - review: {item.review['summary']}")
         lines += [
-            f"  - {c['severity']} {c['file']}:{c['line'] or '-'} {c['comment']}"
+            f"  - {located(c['severity'], c['file'], c['line'], c['comment'])}"
             for c in item.review["comments"]
             if c["severity"] != "info"
         ]
@@ -207,7 +207,7 @@ def memories_for(prepared: list[PreparedCommit]) -> list[dict]:
             "source": item.repo,
             "url": None,
             "title": f"{item.repo}@{item.commit.sha[:12]}: {item.commit.subject}",
-            "body": "\n".join([*(f"{f.severity} {f.file}:{f.line or '-'} {f.message}" for f in item.findings), (item.review or {}).get("summary", "")]).strip(),
+            "body": "\n".join([*(f.line_text() for f in item.findings), (item.review or {}).get("summary", "")]).strip(),
             "content_hash": content_hash("code_review", item.commit.sha),
         }
         for item in prepared

@@ -29,7 +29,7 @@ class CommitReview(BaseModel):
 
 
 def review_prompt(repo: str, sha: str, author: str, subject: str, diff: str, notes: list[str], findings: list[CodeFinding]) -> str:
-    checks = "\n".join(f"- [{f.severity}] {f.file}:{f.line or '-'} {f.check}: {f.message}" for f in findings) or "none"
+    checks = "\n".join(f"- {f.check}: {f.line_text()}" for f in findings) or "none"
     return "\n".join(
         [
             f"Repository {repo}, commit {sha[:12]}.",
