@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from overnight_assets.reading.items import display_url
+from overnight_assets.reading.items import display_url, link_parts
 
 if TYPE_CHECKING:
     import httpx
@@ -107,6 +107,7 @@ def _get(client: httpx.Client, url: str, known: Validators, settings: FetchConfi
     import httpx
 
     try:
+        link_parts(url)  # a clearer reason than httpx's for a bad port or IPv6 literal
         with client.stream("GET", url, headers=known.headers()) as response:
             if response.status_code == 304 and known.headers():
                 return Fetched(url, "not_modified", validators=known)
@@ -126,6 +127,8 @@ def _get(client: httpx.Client, url: str, known: Validators, settings: FetchConfi
         raise FetchError(f"no answer within {settings.timeout_s:g} s ({type(error).__name__})") from None
     except httpx.HTTPError as error:
         raise FetchError(f"{type(error).__name__}: {_first_line(error)} ({display_url(url)})") from None
+    except (httpx.InvalidURL, ValueError) as error:  # not HTTPErrors: a bad port, IPv6 literal or IDNA host
+        raise FetchError(f"unusable URL {display_url(url)}: {_first_line(error)}") from None
 
 
 def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:

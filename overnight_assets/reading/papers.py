@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from overnight_assets.reading.items import Item, canonical_url, clean_text, display_url, one_line
+from overnight_assets.reading.items import Item, canonical_url, clean_text, display_url, entries_skipped, keep_usable, one_line, safe_link
 
 if TYPE_CHECKING:
     import arxiv
@@ -55,9 +56,12 @@ def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: Zone
         except Exception as error:  # noqa: BLE001 - one failing query must not sink the others
             outcomes[query] = {"outcome": "failed", "error": _describe(error, config)}
             continue
+        listed, unusable = keep_usable(partial(_paper, query=query, tz=tz), results)
         # the window again: a mirror or an older API may not apply submittedDate
-        found = [paper for result in results if window[0] <= (paper := _paper(result, query, tz)).published < window[1]]
+        found = [paper for paper in listed if window[0] <= paper.published < window[1]]
         outcomes[query] = {"outcome": "ok", "found": len(results), "in_window": len(found)}
+        if notes := entries_skipped(unusable, "with an unusable link"):
+            outcomes[query]["notes"] = notes
         for paper in found:
             papers.setdefault(paper.url, paper)
     return PapersFound(list(papers.values()), outcomes)
@@ -90,7 +94,7 @@ def _paper(result: arxiv.Result, query: str, tz: ZoneInfo) -> Item:
         extra={
             "authors": [author.name for author in result.authors],
             "categories": list(result.categories),
-            "pdf_url": result.pdf_url,
+            "pdf_url": safe_link(result.pdf_url),  # None: the section links the abstract instead
             "query": query,
         },
     )

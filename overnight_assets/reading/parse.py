@@ -2,7 +2,9 @@
 
 feedparser reads RSS 0.9x/1.0/2.0 and Atom (Reddit's .rss and Hacker News feeds are such) and
 recovers what it can from broken XML or a wrong charset; what it had to forgive is kept as a
-note, and a document it cannot read as a feed at all is a NotAFeedError with the reason.
+note, and a document it cannot read as a feed at all is a NotAFeedError with the reason. An entry
+whose link is unusable (not http(s), a bad port...) is skipped and counted in the notes: an item
+nobody can open is no reading.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-from overnight_assets.reading.items import Item, canonical_url, clean_text, from_struct_time, one_line
+from overnight_assets.reading.items import Item, canonical_url, clean_text, entries_skipped, from_struct_time, keep_usable, one_line
 
 GITHUB = "https://github.com/"
 
@@ -42,11 +44,11 @@ def parse_feed(source: str, body: bytes, content_type: str, tz: ZoneInfo) -> Par
     version = feed.get("version") or ""
     if not version and not feed.entries:
         raise NotAFeedError(_not_a_feed_reason(body, content_type, feed.get("bozo_exception")))
-    items = [item for entry in feed.entries if (item := _feed_item(source, entry, tz))]
+    items, unusable = keep_usable(lambda entry: _feed_item(source, entry, tz), feed.entries)
     problem = feed.get("bozo_exception")
     if not items and feed.get("bozo") and problem is not None and not _is_charset_problem(problem):
         raise NotAFeedError(f"malformed feed ({type(problem).__name__}: {str(problem)[:120]}); no item could be recovered")
-    return Parsed(items, _feed_notes(feed, len(feed.entries), items))
+    return Parsed(items, _feed_notes(feed, len(feed.entries), items, unusable))
 
 
 def _is_charset_problem(problem: Exception) -> bool:
@@ -62,7 +64,7 @@ def _feed_item(source: str, entry, tz: ZoneInfo) -> Item | None:
     return Item(source, canonical_url(link), title, clean_text(summary), from_struct_time(published, tz))
 
 
-def _feed_notes(feed, entries: int, items: list[Item]) -> list[str]:
+def _feed_notes(feed, entries: int, items: list[Item], unusable: int) -> list[str]:
     notes = []
     problem = feed.get("bozo_exception")
     if feed.get("bozo") and problem is not None:
@@ -70,8 +72,8 @@ def _feed_notes(feed, entries: int, items: list[Item]) -> list[str]:
             notes.append(f"charset: {problem}")
         else:
             notes.append(f"malformed feed ({type(problem).__name__}: {str(problem)[:120]}); {len(items)} item(s) recovered")
-    if dropped := entries - len(items):
-        notes.append(f"{dropped} entr{'y' if dropped == 1 else 'ies'} without a title or link skipped")
+    notes += entries_skipped(entries - len(items) - unusable, "without a title or link")
+    notes += entries_skipped(unusable, "with an unusable link")
     if undated := sum(1 for item in items if item.published is None):
         notes.append(f"{undated} item(s) without a date: counted on the night they are first seen")
     return notes
@@ -95,9 +97,9 @@ def parse_trending(source: str, body: bytes, tz: ZoneInfo) -> Parsed:
     rows = soup.select("article.Box-row")
     if not rows:
         raise NotAFeedError("no repositories found: not a GitHub trending page (or its layout changed)")
-    items = [item for row in rows if (item := _trending_item(source, row))]
+    items, unusable = keep_usable(lambda row: _trending_item(source, row), rows)
     notes = [f"{len(items)} repositories (undated: counted on the night they are first seen)"]
-    return Parsed(items, notes)
+    return Parsed(items, notes + entries_skipped(unusable, "with an unusable link"))
 
 
 def _trending_item(source: str, row) -> Item | None:

@@ -202,16 +202,22 @@ class Paper:
     submitted: datetime
     authors: tuple[str, ...] = ("Ada Lovelace", "Alan Turing")
     categories: tuple[str, ...] = ("cs.LG", "cs.AI")
+    abs_url: str = ""  # by default arXiv's own for arxiv_id; a test may give a broken one
+    pdf_url: str = ""
+
+    def __post_init__(self):
+        self.abs_url = self.abs_url or f"http://arxiv.org/abs/{self.arxiv_id}v1"
+        self.pdf_url = self.pdf_url or f"http://arxiv.org/pdf/{self.arxiv_id}v1"
 
 
 def arxiv_feed(papers: list[Paper], total: int | None = None) -> bytes:
     """The arXiv API's Atom response, with its opensearch paging fields."""
     entries = "".join(
-        f"<entry><id>http://arxiv.org/abs/{p.arxiv_id}v1</id><updated>{_iso(p.submitted)}</updated>"
+        f"<entry><id>{escape(p.abs_url)}</id><updated>{_iso(p.submitted)}</updated>"
         f"<published>{_iso(p.submitted)}</published><title>{escape(p.title)}</title><summary>{escape(p.abstract)}</summary>"
         + "".join(f"<author><name>{escape(a)}</name></author>" for a in p.authors)
-        + f'<link href="http://arxiv.org/abs/{p.arxiv_id}v1" rel="alternate" type="text/html"/>'
-        f'<link title="pdf" href="http://arxiv.org/pdf/{p.arxiv_id}v1" rel="related" type="application/pdf"/>'
+        + f'<link href="{escape(p.abs_url)}" rel="alternate" type="text/html"/>'
+        f'<link title="pdf" href="{escape(p.pdf_url)}" rel="related" type="application/pdf"/>'
         f'<arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom" term="{p.categories[0]}" scheme="http://arxiv.org/schemas/atom"/>'
         + "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in p.categories)
         + "</entry>"

@@ -149,3 +149,20 @@ def test_without_the_llm_the_ranking_stands_with_the_feeds_summaries_and_says_so
     assert digest["items"][0]["why"] == "matches gguf, quantization (local LLM inference)"
     assert "_llm: unavailable; ranked by keyword score, with the feeds' own summaries._" in digest["markdown"]
     assert metadata(instance, "article_digest")["llm"] == "unavailable"
+
+
+def test_an_unusable_url_fails_its_source_or_skips_its_entry_never_the_digest(feed_server, reading_config, instance):
+    links = ["https://good.example/ollama (gguf)", "javascript:alert(1)", "http://h:abc/", "http://[::1/"]
+    feed_server.routes["/feed"] = Reply(200, rss2([Entry(f"Ollama tip {n}", link, "gguf", at(NIGHT)) for n, link in enumerate(links)]))
+    broken = [{"name": "Bad port", "url": "http://h:abc/feed"}, {"name": "Broken IPv6", "url": "http://[::1/feed"}]
+    config = reading_config([source("Feed", feed_server, "/feed"), *broken])
+    run_reading(config, instance, assets=["article_digest"])
+
+    outcomes = metadata(instance, "article_digest")["sources"]
+    assert outcomes["Feed"]["notes"] == ["3 entries with an unusable link skipped"]
+    assert outcomes["Bad port"]["error"] == "unusable URL http://h:abc/feed: Port could not be cast to integer value as 'abc'"
+    assert outcomes["Broken IPv6"]["error"] == "unusable URL http://[::1/feed: Invalid IPv6 URL"
+    digest = section(config, "article_digest")
+    assert [item["url"] for item in digest["items"]] == ["https://good.example/ollama%20%28gguf%29"]
+    assert "1. [Ollama tip 0](https://good.example/ollama%20%28gguf%29) (Feed" in digest["markdown"]
+    assert "javascript:" not in digest["markdown"]

@@ -99,3 +99,17 @@ def test_no_queries_no_request(feed_server, reading_config, instance):
     finds = section(config, "arxiv_finds")
     assert finds["status"] == "GREEN" and finds["markdown"] == "No arXiv queries configured (`reading.arxiv.queries`)."
     assert feed_server.requests == []
+
+
+def test_a_paper_with_an_unusable_link_is_skipped_and_an_unusable_pdf_link_dropped(feed_server, reading_config, instance):
+    broken = Paper("2611.00009", "Broken link", "quantization", at(NIGHT, "10:00"), abs_url="http://arxiv.org:abc/abs/2611.00009v1")
+    scripted_pdf = Paper("2611.00008", "GGUF with a script for a PDF", "gguf ollama", at(NIGHT, "11:00"), pdf_url="javascript:alert(1)")
+    feed_server.routes["/api/query"] = Reply(200, arxiv_feed([PAPERS[0], broken, scripted_pdf]))
+    config = arxiv_config(reading_config, feed_server)
+    run_reading(config, instance)
+
+    outcome = metadata(instance, "arxiv_finds")["queries"][QUERY]
+    assert outcome == {"outcome": "ok", "found": 3, "in_window": 2, "notes": ["1 entry with an unusable link skipped"]}
+    finds = section(config, "arxiv_finds")
+    assert sorted(item["url"] for item in finds["items"]) == ["https://arxiv.org/abs/2611.00001", "https://arxiv.org/abs/2611.00008"]
+    assert "javascript:" not in finds["markdown"] and "[PDF](https://arxiv.org/abs/2611.00008)" in finds["markdown"]

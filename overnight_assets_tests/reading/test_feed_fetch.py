@@ -89,3 +89,14 @@ def test_a_file_path_is_read_with_the_same_cap(tmp_path):
     assert fetched[str(small)].body == FEED
     assert "larger than the 100 kB cap" in fetched[str(large)].error
     assert "cannot read" in fetched[str(tmp_path / "absent.xml")].error
+
+
+def test_a_configured_url_that_is_no_sound_url_is_a_failed_outcome_and_the_others_are_fetched(feed_server):
+    feed_server.routes["/feed"] = Reply(200, FEED)
+    bad_port, broken_ipv6, bad_idna = "http://h:abc/", "http://[::1/", "http://xn--abc-.example/"
+    fetched = fetch_all([bad_port, broken_ipv6, bad_idna, feed_server.url("/feed")], {}, SETTINGS)
+    assert fetched[feed_server.url("/feed")].body == FEED
+    assert fetched[bad_port].error == "unusable URL http://h:abc/: Port could not be cast to integer value as 'abc'"
+    assert fetched[broken_ipv6].error == "unusable URL http://[::1/: Invalid IPv6 URL"
+    assert fetched[bad_idna].error == "unusable URL http://xn--abc-.example/: A-label must not end with a hyphen"
+    assert {fetched[url].outcome for url in (bad_port, broken_ipv6, bad_idna)} == {"failed"}

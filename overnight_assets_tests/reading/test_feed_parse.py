@@ -108,3 +108,21 @@ def test_a_feed_with_no_dates_gives_undated_items_and_says_how_they_count():
     parsed = parse_feed("Undated", rss2([Entry("No date", "https://nodate.example/1"), Entry("Nor this", "https://nodate.example/2")]), "", TZ)
     assert [item.published for item in parsed.items] == [None, None]
     assert "2 item(s) without a date: counted on the night they are first seen" in parsed.notes
+
+
+UNUSABLE_LINKS = ["http://h:abc/", "http://[::1/", "javascript:alert(1)", "data:text/html,<b>x</b>"]
+
+
+@pytest.mark.parametrize("make", [rss2, atom], ids=["rss2", "atom"])
+def test_an_entry_with_an_unusable_link_is_skipped_and_counted_not_the_feed(make):
+    links = ["https://good.example/1", *UNUSABLE_LINKS, "https://e.example/a (b)<c>"]
+    document = make([Entry(f"Entry number {n}", link, "", at("2026-11-20")) for n, link in enumerate(links)])
+    parsed = parse_feed("Blog", document, "application/xml", TZ)
+    assert [item.url for item in parsed.items] == ["https://good.example/1", "https://e.example/a%20%28b%29%3Cc%3E"]
+    assert parsed.notes == ["4 entries with an unusable link skipped"]
+
+
+def test_a_trending_row_with_an_unusable_link_is_skipped():
+    parsed = parse_trending("Trending", trending([("acme/tool", "fine"), ("javascript:alert(1)/x", "not a repository")]), TZ)
+    assert [item.url for item in parsed.items] == ["https://github.com/acme/tool"]
+    assert parsed.notes[1:] == ["1 entry with an unusable link skipped"]

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from overnight_assets.reading.items import canonical_url, clean_text, display_url, from_struct_time, title_key
+from overnight_assets.reading.items import UnusableLink, canonical_url, clean_text, display_url, from_struct_time, safe_link, title_key
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,24 @@ def test_published_time_is_in_the_configured_timezone():
     utc = time.strptime("2026-11-19 23:30:00", "%Y-%m-%d %H:%M:%S")
     local = from_struct_time(utc, ZoneInfo("Europe/Bucharest"))
     assert local.isoformat() == "2026-11-20T01:30:00+02:00"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://h:abc/", "http://[::1/", "http://h:99999/", "javascript:alert(1)", "data:text/html,<b>x</b>", "mailto:a@b.example", "http:///no-host", "http://exa mple.org/"],
+)
+def test_a_link_that_is_not_a_sound_http_url_is_unusable(url):
+    with pytest.raises(UnusableLink):
+        canonical_url(url)
+    assert safe_link(url) is None
+
+
+def test_characters_that_would_end_a_markdown_link_are_quoted():
+    assert canonical_url("https://e.example/a b/(c)<d>?q=x y)") == "https://e.example/a%20b/%28c%29%3Cd%3E?q=x+y%29"
+    assert safe_link(" http://arxiv.org/pdf/x (1)") == "http://arxiv.org/pdf/x%20%281%29"
+    assert canonical_url("http://[::1]:8080/feed") == "http://[::1]:8080/feed"  # an IPv6 literal keeps its brackets
+
+
+def test_display_url_of_a_url_that_cannot_be_taken_apart():
+    assert display_url("http://user:hunter2@[::1/feed?token=s3cr3t") == "http://[::1/feed"
+    assert display_url("http://h:abc/feed") == "http://h:abc/feed"
