@@ -13,7 +13,7 @@ from overnight_assets.briefing.section import Section
 from overnight_assets.code_review.checks import CodeFinding, commit_findings, located, python_blobs_needed, redact_diff
 from overnight_assets.code_review.diffs import Commit, in_window, parse_log, reviewable_diff
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
-from overnight_assets.resources.cortex import content_hash
+from overnight_assets.resources.cortex import memory_hash
 from overnight_assets.status import Status
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ def memories_for(prepared: list[PreparedCommit]) -> list[dict]:
             "url": None,
             "title": f"{item.repo}@{item.commit.sha[:12]}: {item.commit.subject}",
             "body": "\n".join([*(f.line_text() for f in item.findings), (item.review or {}).get("summary", "")]).strip(),
-            "content_hash": content_hash("code_review", item.commit.sha),
+            "content_hash": memory_hash("code_review", item.commit.sha),
         }
         for item in prepared
         if item.review or item.findings

@@ -72,8 +72,6 @@ def prepare_demo_repository(night: date, timezone: str, target: Path) -> Path:
     """A homelab repository whose commits fall in the demo's night: a merge, a branch waiting,
     an unused import and a forgotten breakpoint for the reviewer to find. Rebuilt each time from
     the same description, so the same night gives the same shas (and no second LLM review)."""
-    import shutil
-
     from overnight_assets.operations.history import History
 
     def local(hour: int, minute: int = 0) -> datetime:

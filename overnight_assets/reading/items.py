@@ -27,7 +27,8 @@ _ARXIV = re.compile(r"^/(?:abs|pdf)/(?P<id>[a-z\-]+(?:\.[A-Z]{2})?/\d{7}|\d{4}\.
 _SPACE = re.compile(r"\s+")
 # what aggregators put around every item (hnrss, Reddit): no help to a reader or the scoring
 _BOILERPLATE = re.compile(r"(?:Article|Comments) URL:\s*\S+|Points:\s*\d+|# Comments:\s*\d+|submitted by\s+/u/\S+|\[(?:link|comments)\]")
-_TITLE_KEY = re.compile(r"[^0-9a-z]+")
+TITLE_KEY_DROPS = r"[^0-9a-z]+"  # what a title key leaves out of the lowercased title; store.py uses it in SQL too
+_TITLE_KEY = re.compile(TITLE_KEY_DROPS)
 TITLE_KEY_MIN = 12  # shorter keys ("Show HN", "Weekly") would merge unrelated items
 _LINK_SCHEMES = ("http", "https")  # javascript:, data: and the like must not reach the briefing's links
 _HOST = re.compile(r"[\w.-]+|[0-9a-f:.]+")  # a name (IDN too) or an IPv6 literal: no space or bracket

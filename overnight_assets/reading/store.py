@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
 from overnight_assets.reading.fetch import Validators, is_file
-from overnight_assets.reading.items import Item
-from overnight_assets.resources.cortex import content_hash
+from overnight_assets.reading.items import TITLE_KEY_DROPS, Item
+from overnight_assets.resources.cortex import memory_hash
 
 if TYPE_CHECKING:
     from overnight_assets.resources.cortex import Cortex
@@ -109,12 +109,14 @@ def known_elsewhere(cortex: Cortex, items: list[Item], kind: str, partition_key:
         return set(), set()
     with cortex.connect(read_only=True) as db:
         rows = db.execute(
-            """SELECT url, regexp_replace(lower(title), '[^0-9a-z]+', '', 'g') FROM memories
+            """WITH keyed AS (SELECT url, content_hash, kind, partition_key,
+                                     regexp_replace(lower(title), ?, '', 'g') AS title_key FROM memories)
+               SELECT url, title_key FROM keyed
                WHERE NOT (kind = ? AND partition_key IS NOT DISTINCT FROM ?)
                  AND (url IN (SELECT unnest(?::VARCHAR[]))
                       OR content_hash IN (SELECT unnest(?::VARCHAR[]))
-                      OR regexp_replace(lower(title), '[^0-9a-z]+', '', 'g') IN (SELECT unnest(?::VARCHAR[])))""",
-            [kind, partition_key, urls, [memory_hash(kind, url) for url in urls], keys],
+                      OR title_key IN (SELECT unnest(?::VARCHAR[])))""",
+            [TITLE_KEY_DROPS, kind, partition_key, urls, [memory_hash(kind, url) for url in urls], keys],
         ).fetchall()
     return {url for url, _ in rows if url}, {key for _, key in rows if key} & set(keys)
 
@@ -123,10 +125,6 @@ def source_weights(cortex: Cortex) -> dict[str, float]:
     """Weights the weekly review has set per source name; absent ones use the config's."""
     with cortex.connect(read_only=True) as db:
         return dict(db.execute("SELECT source, weight FROM source_weights").fetchall())
-
-
-def memory_hash(kind: str, url: str) -> str:
-    return content_hash(kind, url)
 
 
 def remember_kept(cortex: Cortex, kind: str, rows: list[dict], partition_key: str) -> int:

@@ -180,7 +180,7 @@ class Cortex:
                         row.get("url"),
                         row["title"],
                         row.get("body"),
-                        row.get("content_hash") or content_hash(row["kind"], row.get("url") or row["title"]),
+                        row.get("content_hash") or memory_hash(row["kind"], row.get("url") or row["title"]),
                         row.get("weight", 1.0),
                         partition_key,
                     ]
@@ -188,6 +188,11 @@ class Cortex:
                 ],
             )
             return db.execute("SELECT count(*) FROM memories").fetchone()[0] - before
+
+
+def memory_hash(kind: str, identity: str) -> str:
+    """A memory's content_hash: its kind and what identifies it (a URL, a sha, a title)."""
+    return content_hash(kind, identity)
 
 
 def content_hash(*parts: str) -> str:

@@ -30,6 +30,7 @@ class GitRepository:
     def __init__(self, name: str, repo: git.Repo, big_file_bytes: int | None = None):
         self.name = name
         self.repo = repo
+        self._branches: dict[str, str] | None = None
         repo.git.update_environment(**SAFE_ENV)
         options = SAFE_OPTIONS["c"] + ([f"core.bigFileThreshold={big_file_bytes}"] if big_file_bytes else [])
         repo.git.set_persistent_git_options(c=options)  # a file over the threshold diffs as binary
@@ -64,7 +65,10 @@ class GitRepository:
         )
 
     def branches(self) -> dict[str, str]:
-        return {head.name: head.commit.hexsha for head in self.repo.heads}
+        """Branch -> tip, read once: a GitRepository is opened for one look at the repository."""
+        if self._branches is None:
+            self._branches = {head.name: head.commit.hexsha for head in self.repo.heads}
+        return self._branches
 
     def default_branch(self, configured: str | None) -> str | None:
         """The configured branch; else a mirror's HEAD (the remote's default) or a clone's
