@@ -19,7 +19,9 @@ from typing import TypeVar
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-SUMMARY_CHARS = 600  # enough for scoring and the LLM; a feed's full article body is not needed
+EARLIEST_DATED_YEAR, LATEST_DATED_YEAR = 1970, 9998  # outside: a placeholder date, not a publication time
+SUMMARY_CHARS = 600
+TITLE_WORDS = 12  # enough for scoring and the LLM; a feed's full article body is not needed
 _TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "ref", "ref_src", "_hsenc", "_hsmi"}
 _USERINFO = re.compile(r"//[^/?#]*@")
 _SECRET_PARAMS = re.compile(r"token|key|secret|password|passwd|auth|sig|session", re.IGNORECASE)
@@ -117,23 +119,36 @@ def _quoted_for_markdown(url: str) -> str:
     return _BREAKS_MARKDOWN_LINK.sub(lambda match: quote(match[0]), url)
 
 
-def keep_usable(make_item: Callable[[Entry], Item | None], entries: Iterable[Entry]) -> tuple[list[Item], int]:
-    """The items made from the entries (None: no item), and how many were skipped for an UnusableLink."""
-    items, unusable = [], 0
+def keep_usable(make_item: Callable[[Entry], Item | None], entries: Iterable[Entry]) -> tuple[list[Item], dict[str, int]]:
+    """The items made from the entries (None: no item), and how many were skipped, by why.
+
+    One bad entry must not sink its feed: an unusable link, and any other error an untrusted
+    entry provokes, skips that entry and is counted in the source's outcome.
+    """
+    items: list[Item] = []
+    skipped: dict[str, int] = {}
     for entry in entries:
         try:
             item = make_item(entry)
-        except UnusableLink:  # one bad entry must not sink its feed
-            unusable += 1
+        except UnusableLink:
+            why = "with an unusable link"
+        except Exception as error:  # noqa: BLE001 - anything an untrusted entry provokes stays with that entry
+            why = f"that could not be read ({type(error).__name__})"
+        else:
+            if item is not None:
+                items.append(item)
             continue
-        if item is not None:
-            items.append(item)
-    return items, unusable
+        skipped[why] = skipped.get(why, 0) + 1
+    return items, skipped
 
 
 def entries_skipped(count: int, why: str) -> list[str]:
     """A note for the source's outcome, or none."""
     return [f"{count} entr{'y' if count == 1 else 'ies'} {why} skipped"] if count else []
+
+
+def skipped_notes(skipped: dict[str, int]) -> list[str]:
+    return [note for why, count in skipped.items() for note in entries_skipped(count, why)]
 
 
 def _is_tracking(name: str) -> bool:
@@ -158,6 +173,12 @@ def one_line(text: str | None) -> str:
     return _SPACE.sub(" ", text or "").strip()
 
 
+def title_from(text: str, words: int = TITLE_WORDS) -> str:
+    """A title made of a text's first words, for entries that have none (RSS 2.0 allows that)."""
+    first = text.split()
+    return " ".join(first[:words]) + (" …" if len(first) > words else "")
+
+
 def title_key(title: str) -> str:
     """A title reduced to its letters and digits; empty when too short to identify an item."""
     key = _TITLE_KEY.sub("", title.lower())
@@ -165,7 +186,15 @@ def title_key(title: str) -> str:
 
 
 def from_struct_time(value: time.struct_time | None, tz: ZoneInfo) -> datetime | None:
-    """feedparser's *_parsed values are UTC struct_times."""
-    if value is None:
+    """feedparser's *_parsed values are UTC struct_times; None for no date or one that is no date at all.
+
+    Site generators write `Mon, 01 Jan 0001` for undated pages, and year 1 or 9999 cannot be
+    moved into every timezone: such a sentinel makes the entry undated (counted on the night it
+    is first seen) instead of failing its feed.
+    """
+    if value is None or not EARLIEST_DATED_YEAR <= value.tm_year <= LATEST_DATED_YEAR:
         return None
-    return datetime.fromtimestamp(calendar.timegm(value), tz=tz)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=tz)
+    except (OverflowError, OSError, ValueError):
+        return None

@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from overnight_assets.reading.items import Item, canonical_url, clean_text, display_url, entries_skipped, keep_usable, one_line, safe_link
+from overnight_assets.reading.items import Item, canonical_url, clean_text, display_url, keep_usable, one_line, safe_link, skipped_notes
 
 if TYPE_CHECKING:
     import arxiv
@@ -56,11 +56,11 @@ def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: Zone
         except Exception as error:  # noqa: BLE001 - one failing query must not sink the others
             outcomes[query] = {"outcome": "failed", "error": _describe(error, config)}
             continue
-        listed, unusable = keep_usable(partial(_paper, query=query, tz=tz), results)
+        listed, skipped = keep_usable(partial(_paper, query=query, tz=tz), results)
         # the window again: a mirror or an older API may not apply submittedDate
         found = [paper for paper in listed if window[0] <= paper.published < window[1]]
         outcomes[query] = {"outcome": "ok", "found": len(results), "in_window": len(found)}
-        if notes := entries_skipped(unusable, "with an unusable link"):
+        if notes := skipped_notes(skipped):
             outcomes[query]["notes"] = notes
         for paper in found:
             papers.setdefault(paper.url, paper)

@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-from overnight_assets.reading.items import Item, canonical_url, clean_text, entries_skipped, from_struct_time, keep_usable, one_line
+from overnight_assets.reading.items import (
+    Item,
+    canonical_url,
+    clean_text,
+    entries_skipped,
+    from_struct_time,
+    keep_usable,
+    one_line,
+    skipped_notes,
+    title_from,
+)
 
 GITHUB = "https://github.com/"
 
@@ -44,11 +54,11 @@ def parse_feed(source: str, body: bytes, content_type: str, tz: ZoneInfo) -> Par
     version = feed.get("version") or ""
     if not version and not feed.entries:
         raise NotAFeedError(_not_a_feed_reason(body, content_type, feed.get("bozo_exception")))
-    items, unusable = keep_usable(lambda entry: _feed_item(source, entry, tz), feed.entries)
+    items, skipped = keep_usable(lambda entry: _feed_item(source, entry, tz), feed.entries)
     problem = feed.get("bozo_exception")
-    if not items and feed.get("bozo") and problem is not None and not _is_charset_problem(problem):
+    if feed.entries and not items and feed.get("bozo") and problem is not None and not _is_charset_problem(problem):
         raise NotAFeedError(f"malformed feed ({type(problem).__name__}: {str(problem)[:120]}); no item could be recovered")
-    return Parsed(items, _feed_notes(feed, len(feed.entries), items, unusable))
+    return Parsed(items, _feed_notes(feed, len(feed.entries), items, skipped))
 
 
 def _is_charset_problem(problem: Exception) -> bool:
@@ -56,15 +66,16 @@ def _is_charset_problem(problem: Exception) -> bool:
 
 
 def _feed_item(source: str, entry, tz: ZoneInfo) -> Item | None:
-    link, title = entry.get("link"), one_line(entry.get("title"))
+    link = entry.get("link")
+    summary = clean_text(entry.get("summary") or next((c.get("value") for c in entry.get("content", []) if c.get("value")), ""))
+    title = one_line(entry.get("title")) or title_from(summary)  # RSS 2.0 allows an item with only a description
     if not link or not title:
-        return None  # an entry broken off mid-way, or one with nothing to link to
-    summary = entry.get("summary") or next((c.get("value") for c in entry.get("content", []) if c.get("value")), "")
+        return None  # an entry broken off mid-way, or one with nothing to link to or say
     published = entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("created_parsed")
-    return Item(source, canonical_url(link), title, clean_text(summary), from_struct_time(published, tz))
+    return Item(source, canonical_url(link), title, summary, from_struct_time(published, tz))
 
 
-def _feed_notes(feed, entries: int, items: list[Item], unusable: int) -> list[str]:
+def _feed_notes(feed, entries: int, items: list[Item], skipped: dict[str, int]) -> list[str]:
     notes = []
     problem = feed.get("bozo_exception")
     if feed.get("bozo") and problem is not None:
@@ -72,8 +83,10 @@ def _feed_notes(feed, entries: int, items: list[Item], unusable: int) -> list[st
             notes.append(f"charset: {problem}")
         else:
             notes.append(f"malformed feed ({type(problem).__name__}: {str(problem)[:120]}); {len(items)} item(s) recovered")
-    notes += entries_skipped(entries - len(items) - unusable, "without a title or link")
-    notes += entries_skipped(unusable, "with an unusable link")
+    if not entries:
+        notes.append("no items: the feed was read and holds none")
+    notes += entries_skipped(entries - len(items) - sum(skipped.values()), "without a title or link")
+    notes += skipped_notes(skipped)
     if undated := sum(1 for item in items if item.published is None):
         notes.append(f"{undated} item(s) without a date: counted on the night they are first seen")
     return notes
@@ -97,9 +110,9 @@ def parse_trending(source: str, body: bytes, tz: ZoneInfo) -> Parsed:
     rows = soup.select("article.Box-row")
     if not rows:
         raise NotAFeedError("no repositories found: not a GitHub trending page (or its layout changed)")
-    items, unusable = keep_usable(lambda row: _trending_item(source, row), rows)
+    items, skipped = keep_usable(lambda row: _trending_item(source, row), rows)
     notes = [f"{len(items)} repositories (undated: counted on the night they are first seen)"]
-    return Parsed(items, notes + entries_skipped(unusable, "with an unusable link"))
+    return Parsed(items, notes + skipped_notes(skipped))
 
 
 def _trending_item(source: str, row) -> Item | None:

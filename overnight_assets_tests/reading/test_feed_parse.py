@@ -126,3 +126,50 @@ def test_a_trending_row_with_an_unusable_link_is_skipped():
     parsed = parse_trending("Trending", trending([("acme/tool", "fine"), ("javascript:alert(1)/x", "not a repository")]), TZ)
     assert [item.url for item in parsed.items] == ["https://github.com/acme/tool"]
     assert parsed.notes[1:] == ["1 entry with an unusable link skipped"]
+
+
+def _rss(items: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Site</title><link>http://site.example/</link>'
+        f"<description>d</description>{items}</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Tokyo", "Europe/Bucharest"])
+def test_a_placeholder_date_makes_its_entry_undated_and_keeps_the_feed(tz):
+    # Hugo writes year 1 for undated pages; year 1 behind UTC and year 9999 ahead of it overflow
+    document = _rss(
+        "<item><title>About this site</title><link>http://site.example/about</link><pubDate>Mon, 01 Jan 0001 00:00:00 +0000</pubDate></item>"
+        "<item><title>Far future</title><link>http://site.example/future</link><pubDate>Fri, 31 Dec 9999 23:59:59 +0000</pubDate></item>"
+        "<item><title>A real post</title><link>http://site.example/post</link><pubDate>Fri, 20 Nov 2026 08:00:00 +0000</pubDate></item>"
+    )
+    about, future, post = parse_feed("Site", document, "application/rss+xml", ZoneInfo(tz)).items
+    assert about.published is None and future.published is None
+    assert post.published is not None and post.published.year == 2026
+
+
+def test_any_error_in_one_entry_skips_that_entry_only():
+    from overnight_assets.reading.items import keep_usable
+
+    def make(entry):
+        if entry == "bad":
+            raise TypeError("an entry feedparser built oddly")
+        return entry
+
+    items, skipped = keep_usable(make, ["good", "bad", "also good"])
+    assert items == ["good", "also good"] and skipped == {"that could not be read (TypeError)": 1}
+
+
+def test_an_item_with_only_a_description_is_titled_from_its_first_words():
+    description = "Ollama now loads GGUF models with partial offload to the GPU, which halves the time to first token on small cards."
+    parsed = parse_feed("Site", _rss(f"<item><description>{description}</description><link>http://site.example/d</link></item>"), "", TZ)
+    (item,) = parsed.items
+    assert item.title == "Ollama now loads GGUF models with partial offload to the GPU, which …"
+    assert item.summary == description and parsed.notes == ["1 item(s) without a date: counted on the night they are first seen"]
+
+
+def test_a_feed_that_holds_no_items_says_so_and_is_no_failure():
+    # read with a warning (an undefined entity) but simply empty: not "no item could be recovered"
+    document = _rss("<copyright>&nbsp; me</copyright>")
+    parsed = parse_feed("Empty", document, "application/rss+xml", TZ)
+    assert parsed.items == [] and "no items: the feed was read and holds none" in parsed.notes
