@@ -71,6 +71,7 @@ def _demo(args) -> int:
     os.environ.setdefault(HOME_ENV, str(dagster_home / "overnight-home"))
     config = load_config()
     partition = args.date or (datetime.now(config.tz).date() - timedelta(days=1)).isoformat()
+    _check_partition(partition, config.timezone)
     prepare_demo_auth_log(date.fromisoformat(partition), Path(config.triage.auth_log.path))
     feeds = prepare_demo_feeds(date.fromisoformat(partition), config.home_path / "demo-inputs" / "feeds")
     for repo in config.code_review.repos:
@@ -90,9 +91,20 @@ def _run(args) -> int:
     if not os.environ.get("DAGSTER_HOME"):
         raise UserError("DAGSTER_HOME is not set: point it at the folder holding your dagster.yaml")
     config = load_config()
+    _check_partition(args.date, config.timezone)
     success = run_nightly(args.date)
     _print_outcome(config, args.date)
     return 0 if success else 1
+
+
+def _check_partition(partition: str, timezone: str) -> None:
+    """A date the nightly partitions do not hold fails here, not deep in a run after Ollama was asked."""
+    from overnight_assets.partitions import daily_partitions
+
+    partitions = daily_partitions(timezone)
+    first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+    if not first <= partition <= last:
+        raise UserError(f"--date {partition} is not a nightly partition: expected a date from {first} to {last} (today in {timezone})")
 
 
 def run_nightly(partition: str, tags: dict | None = None) -> bool:

@@ -1,14 +1,23 @@
 """The `overnight` command: demo, run (rerun replaces, never duplicates), rebaseline, validate."""
 
+import base64
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from datetime import datetime, timedelta
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
 
 from testkit import REPO, write_config
 from overnight_assets.cli import main
-from overnight_assets.config import load_config
+from overnight_assets.config import CONFIG_ENV, HOME_ENV, load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.resources.cortex import Cortex
 
@@ -81,3 +90,115 @@ def test_rebaseline_accepts_the_watched_files_as_they_are(tmp_path, host_files, 
     assert main(["rebaseline", "--config", str(config_path)]) == 0
     assert "Baseline recorded for 2 files" in capsys.readouterr().out
     assert triage_status("2026-11-20") == "GREEN"
+
+
+def tomorrow(timezone: str) -> str:
+    return (datetime.now(ZoneInfo(timezone)) + timedelta(days=1)).date().isoformat()
+
+
+@pytest.mark.parametrize("night", ["2025-12-31", "tomorrow"])
+def test_run_refuses_a_date_outside_the_partitions_before_any_work(tmp_path, host_files, ollama_server, monkeypatch, capsys, night):
+    config = write_config(tmp_path, host_files, ollama_server.url)
+    night = tomorrow("Europe/Bucharest") if night == "tomorrow" else night
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv(CONFIG_ENV, str(config))  # restored after the test: `run` sets it
+
+    assert main(["run", "--date", night, "--config", str(config)]) == 2
+    today = datetime.now(ZoneInfo("Europe/Bucharest")).date().isoformat()
+    expected = f"--date {night} is not a nightly partition: expected a date from 2026-01-01 to {today} (today in Europe/Bucharest)"
+    assert expected in capsys.readouterr().err
+    assert not ollama_server.loads and not ollama_server.chats
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_runs_count() == 0
+
+
+def test_demo_refuses_a_date_outside_the_partitions_before_writing_its_inputs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setenv(CONFIG_ENV, "restored after the test: `demo` sets it")
+    assert main(["demo", "--date", "2025-12-31"]) == 2
+    assert "--date 2025-12-31 is not a nightly partition: expected a date from 2026-01-01 to " in capsys.readouterr().err
+    assert not (tmp_path / "home").exists()
+
+
+class BasicAuthFiles:
+    """Static files behind HTTP Basic auth: a feed, and a git repository over git's dumb HTTP protocol."""
+
+    def __init__(self, root, user: str, password: str):
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.authorized: list[str] = []
+        served = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="overnight"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                served.authorized.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def served_repository(root):
+    """A bare repository with one commit in the night of 2026-11-20, ready for dumb HTTP."""
+    work = root.parent / "lab-work"
+    stamp = "2026-11-20T10:00:00+02:00"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Ana", "GIT_AUTHOR_EMAIL": "ana@lab", "GIT_COMMITTER_NAME": "Ana",
+           "GIT_COMMITTER_EMAIL": "ana@lab", "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+    for args in (["init", "-q", "-b", "main", str(work)], ["-C", str(work), "commit", "-q", "--allow-empty", "-m", "Tune the backups"],
+                 ["clone", "-q", "--bare", str(work), str(root / "lab.git")], ["-C", str(root / "lab.git"), "update-server-info"]):
+        subprocess.run(["git", *args], env=env, check=True)
+
+
+def files_holding(text: bytes, *folders) -> list[str]:
+    return [str(path) for folder in folders for path in folder.rglob("*") if path.is_file() and text in path.read_bytes()]
+
+
+def test_passwords_in_urls_reach_the_servers_and_nothing_written(tmp_path, host_files, ollama_server, slack_server):
+    """The password in llm.host, a feed's URL and a repository's URL: used to connect, written nowhere."""
+    served = tmp_path / "served"
+    served.mkdir()
+    served_repository(served)
+    (served / "feed.xml").write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>Private</title></channel></rss>')
+    private = BasicAuthFiles(served, "reader", "hunter2pass")
+    llm_url = ollama_server.url.replace("http://", "http://ollama:hunter2pass@")
+    config = write_config(
+        tmp_path, host_files, llm_url, slack_server.url,
+        reading__sources=[{"name": "Private feed", "url": f"http://reader:hunter2pass@127.0.0.1:{private.port}/feed.xml"}],
+        code_review__repos=[{"name": "lab", "url": f"http://reader:hunter2pass@127.0.0.1:{private.port}/lab.git"}],
+    )
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = clean_env(DAGSTER_HOME=str(dagster_home), OVERNIGHT_TEST_SLACK_TOKEN=slack_server.token)
+    try:
+        validated = overnight("validate", "--config", str(config), env=env)
+        nights = [overnight("run", "--date", "2026-11-20", "--config", str(config), env=env) for _ in range(2)]  # clone, then fetch
+    finally:
+        private.close()
+
+    assert validated.returncode == 0 and "LLM http://***@127.0.0.1:" in validated.stdout
+    for night in nights:
+        assert night.returncode == 0, night.stdout[-3000:] + night.stderr[-3000:]
+        assert "Code reviews: GREEN, 1 item" in night.stdout  # the commit came through the authenticated clone or fetch
+    assert private.authorized.count("/feed.xml") == 2
+    assert private.authorized.count("/lab.git/info/refs?service=git-upload-pack") == 2
+    for result in (validated, *nights):
+        assert "hunter2pass" not in result.stdout + result.stderr
+    assert files_holding(b"hunter2pass", dagster_home, tmp_path / "home") == []

@@ -3,6 +3,7 @@
 import pytest
 
 from overnight_assets.config import BUNDLED_DEMO_CONFIG, ConfigError, load_config
+from overnight_assets.secret_urls import with_credentials
 
 REPO_EXAMPLE = BUNDLED_DEMO_CONFIG.parents[2] / "overnight.example.yaml"
 
@@ -27,7 +28,7 @@ def error_for(tmp_path, text) -> str:
         ("timezone: Europe/Atlantis", "timezone: expected an IANA timezone such as 'Europe/Bucharest', got 'Europe/Atlantis'"),
         ("llm: {modles: {triage: x}}", "llm.modles: unknown key"),
         ("colour: blue", "colour: unknown key"),
-        ("llm: {timeout_s: soon}", "llm.timeout_s: input should be a valid number, unable to parse string as a number, got 'soon'"),
+        ("llm: {timeout_s: soon}", "llm.timeout_s: input should be a valid number, got 'soon'"),
         ("triage: {disk: {paths: ['/'], amber_pct: 96, red_pct: 95}}", "triage.disk: expected amber_pct below red_pct"),
         ("triage: {ports: {allowed: [ssh]}}", "triage.ports.allowed: expected entries like 'tcp/22'"),
         ("llm: {on_unavailable: maybe}", "llm.on_unavailable: input should be 'fallback' or 'fail', got 'maybe'"),
@@ -89,3 +90,174 @@ def test_example_and_demo_configs_are_valid(monkeypatch):
     example = load_config(REPO_EXAMPLE)
     assert example.timezone == "Europe/Bucharest" and example.triage.auth_log.failed_login_threshold == 10
     assert load_config(BUNDLED_DEMO_CONFIG).triage.docker is None
+
+
+# Issue 7: values the validator accepted and a later step failed on. Each names the key and what was expected.
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("llm: {host: 'http://127.0.0.1:99999'}", "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'http://127.0.0.1:99999': the port must be a number from 1 to 65535"),
+        ("llm: {host: 'http://127.0.0.1:0'}", "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'http://127.0.0.1:0': the port must be"),
+        ("llm: {host: 'http://gpu:eleven/'}", "got 'http://gpu:eleven/': the port must be a number from 1 to 65535"),
+        ("llm: {host: 'localhost:11434'}", "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'localhost:11434': it does not start with http:// or https://"),
+        ("llm: {host: 'ftp://gpu:21'}", "got 'ftp://gpu:21': it does not start with http:// or https://"),
+        ("llm: {host: 'http://:11434'}", "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'http://:11434': it names no host"),
+        ("llm: {host: 'http://gpu box:11434'}", "got 'http://gpu box:11434': a URL has no spaces"),
+        ("llm: {host: 'http://[::1:11434'}", "got 'http://[::1:11434': Invalid IPv6 URL"),
+        ("slack: {base_url: 'slack.com/api/'}", "slack.base_url: expected an http(s) URL such as 'https://slack.com/api/', got 'slack.com/api/'"),
+        ("reading: {arxiv: {api_url: 'http://mirror:abc/api/query'}}", "reading.arxiv.api_url: expected an http(s) URL such as 'https://export.arxiv.org/api/query', got 'http://mirror:abc/api/query': the port"),
+        ("reading: {sources: [{name: x, url: 'ftp://feeds.lan/rss'}]}", "reading.sources[0].url: expected an http(s) URL or a file path, got 'ftp://feeds.lan/rss'"),
+        ("reading: {sources: [{name: x, url: 'http://h:abc/feed'}]}", "reading.sources[0].url: expected an http(s) URL or a file path, got 'http://h:abc/feed': the port"),
+        ("code_review: {repos: [{name: x, url: 'ext::sh -c touch% /tmp/pwned'}]}", "code_review.repos[0].url: expected a repository URL git fetches (http(s)://, ssh://, git://, file:// or user@host:path)"),
+        ("code_review: {repos: [{name: x, url: 'https://git.lan:99999/x.git'}]}", "code_review.repos[0].url: expected a repository URL git fetches (http(s)://, ssh://, git://, file:// or user@host:path), got 'https://git.lan:99999/x.git': the port"),
+        ("code_review: {repos: [{name: x, url: 'file://'}]}", "got 'file://': it names no path"),
+        ("triage: {docker: {base_url: 'tcp://10.0.0.2'}}", "triage.docker.base_url: expected a Docker Engine URL (unix:///path/docker.sock, tcp://host:port or http(s)://host:port), got 'tcp://10.0.0.2': a port is required"),
+        ("triage: {docker: {base_url: /var/run/docker.sock}}", "got '/var/run/docker.sock': it does not start with unix://, tcp://, http:// or https://"),
+        ("triage: {docker: {base_url: 'unix://'}}", "got 'unix://': it names no path"),
+        ("triage: {ports: {allowed: [tcp/22, tcp/99999]}}", "triage.ports.allowed: expected entries like 'tcp/22' or 'udp/53' with a port from 1 to 65535, got 'tcp/99999'"),
+        ("triage: {ports: {allowed: [udp/0]}}", "with a port from 1 to 65535, got 'udp/0'"),
+        ("llm: {timeout_s: true}", "llm.timeout_s: input should be a valid number, got True"),
+        ("llm: {timeout_s: '600'}", "llm.timeout_s: input should be a valid number, got '600'"),
+        ("llm: {timeout_s: .inf}", "llm.timeout_s: input should be a finite number, got inf"),
+        ("reading: {digest_size: yes}", "reading.digest_size: input should be a valid integer, got True"),
+        ("reading: {digest_size: 7.5}", "reading.digest_size: input should be a valid integer, got 7.5"),
+        ("triage: {auth_log: {failed_login_threshold: '10'}}", "triage.auth_log.failed_login_threshold: input should be a valid integer, got '10'"),
+        ("reading: {interests: [{topic: x, weight: -1}]}", "reading.interests[0].weight: input should be greater than or equal to 0, got -1"),
+        ("reading: {sources: [{name: x, url: feed.xml, weight: -0.5}]}", "reading.sources[0].weight: input should be greater than or equal to 0, got -0.5"),
+        ("llm: {keep_alive: forever}", "llm.keep_alive: expected a duration Ollama accepts (a Go duration such as '30m' or '1h30m', a number of seconds, or -1 to keep the model loaded), got 'forever'"),
+        ("llm: {keep_alive: 2d}", "llm.keep_alive: expected a duration Ollama accepts"),
+        ("llm: {keep_alive: 30 minutes}", "got '30 minutes'"),
+        ("llm: {keep_alive: '1h-30m'}", "got '1h-30m'"),
+        ("llm: {keep_alive: 3000000h}", "got '3000000h': longer than Ollama can hold"),
+        ("llm: {keep_alive: true}", "llm.keep_alive: expected a duration Ollama accepts"),
+        ("source: elsewhere.yaml", "source: unknown key"),  # the field recording the file: was a TypeError
+        ("1: one", "[1]: keys should be strings, got 1"),  # was a TypeError
+    ],
+)
+def test_values_that_fail_later_are_refused_at_load(tmp_path, text, expected):
+    message = error_for(tmp_path, text)
+    assert str(tmp_path / "overnight.yaml") in message
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    "text, check",
+    [
+        ("llm: {host: 'https://ollama.lan/proxy/'}", lambda c: c.llm.host == "https://ollama.lan/proxy/"),
+        ("llm: {host: 'http://[::1]:11434'}", lambda c: c.llm.host == "http://[::1]:11434"),
+        ("code_review: {repos: [{name: a, url: 'git@github.com:me/dotfiles.git'}, {name: b, url: 'ssh://git@git.lan:2222/x.git'},"
+         " {name: c, url: 'git://git.lan/x.git'}, {name: d, url: 'file:///srv/git/x.git'}, {name: e, url: 'gitea.lan:me/x.git'}]}",
+         lambda c: [r.url for r in c.code_review.repos][0] == "git@github.com:me/dotfiles.git"),
+        ("triage: {docker: {base_url: 'tcp://10.0.0.2:2375'}}", lambda c: c.triage.docker.base_url == "tcp://10.0.0.2:2375"),
+        ("triage: {docker: {base_url: 'https://docker.lan:2376'}}", lambda c: c.triage.docker.base_url == "https://docker.lan:2376"),
+        ("triage: {ports: {allowed: [tcp/1, udp/65535]}}", lambda c: c.triage.ports.allowed == ["tcp/1", "udp/65535"]),
+        ("reading: {interests: [{topic: muted, weight: 0}], sources: [{name: x, url: feed.xml, weight: 0}]}", lambda c: c.reading.sources[0].weight == 0),
+        ("llm: {timeout_s: 30, keep_alive: 1h30m}", lambda c: c.llm.timeout_s == 30 and c.llm.keep_alive == "1h30m"),
+    ],
+)
+def test_good_values_still_load(tmp_path, text, check):
+    assert check(load_config(write(tmp_path, text)))
+
+
+@pytest.mark.parametrize(
+    "written, sent",
+    [("30m", "30m"), ("10s", "10s"), ("1.5h", "1.5h"), ("300ms", "300ms"), ("'0'", "0"), ("0", "0s"), ("'-1'", "-1s"), ("-1", "-1s"),
+     ("-5m", "-5m"), ("300", "300s"), ("'600'", "600s"), ("2.5", "2s")],
+)
+def test_keep_alive_reaches_ollama_in_a_form_it_parses(tmp_path, written, sent):
+    # Ollama reads a JSON number as seconds (negative: forever) and a string as a Go duration only:
+    # the string "-1" or "300" would fail every request, so numbers travel as "<n>s"
+    assert load_config(write(tmp_path, f"llm: {{keep_alive: {written}}}")).llm.keep_alive == sent
+
+
+def test_numbers_from_the_environment_are_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("OVERNIGHT_TIMEOUT", "30")
+    monkeypatch.setenv("OVERNIGHT_DIGEST", "12")
+    config = load_config(write(tmp_path, "llm: {timeout_s: '${OVERNIGHT_TIMEOUT}'}\nreading: {digest_size: '${OVERNIGHT_DIGEST}'}"))
+    assert config.llm.timeout_s == 30 and config.reading.digest_size == 12
+    monkeypatch.setenv("OVERNIGHT_TIMEOUT", "true")
+    assert "llm.timeout_s: input should be a valid number, got 'true'" in error_for(tmp_path, "llm: {timeout_s: '${OVERNIGHT_TIMEOUT}'}")
+
+
+def test_ollama_host_without_a_scheme_means_what_it_means_to_ollama(tmp_path, monkeypatch):
+    # Ollama's own clients read OLLAMA_HOST=0.0.0.0 as port 11434, not as http's port 80
+    monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0")
+    assert load_config(write(tmp_path, "")).llm.host == "http://0.0.0.0:11434"
+    monkeypatch.setenv("OLLAMA_HOST", "https://gpu.lan")
+    assert load_config(write(tmp_path, "")).llm.host == "https://gpu.lan"
+
+
+def test_a_bad_ollama_host_variable_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "gpu:99999")
+    assert "llm.host (from $OLLAMA_HOST): expected an http(s) URL" in error_for(tmp_path, "")
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_file_and_offset(tmp_path):
+    path = tmp_path / "overnight.yaml"
+    path.write_bytes(b"timezone: UTC\nslack: {channel: '#caf\xe9'}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message == f"{path}: not UTF-8 text: byte 0xe9 at offset 36 (line 2) cannot be decoded; save the file as UTF-8"
+
+
+@pytest.mark.parametrize(
+    "token_env",
+    ["xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx", "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "sk-live-0123456789abcdef0123"],
+)
+def test_a_token_where_a_variable_name_belongs_is_refused_and_not_repeated(tmp_path, token_env):
+    message = error_for(tmp_path, f"slack: {{token_env: '{token_env}'}}")
+    assert "slack.token_env: names an environment variable; this looks like a token itself: put it in the environment" in message
+    assert token_env not in message and token_env[-8:] not in message
+
+
+def test_a_variable_name_with_a_typo_is_refused_without_repeating_the_value(tmp_path):
+    message = error_for(tmp_path, "slack: {token_env: 'SLACK-BOT TOKEN'}")
+    assert "slack.token_env: names an environment variable: letters, digits and _, not starting with a digit, such as SLACK_BOT_TOKEN" in message
+    assert "SLACK-BOT TOKEN" not in message
+
+
+def test_a_token_read_through_a_reference_is_refused_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("OVERNIGHT_TEST_TOKEN", "xoxb-1111-2222-secretsecret")
+    message = error_for(tmp_path, "slack: {token_env: '${OVERNIGHT_TEST_TOKEN}'}")
+    assert "this looks like a token itself" in message and "secretsecret" not in message
+
+
+def test_credentials_in_urls_stay_out_of_the_config_and_its_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    text = (
+        "llm: {host: 'http://ollama:hunter2pass@gpu.lan:11434'}\n"
+        "reading: {sources: [{name: private, url: 'https://reader:hunter2pass@feeds.lan/rss'}],"
+        " arxiv: {api_url: 'https://me:hunter2pass@arxiv-mirror.lan/api/query'}}\n"
+        "code_review: {repos: [{name: lab, url: 'https://git:hunter2pass@git.lan/lab.git'}]}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert "hunter2pass" not in config.model_dump_json()
+    assert config.llm.host == "http://***@gpu.lan:11434"
+    assert with_credentials(config.llm.host) == "http://ollama:hunter2pass@gpu.lan:11434"
+    assert with_credentials(config.reading.sources[0].url) == "https://reader:hunter2pass@feeds.lan/rss"
+    assert with_credentials(config.reading.arxiv.api_url) == "https://me:hunter2pass@arxiv-mirror.lan/api/query"
+    assert with_credentials(config.code_review.repos[0].url) == "https://git:hunter2pass@git.lan/lab.git"
+
+    monkeypatch.setenv("OLLAMA_HOST", "http://ollama:hunter2pass@gpu.lan:11435")
+    assert load_config(write(tmp_path, "")).llm.host == "http://***@gpu.lan:11435"
+    monkeypatch.setenv("OLLAMA_HOST", "http://ollama:hunter2pass@gpu.lan:99999")
+    message = error_for(tmp_path, "")
+    assert "got 'http://***@gpu.lan:99999': the port" in message and "hunter2pass" not in message
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("llm: {host: 'http://u:hunter2pass@127.0.0.1:99999'}", "got 'http://***@127.0.0.1:99999'"),
+        ("code_review: {repos: [{name: x, url: 'https://u:hunter2pass@git.lan:0/x.git'}]}", "got 'https://***@git.lan:0/x.git'"),
+        ("reading: {sources: [{name: x, url: 'gopher://u:hunter2pass@feeds.lan/'}]}", "got 'gopher://***@feeds.lan/'"),
+        # slack_sdk and the Docker SDK take no user:password in their URLs: refused, and not repeated
+        ("slack: {base_url: 'https://u:hunter2pass@slack.lan/api/'}", "slack.base_url: expected an http(s) URL such as 'https://slack.com/api/', got 'https://***@slack.lan/api/': this client takes no user:password in its URL"),
+        ("triage: {docker: {base_url: 'tcp://u:hunter2pass@10.0.0.2:2375'}}", "got 'tcp://***@10.0.0.2:2375': this client takes no user:password in its URL"),
+        ("memory: {retention_days: 'https://u:hunter2pass@npm.lan/x'}", "memory.retention_days: input should be a valid integer, got 'https://***@npm.lan/x'"),
+    ],
+)
+def test_validation_errors_never_print_a_password(tmp_path, text, expected):
+    message = error_for(tmp_path, text)
+    assert expected in message and "hunter2pass" not in message

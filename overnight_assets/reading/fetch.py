@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from overnight_assets.reading.items import display_url, link_parts
+from overnight_assets.secret_urls import with_credentials
 
 if TYPE_CHECKING:
     import httpx
@@ -108,7 +109,7 @@ def _get(client: httpx.Client, url: str, known: Validators, settings: FetchConfi
 
     try:
         link_parts(url)  # a clearer reason than httpx's for a bad port or IPv6 literal
-        with client.stream("GET", url, headers=known.headers()) as response:
+        with client.stream("GET", with_credentials(url), headers=known.headers()) as response:
             if response.status_code == 304 and known.headers():
                 return Fetched(url, "not_modified", validators=known)
             if response.status_code >= 300:

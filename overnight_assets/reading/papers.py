@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from overnight_assets.reading.items import Item, canonical_url, clean_text, display_url, keep_usable, one_line, safe_link, skipped_notes
+from overnight_assets.secret_urls import redact_text, with_credentials
 
 if TYPE_CHECKING:
     import arxiv
@@ -80,7 +81,7 @@ def _client(config: ArxivConfig, timeout_s: float) -> arxiv.Client:
     client = arxiv.Client(page_size=min(PAGE_SIZE, config.max_results), delay_seconds=config.delay_s, num_retries=config.num_retries)
     client._session = TimeoutSession()  # the package's own attribute (2.x to 4.x) for its requests
     if config.api_url:
-        client.query_url_format = config.api_url.split("?")[0] + "?{}"
+        client.query_url_format = with_credentials(config.api_url).split("?")[0] + "?{}"
     return client
 
 
@@ -108,4 +109,4 @@ def _describe(error: Exception, config: ArxivConfig) -> str:
         return f"{endpoint} answered HTTP {error.status} on each of {config.num_retries + 1} tries"
     if isinstance(error, arxiv.UnexpectedEmptyPageError):
         return f"{endpoint} kept returning an empty page ({config.num_retries + 1} tries)"
-    return f"{endpoint}: {type(error).__name__}: {str(error).strip()[:_MAX_ERROR_CHARS]}"
+    return f"{endpoint}: {type(error).__name__}: {redact_text(str(error)).strip()[:_MAX_ERROR_CHARS]}"  # an ArxivError names the URL

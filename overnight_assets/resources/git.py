@@ -17,8 +17,10 @@ from pathlib import Path
 import git
 
 from overnight_assets.code_review.diffs import FIELD, LOG_FORMAT
+from overnight_assets.secret_urls import redact_text, redact_url, with_credentials
 
 SAFE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
+BRANCHES_REFSPEC = "+refs/heads/*:refs/heads/*"
 SAFE_OPTIONS = {"c": ["core.hooksPath=/dev/null", "core.fsmonitor=false", "protocol.ext.allow=never", "core.quotePath=false"]}
 
 
@@ -38,7 +40,7 @@ class GitRepository:
     @classmethod
     def open(cls, name: str, path: str | None, url: str | None, cache_dir: Path, fetch: bool = True, big_file_bytes: int | None = None) -> GitRepository:
         """A local repository as it is, or the bare mirror of a URL (cloned once, then fetched)."""
-        where = path or _redacted(url)
+        where = path or redact_url(url or "")
         try:
             if path:
                 return cls(name, git.Repo(os.path.expanduser(path)), big_file_bytes)
@@ -122,13 +124,16 @@ def mirror_path(cache_dir: Path, name: str, url: str) -> Path:
 
 
 def _mirror(url: str, target: Path, fetch: bool) -> git.Repo:
+    """`url` is the config's redacted URL: the mirror's own config keeps only that, and git gets the
+    URL with its credentials on the command line of each clone or fetch (secret_urls)."""
     if not target.exists():
         return _clone_bare(url, target)
     repo = git.Repo(target)
     if fetch:
         repo.git.update_environment(**SAFE_ENV)
         repo.git.set_persistent_git_options(**SAFE_OPTIONS)  # a fetch runs the reference-transaction hook
-        repo.git.fetch("--prune", "origin")
+        repo.git.config("remote.origin.url", url)  # also clears a password an older version stored there
+        repo.git.fetch("--prune", with_credentials(url), BRANCHES_REFSPEC)
     return repo
 
 
@@ -140,19 +145,15 @@ def _clone_bare(url: str, target: Path) -> git.Repo:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".cloning-") as staging:
         # the --config options are ours (no hooks); gitpython still refuses ext:: and other unsafe URLs
         repo = git.Repo.clone_from(
-            url, Path(staging) / "repo.git", bare=True, env={**os.environ, **SAFE_ENV}, multi_options=options, allow_unsafe_options=True
+            with_credentials(url), Path(staging) / "repo.git", bare=True, env={**os.environ, **SAFE_ENV}, multi_options=options, allow_unsafe_options=True
         )
+        repo.git.config("remote.origin.url", url)  # clone wrote the URL with its password
         # a bare clone sets no refspec: later fetches update the branches, and only them
-        repo.git.config("remote.origin.fetch", "+refs/heads/*:refs/heads/*")
+        repo.git.config("remote.origin.fetch", BRANCHES_REFSPEC)
         (Path(staging) / "repo.git").rename(target)
     return git.Repo(target)
 
 
-def _redacted(url: str | None) -> str:
-    """A URL without its password, for messages."""
-    return re.sub(r"(://[^/@:]+):[^/@]*@", r"\1:***@", url or "")
-
-
 def _stderr(error: git.GitCommandError) -> str:
     text = (error.stderr or str(error)).strip().replace("stderr: ", "")
-    return " ".join(text.split())[:300]
+    return redact_text(" ".join(text.split()))[:300]  # str(error) holds the command line, a clone URL's password too

@@ -5,6 +5,7 @@ import json
 from reading.loopback_feeds import Entry, Reply, at, atom, conditional, hn, reddit, rss2, trending
 from reading.reading_runs import NIGHT, metadata, run_reading, section
 
+from overnight_assets.config import Source
 from overnight_assets.resources.cortex import Cortex
 
 
@@ -154,8 +155,11 @@ def test_without_the_llm_the_ranking_stands_with_the_feeds_summaries_and_says_so
 def test_an_unusable_url_fails_its_source_or_skips_its_entry_never_the_digest(feed_server, reading_config, instance):
     links = ["https://good.example/ollama (gguf)", "javascript:alert(1)", "http://h:abc/", "http://[::1/"]
     feed_server.routes["/feed"] = Reply(200, rss2([Entry(f"Ollama tip {n}", link, "gguf", at(NIGHT)) for n, link in enumerate(links)]))
-    broken = [{"name": "Bad port", "url": "http://h:abc/feed"}, {"name": "Broken IPv6", "url": "http://[::1/feed"}]
-    config = reading_config([source("Feed", feed_server, "/feed"), *broken])
+    # The loader refuses these URLs (test_config); one that reaches the fetcher anyway still fails only its source.
+    broken = [Source.model_construct(name="Bad port", kind="feed", url="http://h:abc/feed", weight=1.0),
+              Source.model_construct(name="Broken IPv6", kind="feed", url="http://[::1/feed", weight=1.0)]
+    config = reading_config([source("Feed", feed_server, "/feed")])
+    config = config.model_copy(update={"reading": config.reading.model_copy(update={"sources": [*config.reading.sources, *broken]})})
     run_reading(config, instance, assets=["article_digest"])
 
     outcomes = metadata(instance, "article_digest")["sources"]
