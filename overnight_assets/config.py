@@ -197,6 +197,7 @@ def _distinct(entries: list, noun: str, keys: tuple[str, ...]) -> list:
 class MemoryConfig(_Strict):
     retention_days: int = Field(90, ge=1)
     prune_below: float = Field(0.1, ge=0)
+    lock_wait_s: float = Field(900, gt=0)  # how long a write waits for another process's lock on Cortex
 
 
 class WatchItem(_Strict):

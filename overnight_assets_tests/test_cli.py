@@ -81,3 +81,58 @@ def test_rebaseline_accepts_the_watched_files_as_they_are(tmp_path, host_files, 
     assert main(["rebaseline", "--config", str(config_path)]) == 0
     assert "Baseline recorded for 2 files" in capsys.readouterr().out
     assert triage_status("2026-11-20") == "GREEN"
+
+
+def cortex_config(tmp_path):
+    """A config whose home holds a real Cortex file with one memory in it."""
+    config = tmp_path / "overnight.yaml"
+    config.write_text(f"home: {tmp_path / 'home'}\n")
+    Cortex(tmp_path / "home" / "cortex.duckdb").remember(
+        [{"kind": "article", "source": "hn", "url": "https://example.org/a", "title": "A\tnote"}]
+    )
+    return config
+
+
+def test_cortex_query_prints_rows_while_someone_else_reads_cortex(tmp_path, capsys):
+    from testkit import hold_cortex, release_cortex
+
+    config = cortex_config(tmp_path)
+    holder = hold_cortex(tmp_path / "home" / "cortex.duckdb")  # another reader: a shell left open
+    try:
+        assert main(["cortex", "query", "--config", str(config), "SELECT kind, url, title FROM memories"]) == 0
+    finally:
+        release_cortex(holder)
+    assert capsys.readouterr().out == 'kind\turl\ttitle\narticle\thttps://example.org/a\t"A\tnote"\n'
+    # the chain can write again at once: the query held Cortex for its statement only
+    assert Cortex(tmp_path / "home" / "cortex.duckdb", lock_wait_s=1).remember([{"kind": "a", "source": "s", "title": "B"}])
+
+
+def test_cortex_query_never_writes_and_says_why(tmp_path, capsys):
+    config = cortex_config(tmp_path)
+    assert main(["cortex", "query", "--config", str(config), "DELETE FROM memories"]) == 2
+    assert "read-only" in capsys.readouterr().err
+    with Cortex(tmp_path / "home" / "cortex.duckdb").connect() as db:
+        assert db.execute("SELECT count(*) FROM memories").fetchone() == (1,)
+
+
+def test_cortex_copy_is_a_database_to_explore_for_as_long_as_one_likes(tmp_path, capsys):
+    import duckdb
+
+    config = cortex_config(tmp_path)
+    copy = tmp_path / "explore.duckdb"
+    result = overnight("cortex", "copy", "--config", str(config), str(copy), env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert f"Cortex copied to {copy}" in result.stdout
+    with duckdb.connect(str(copy), read_only=True) as explore:  # held open: the chain still writes
+        assert explore.execute("SELECT title FROM memories").fetchall() == [("A\tnote",)]
+        assert Cortex(tmp_path / "home" / "cortex.duckdb", lock_wait_s=1).remember([{"kind": "a", "source": "s", "title": "B"}])
+    assert main(["cortex", "copy", "--config", str(config), str(copy)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_cortex_commands_without_a_cortex_say_so(tmp_path, capsys):
+    config = tmp_path / "overnight.yaml"
+    config.write_text(f"home: {tmp_path / 'home'}\n")
+    assert main(["cortex", "query", "--config", str(config), "SELECT 1"]) == 2
+    assert f"no Cortex at {tmp_path / 'home' / 'cortex.duckdb'} yet" in capsys.readouterr().err
+    assert not (tmp_path / "home" / "cortex.duckdb").exists()
