@@ -20,6 +20,7 @@ import os
 import re
 import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
@@ -31,6 +32,11 @@ QUERY_LOCK_WAIT_S = 30.0  # `overnight cortex`: the chain holds the file only br
 NOTICE_AFTER_S = 2.0  # a wait this long is said (shorter ones are the chain's own steps taking turns)
 NOTICE_EVERY_S = 60.0
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+_WRITER = (
+    "a process keeps it open (a `duckdb` shell?). Close it, and read Cortex with `overnight cortex query` or "
+    "`overnight cortex copy` instead; memory.lock_wait_s sets how long the chain waits."
+)
+_READER = "the chain, or a process keeping it open, is writing to it; try again later."
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -152,7 +158,7 @@ class Cortex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return self._waiting_out_locks(lambda: duckdb.connect(str(self.path), read_only=read_only))
 
-    def _waiting_out_locks(self, attempt: Callable[[], T], lock_wait_s: float | None = None) -> T:
+    def _waiting_out_locks(self, attempt: Callable[[], T], lock_wait_s: float | None = None, advice=_WRITER) -> T:
         """`attempt()`, retried with backoff while another process holds the file's lock."""
         import duckdb
 
@@ -167,9 +173,7 @@ class Cortex:
                 waited, holder = time.monotonic() - started, lock_holder(error)
                 if waited >= wait_s:
                     raise CortexLockedError(
-                        f"Cortex at {self.path} stayed locked by {holder} for {wait_s:g} s: a process keeps it open "
-                        "(a `duckdb` shell?). Close it; read Cortex with `overnight cortex query` or `overnight "
-                        "cortex copy` instead. memory.lock_wait_s sets how long the chain waits."
+                        f"Cortex at {self.path} stayed locked by {holder} for {wait_s:g} s: {advice}"
                     ) from error
                 if waited >= notice_at:
                     self.on_wait(f"Cortex at {self.path} is locked by {holder}: waited {waited:.0f} s of {wait_s:g} s")
@@ -185,7 +189,8 @@ class Cortex:
         import duckdb
 
         self._require_file()
-        connection = self._waiting_out_locks(lambda: duckdb.connect(str(self.path), read_only=True), lock_wait_s)
+        connect = partial(duckdb.connect, str(self.path), read_only=True)
+        connection = self._waiting_out_locks(connect, lock_wait_s, advice=_READER)
         try:
             cursor = connection.execute(sql)
             if cursor.description is None:
@@ -208,7 +213,7 @@ class Cortex:
         db = duckdb.connect()  # in memory: both files are attached to it
         try:
             attach = f"ATTACH {_sql_text(self.path)} AS cortex_source (READ_ONLY)"
-            self._waiting_out_locks(lambda: db.execute(attach), lock_wait_s)
+            self._waiting_out_locks(lambda: db.execute(attach), lock_wait_s, advice=_READER)
             db.execute(f"ATTACH {_sql_text(partial)} AS cortex_copy")
             db.execute("COPY FROM DATABASE cortex_source TO cortex_copy")
             db.execute("DETACH cortex_copy")

@@ -143,9 +143,11 @@ def test_the_configured_wait_reaches_cortex_and_the_wait_is_said_in_the_run_log(
     holder = hold_cortex(cortex_file)
     outcome = {}
     resources = {"cortex": CortexResource(path=str(cortex_file), lock_wait_s=30)}
-    run = threading.Thread(
-        target=lambda: outcome.update(ok=dg.materialize([writes_cortex], resources=resources, instance=instance).success)
-    )
+
+    def materialize():
+        outcome["ok"] = dg.materialize([writes_cortex], resources=resources, instance=instance).success
+
+    run = threading.Thread(target=materialize)
     run.start()
     try:
         notices = poll(run_log_notices)
