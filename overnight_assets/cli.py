@@ -1,4 +1,4 @@
-"""The `overnight` command: demo, run one night, re-baseline file integrity, validate a config."""
+"""The `overnight` command: demo, run one night, re-baseline file integrity, validate a config, read Cortex."""
 
 from __future__ import annotations
 
@@ -52,7 +52,27 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a config file and say what it configures")
     validate.add_argument("--config", help="overnight.yaml")
     validate.set_defaults(handler=_validate)
+
+    _add_cortex_commands(commands)
     return parser
+
+
+def _add_cortex_commands(commands) -> None:
+    cortex = commands.add_parser("cortex", help="read Cortex safely while the chain runs: one query, or a copy")
+    actions = cortex.add_subparsers(required=True, metavar="ACTION")
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", help="overnight.yaml")
+    options.add_argument("--wait", type=float, default=30, metavar="S", help="seconds to wait for the chain's lock")
+    query = actions.add_parser(
+        "query", parents=[options], help="run one SQL statement read-only and print its rows, tab-separated"
+    )
+    query.add_argument("sql", help='e.g. "SELECT kind, title FROM memories ORDER BY created_at DESC LIMIT 20"')
+    query.set_defaults(handler=_cortex_query)
+    copy = actions.add_parser(
+        "copy", parents=[options], help="write a consistent copy of Cortex to a new DuckDB file, to explore at will"
+    )
+    copy.add_argument("destination", help="the new file, e.g. ~/cortex-copy.duckdb")
+    copy.set_defaults(handler=_cortex_copy)
 
 
 def _date(text: str) -> str:
@@ -167,6 +187,38 @@ def _validate(args) -> int:
     slack_state = "set" if os.environ.get(config.slack.token_env) else "unset: outbox only"
     print(f"  Slack {config.slack.channel}, token from ${config.slack.token_env} ({slack_state})")
     return 0
+
+
+def _cortex_query(args) -> int:
+    import csv
+
+    columns, rows = _on_cortex(args, lambda cortex: cortex.query(args.sql, lock_wait_s=args.wait))
+    out = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
+    if columns:
+        out.writerow(columns)
+    out.writerows(rows)
+    return 0
+
+
+def _cortex_copy(args) -> int:
+    copied = _on_cortex(args, lambda cortex: cortex.copy_to(args.destination, lock_wait_s=args.wait))
+    print(f"Cortex copied to {copied}: open it with `duckdb {copied}` for as long as you like")
+    return 0
+
+
+def _on_cortex(args, action):
+    """`action(cortex)`, its failures said in one line: a reader never holds Cortex beyond the action."""
+    import duckdb
+
+    from overnight_assets.resources.cortex import Cortex, CortexLockedError
+
+    config = load_config(args.config)
+    try:
+        return action(Cortex(config.home_path / "cortex.duckdb"))
+    except (CortexLockedError, OSError) as error:
+        raise UserError(str(error)) from None
+    except duckdb.Error as error:
+        raise UserError(f"cortex: {str(error).splitlines()[0]}") from None
 
 
 if __name__ == "__main__":

@@ -366,6 +366,7 @@ def _distinct(entries: list, noun: str, keys: tuple[str, ...]) -> list:
 class MemoryConfig(_Strict):
     retention_days: Int = Field(90, ge=1)
     prune_below: Float = Field(0.1, ge=0)
+    lock_wait_s: Float = Field(900, gt=0)  # how long a write waits for another process's lock on Cortex
 
 
 class WatchItem(_Strict):

@@ -202,3 +202,76 @@ def test_passwords_in_urls_reach_the_servers_and_nothing_written(tmp_path, host_
     for result in (validated, *nights):
         assert "hunter2pass" not in result.stdout + result.stderr
     assert files_holding(b"hunter2pass", dagster_home, tmp_path / "home") == []
+
+
+def cortex_config(tmp_path):
+    """A config whose home holds a real Cortex file with one memory in it."""
+    config = tmp_path / "overnight.yaml"
+    config.write_text(f"home: {tmp_path / 'home'}\n")
+    Cortex(tmp_path / "home" / "cortex.duckdb").remember(
+        [{"kind": "article", "source": "hn", "url": "https://example.org/a", "title": "A\tnote"}]
+    )
+    return config
+
+
+def chain_can_write(tmp_path) -> bool:
+    """A write as the chain makes one, failing within a second if anything still holds Cortex."""
+    cortex = Cortex(tmp_path / "home" / "cortex.duckdb", lock_wait_s=1)
+    return cortex.remember([{"kind": "a", "source": "s", "title": "written by the chain"}]) == 1
+
+
+def test_cortex_query_prints_rows_while_someone_else_reads_cortex(tmp_path, capsys):
+    from testkit import hold_cortex, release_cortex
+
+    config = cortex_config(tmp_path)
+    holder = hold_cortex(tmp_path / "home" / "cortex.duckdb")  # another reader: a shell left open
+    try:
+        assert main(["cortex", "query", "--config", str(config), "SELECT kind, url, title FROM memories"]) == 0
+    finally:
+        release_cortex(holder)
+    assert capsys.readouterr().out == 'kind\turl\ttitle\narticle\thttps://example.org/a\t"A\tnote"\n'
+    # the chain can write again at once: the query held Cortex for its statement only
+    assert chain_can_write(tmp_path)
+
+
+def test_cortex_query_never_writes_and_says_why(tmp_path, capsys):
+    config = cortex_config(tmp_path)
+    assert main(["cortex", "query", "--config", str(config), "DELETE FROM memories"]) == 2
+    assert "read-only" in capsys.readouterr().err
+    with Cortex(tmp_path / "home" / "cortex.duckdb").connect() as db:
+        assert db.execute("SELECT count(*) FROM memories").fetchone() == (1,)
+
+
+def test_cortex_copy_is_a_database_to_explore_for_as_long_as_one_likes(tmp_path, capsys):
+    import duckdb
+
+    config = cortex_config(tmp_path)
+    copy = tmp_path / "explore.duckdb"
+    result = overnight("cortex", "copy", "--config", str(config), str(copy), env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert f"Cortex copied to {copy}" in result.stdout
+    with duckdb.connect(str(copy), read_only=True) as explore:  # held open: the chain still writes
+        assert explore.execute("SELECT title FROM memories").fetchall() == [("A\tnote",)]
+        assert chain_can_write(tmp_path)
+    assert main(["cortex", "copy", "--config", str(config), str(copy)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_cortex_commands_without_a_cortex_say_so(tmp_path, capsys):
+    config = tmp_path / "overnight.yaml"
+    config.write_text(f"home: {tmp_path / 'home'}\n")
+    assert main(["cortex", "query", "--config", str(config), "SELECT 1"]) == 2
+    assert f"no Cortex at {tmp_path / 'home' / 'cortex.duckdb'} yet" in capsys.readouterr().err
+    assert not (tmp_path / "home" / "cortex.duckdb").exists()
+
+
+def test_cortex_query_waits_briefly_for_a_writer_then_names_it(tmp_path, capsys):
+    from testkit import hold_cortex, release_cortex
+
+    config = cortex_config(tmp_path)
+    writer = hold_cortex(tmp_path / "home" / "cortex.duckdb", read_only=False)
+    try:
+        assert main(["cortex", "query", "--config", str(config), "--wait", "0.5", "SELECT 1"]) == 2
+    finally:
+        release_cortex(writer)
+    assert f"stayed locked by PID {writer.pid} (" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 
 Each URL is fetched in its own thread with one shared httpx client, so the fetch phase takes about
 as long as the slowest source, not the sum of them. A URL without a scheme is a file path, read
-with the same size cap. Nothing here raises for a bad source: every outcome is a Fetched.
+with the same size cap, and only when it is a regular file (a FIFO or a device would hang the
+fetch). Nothing here raises for a bad source: every outcome is a Fetched.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from overnight_assets.local_files import open_regular_file
 from overnight_assets.reading.items import display_url, link_parts
 from overnight_assets.secret_urls import with_credentials
 
@@ -94,9 +96,10 @@ def fetch_one(client: httpx.Client, url: str, known: Validators, settings: Fetch
 
 
 def _read_file(path: str, max_bytes: int) -> bytes:
+    """A regular file only: a FIFO would block the open and a device never end, inside the gpu pool."""
     try:
-        with open(path, "rb") as handle:
-            body = handle.read(max_bytes + 1)
+        with open_regular_file(path) as handle:
+            body = handle.read(max_bytes + 1)  # never more than the cap, whatever the file's size
     except OSError as error:
         raise FetchError(f"cannot read {path}: {error.strerror or error}") from None
     if len(body) > max_bytes:

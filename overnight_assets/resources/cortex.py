@@ -3,21 +3,42 @@
 DuckDB lets one process hold a file open for writing at a time, so Cortex is opened briefly for
 each unit of work, retried on the lock with backoff, and never held across an LLM call or a
 network fetch. The schema is created and migrated here, in order, once per process.
+
+Any other process that keeps the file open, even read-only (a `duckdb cortex.duckdb` shell left
+open), blocks every write. A lock is no reason to lose a night: a unit of work waits for it up to
+`memory.lock_wait_s`, says who holds it while it waits, then fails with an error that names the
+holder. Readers use `query` (read-only, for one statement) or `copy_to` (a consistent copy to
+explore for as long as they like): `overnight cortex query|copy`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import re
 import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 if TYPE_CHECKING:
     import duckdb
 
-LOCK_WAIT_S = 60.0
+LOCK_WAIT_S = 900.0  # the default of memory.lock_wait_s: a reader's lock is waited out, not fatal
+QUERY_LOCK_WAIT_S = 30.0  # `overnight cortex`: the chain holds the file only briefly
+NOTICE_AFTER_S = 2.0  # a wait this long is said (shorter ones are the chain's own steps taking turns)
+NOTICE_EVERY_S = 60.0
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+_WRITER = (
+    "a process keeps it open (a `duckdb` shell?). Close it, and read Cortex with `overnight cortex query` or "
+    "`overnight cortex copy` instead; memory.lock_wait_s sets how long the chain waits."
+)
+_READER = "the chain, or a process keeping it open, is writing to it; try again later."
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Applied in order, each once, recorded by name. Append new entries; never edit a released one.
 MIGRATIONS: dict[str, str] = {
@@ -108,10 +129,17 @@ class CortexLockedError(RuntimeError):
 
 
 class Cortex:
-    """Plain access to the Cortex file; every `connect()` is one short unit of work."""
+    """Plain access to the Cortex file; every `connect()` is one short unit of work.
 
-    def __init__(self, path: str | Path):
+    `lock_wait_s` (default LOCK_WAIT_S) bounds the wait for another process's lock; `on_wait` hears,
+    every NOTICE_EVERY_S while a wait lasts, who holds the file (default: this module's logger)."""
+
+    def __init__(
+        self, path: str | Path, lock_wait_s: float | None = None, on_wait: Callable[[str], None] | None = None
+    ):
         self.path = Path(path).expanduser()
+        self.lock_wait_s = lock_wait_s
+        self.on_wait = on_wait or _log.warning
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -128,17 +156,80 @@ class Cortex:
         import duckdb  # at first use: it costs every code-location load ~0.1 s
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline, delay = time.monotonic() + LOCK_WAIT_S, 0.02
+        return self._waiting_out_locks(lambda: duckdb.connect(str(self.path), read_only=read_only))
+
+    def _waiting_out_locks(self, attempt: Callable[[], T], lock_wait_s: float | None = None, advice=_WRITER) -> T:
+        """`attempt()`, retried with backoff while another process holds the file's lock."""
+        import duckdb
+
+        wait_s = next(value for value in (lock_wait_s, self.lock_wait_s, LOCK_WAIT_S) if value is not None)
+        started, delay, notice_at = time.monotonic(), 0.02, NOTICE_AFTER_S
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return attempt()
             except duckdb.IOException as error:
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                if "lock" not in str(error).lower():
+                    raise
+                waited, holder = time.monotonic() - started, lock_holder(error)
+                if waited >= wait_s:
                     raise CortexLockedError(
-                        f"Cortex at {self.path} stayed locked by another process for {LOCK_WAIT_S:.0f} s: {error}"
+                        f"Cortex at {self.path} stayed locked by {holder} for {wait_s:g} s: {advice}"
                     ) from error
-                time.sleep(delay)
+                if waited >= notice_at:
+                    self.on_wait(f"Cortex at {self.path} is locked by {holder}: waited {waited:.0f} s of {wait_s:g} s")
+                    notice_at = waited + NOTICE_EVERY_S
+                time.sleep(min(delay, max(wait_s - waited, 0.0)))
                 delay = min(delay * 2, 1.0)
+
+    # --- reading from outside the chain: `overnight cortex` ----------------------------------
+
+    def query(self, sql: str, lock_wait_s: float = QUERY_LOCK_WAIT_S) -> tuple[list[str], list[tuple]]:
+        """(column names, rows) of one statement on a read-only connection held for it alone. No
+        migration and no new file: a reader never takes the write lock."""
+        import duckdb
+
+        self._require_file()
+        connect = partial(duckdb.connect, str(self.path), read_only=True)
+        connection = self._waiting_out_locks(connect, lock_wait_s, advice=_READER)
+        try:
+            cursor = connection.execute(sql)
+            if cursor.description is None:
+                return [], []
+            return [column[0] for column in cursor.description], cursor.fetchall()
+        finally:
+            connection.close()
+
+    def copy_to(self, destination: str | Path, lock_wait_s: float = QUERY_LOCK_WAIT_S) -> Path:
+        """A consistent copy of Cortex in a new DuckDB file. Cortex is attached read-only, so DuckDB's lock
+        keeps every writer out while it is copied; the copy is written beside `destination`, then
+        renamed, so a failed copy leaves nothing half-written."""
+        import duckdb
+
+        self._require_file()
+        destination = Path(destination).expanduser().resolve()
+        if destination.exists():
+            raise FileExistsError(f"{destination} already exists: remove it or choose another path")
+        partial = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
+        db = duckdb.connect()  # in memory: both files are attached to it
+        try:
+            attach = f"ATTACH {_sql_text(self.path)} AS cortex_source (READ_ONLY)"
+            self._waiting_out_locks(lambda: db.execute(attach), lock_wait_s, advice=_READER)
+            db.execute(f"ATTACH {_sql_text(partial)} AS cortex_copy")
+            db.execute("COPY FROM DATABASE cortex_source TO cortex_copy")
+            db.execute("DETACH cortex_copy")
+            db.execute("DETACH cortex_source")
+        except BaseException:
+            for leftover in (partial, partial.with_name(partial.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            raise
+        finally:
+            db.close()
+        os.replace(partial, destination)
+        return destination
+
+    def _require_file(self) -> None:
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no Cortex at {self.path} yet: no night has run with this home")
 
     def _migrate_once(self) -> None:
         key = str(self.path.resolve()) if self.path.exists() else str(self.path)
@@ -188,6 +279,17 @@ class Cortex:
                 ],
             )
             return db.execute("SELECT count(*) FROM memories").fetchone()[0] - before
+
+
+def lock_holder(error: Exception) -> str:
+    """Who holds the file, as DuckDB's lock error names it: "PID 123 (/usr/bin/duckdb)"."""
+    if match := _HOLDER.search(str(error)):
+        return f"PID {match['pid']} ({match['program']})"
+    return "another process"
+
+
+def _sql_text(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def memory_hash(kind: str, identity: str) -> str:

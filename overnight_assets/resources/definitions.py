@@ -8,20 +8,26 @@ can use them and stay plain Python.
 import os
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from overnight_assets.config import OvernightConfig
-from overnight_assets.resources.cortex import Cortex
+from overnight_assets.resources.cortex import LOCK_WAIT_S, Cortex
 from overnight_assets.resources.json_io import JsonIOManager
 from overnight_assets.resources.llm import LLMSession
 
 
 class CortexResource(dg.ConfigurableResource):
-    """The Cortex DuckDB file under `home`."""
+    """The Cortex DuckDB file under `home`; a wait for another process's lock is said in the run's log."""
 
     path: str
+    lock_wait_s: float = LOCK_WAIT_S
+    _log = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._log = context.log
 
     def get(self) -> Cortex:
-        return Cortex(self.path)
+        return Cortex(self.path, lock_wait_s=self.lock_wait_s, on_wait=self._log.warning if self._log else None)
 
 
 class LLMResource(dg.ConfigurableResource):
@@ -65,7 +71,7 @@ class SlackResource(dg.ConfigurableResource):
 
 
 def build_resources(config: OvernightConfig) -> dict:
-    cortex = CortexResource(path=str(config.home_path / "cortex.duckdb"))
+    cortex = CortexResource(path=str(config.home_path / "cortex.duckdb"), lock_wait_s=config.memory.lock_wait_s)
     return {
         "cortex": cortex,
         "llm": LLMResource(

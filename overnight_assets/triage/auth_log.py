@@ -3,20 +3,37 @@
 Reads classic syslog lines ("Nov 20 10:00:01 host sshd[123]: ...", no year, in the window's
 timezone) and RFC 3339 ones ("2026-11-20T10:00:01.123456+02:00 host sshd[1]: ..."). Whatever
 the bytes are, the answer is findings, never an exception.
+
+The log is read as bytes, line by line, never whole: a 1 GB log costs a chunk of memory, not the
+file. A line that is not valid UTF-8 is a finding of its own (any local user can write such lines
+with `logger`, and they must not hide the attack around them) and the readable lines still count.
+Only the window's part is read: the log is chronological, so a binary search over byte offsets
+finds where the window begins, and reading stops once the lines are well past its end. Both trust
+the timestamps syslog wrote (the time it received a local message), with slack for lines a little
+out of order; a few stray timestamps cannot move the search or end the reading early.
 """
 
+import codecs
+import io
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import BinaryIO, Iterator, NamedTuple
 
+from overnight_assets.local_files import open_regular_file
+from overnight_assets.secret_urls import redact_text
 from overnight_assets.triage.findings import Finding, Severity
 
 COLLECTOR = "auth_log"
-_NOT_TEXT_RATIO = 0.3  # a few stray bytes (a crash can leave NULs in a log) are not "binary"
-_JUNK_CHARS = "\ufffd" + "".join(chr(code) for code in range(32) if chr(code) not in "\t\n\r")
 _SAMPLE_LINES = 3
+READ_CHUNK_BYTES = 1 << 20
+MAX_LINE_BYTES = 16 * 1024  # rsyslog cuts messages at 8 kB by default: a longer line is no daemon's
+PROBE_BYTES = 64 * 1024  # the binary search stops when the window's start is known to within this
+PROBE_LINES = 8  # dated lines a probe looks at: one stray timestamp cannot steer the search
+CLOCK_SLACK = timedelta(hours=2)  # lines this far out of order (a DST change, merged sources) still count
+STOP_AFTER_LINES = 1000  # dated lines in a row past the window before reading stops
 
 _MONTHS = {
     name: number
@@ -54,6 +71,27 @@ class AuthLogResult:
 
 
 @dataclass
+class _Tally:
+    """Lines of one kind: how many, and where the first one starts (a byte offset)."""
+
+    count: int = 0
+    first_offset: int | None = None
+
+    def add(self, offset: int) -> None:
+        self.count += 1
+        if self.first_offset is None:
+            self.first_offset = offset
+
+
+@dataclass
+class _Reading:
+    """Which part of the file was read: what the coverage findings report."""
+
+    size: int  # when reading began: lines appended later are after the window
+    shrank_at: int | None = None  # the file ended here, before `size`: truncated (rotated in place) meanwhile
+
+
+@dataclass
 class _Events:
     """What the window's lines say, before thresholds and the known addresses are applied."""
 
@@ -61,8 +99,12 @@ class _Events:
     failed_connections: set = field(default_factory=set)  # (connection, source) that failed at all
     accepted: dict = field(default_factory=lambda: defaultdict(list))  # source -> [(time, user)]
     sudo_grants: dict = field(default_factory=dict)  # (user, group) -> (time, program)
-    unparsed: list = field(default_factory=list)
+    unparsed: _Tally = field(default_factory=_Tally)
+    unparsed_samples: list = field(default_factory=list)
+    not_utf8: _Tally = field(default_factory=_Tally)
+    too_long: _Tally = field(default_factory=_Tally)
     lines_in_window: int = 0
+    reading: _Reading = field(default_factory=lambda: _Reading(0))
 
     def failures_by_source(self) -> Counter:
         # a connection's attempts are its "Failed" lines; an "Invalid user" alone is one attempt
@@ -72,34 +114,44 @@ class _Events:
         return attempts
 
 
-def read_auth_log(path) -> bytes:
+class _Line(NamedTuple):
+    offset: int  # where the line starts in the file
+    data: bytes  # without its newline, at most MAX_LINE_BYTES
+    cut: bool  # longer than MAX_LINE_BYTES: the rest was skipped, not held
+    terminated: bool  # False for a last line still being written
+
+
+def open_auth_log(path) -> BinaryIO:
+    """The log opened for binary reading; a clear error for a missing file or one that is no regular
+    file (a FIFO would block the open forever)."""
     try:
-        return Path(path).expanduser().read_bytes()
+        return open_regular_file(Path(path).expanduser())
     except OSError as error:
         raise RuntimeError(f"cannot read auth log {path}: {error.strerror or error}") from error
 
 
 def auth_log_findings(
-    data: bytes,
+    log: bytes | BinaryIO,
     window_start: datetime,
     window_end: datetime,
     failed_login_threshold: int,
     known_sources: set[str],
+    name: str = "the auth log",
 ) -> AuthLogResult:
     """Failed logins per source above the threshold (AMBER), an accepted login from such a source
     (RED), from an address not in `known_sources` (AMBER; an empty set is a first run: INFO,
-    recorded as the baseline) and users added to sudo/wheel (RED), for lines in [start, end)."""
+    recorded as the baseline) and users added to sudo/wheel (RED), for lines in [start, end).
+    `log` is the log's bytes or a seekable binary file; `name` names it in the findings."""
     if window_start.tzinfo is None or window_end.tzinfo is None:
         raise ValueError("auth log window must be timezone-aware")
-    text = data.decode("utf-8", errors="replace")
-    if _is_not_text(text):
-        return AuthLogResult([_not_text_finding(data)], {})
-    events = _read_events(text, window_start, window_end)
+    log = io.BytesIO(log) if isinstance(log, (bytes, bytearray)) else log
+    events = _read_events(log, window_start, window_end)
     failures = events.failures_by_source()
     findings = [
         *_failure_findings(failures, failed_login_threshold),
         *_accepted_findings(events, failures, failed_login_threshold, known_sources),
         *_sudo_findings(events),
+        *_junk_findings(events, log, name),
         *_coverage_findings(events, window_start, window_end),
     ]
     first_accepted = {
@@ -109,35 +161,138 @@ def auth_log_findings(
     return AuthLogResult(findings, first_accepted)
 
 
-def _is_not_text(text: str) -> bool:
-    junk = sum(text.count(char) for char in _JUNK_CHARS)  # str.count: fast on a big log
-    return junk > len(text) * _NOT_TEXT_RATIO
+# --- reading: only the window's part, a line at a time -------------------------------------
 
 
-def _not_text_finding(data: bytes) -> Finding:
-    return Finding(
-        COLLECTOR,
-        Severity.AMBER,
-        "auth log is not text",
-        f"{len(data)} bytes, {data.count(0)} NUL bytes: binary data where a log should be",
-    )
-
-
-def _read_events(text: str, start: datetime, end: datetime) -> _Events:
-    events = _Events()
-    lines = text.replace("\x00", "").split("\n")
-    for number, line in enumerate(lines):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        parsed = _parse_line(line, start, end)
-        if parsed is None:
-            if number < len(lines) - 1:  # an unterminated last line is still being written
-                events.unparsed.append(line)
-        elif start <= parsed[0] < end:
+def _read_events(log: BinaryIO, start: datetime, end: datetime) -> _Events:
+    events = _Events(reading=_Reading(size=log.seek(0, io.SEEK_END)))
+    first = _window_offset(log, events.reading.size, start, end)
+    where = "before" if first else None  # what the last dated line said: before, in or after the window
+    crossed, past = False, 0
+    for line in _lines_from(log, first, events.reading):
+        text, valid = _decode(line.data, line.cut)
+        parsed = _parse_line(text, start, end) if text.strip() else None
+        if parsed:
+            stamp = parsed[0]
+            where = "before" if stamp < start else "in" if stamp < end else "after"
+            past = past + 1 if stamp >= end + CLOCK_SLACK else 0
+            crossed = crossed or not past  # a dated line not far past the end: the window is here or ahead
+            if crossed and past >= STOP_AFTER_LINES:
+                break
+        if where not in (None, "in"):
+            continue  # undated lines belong with the dated line before them
+        _count_line(events, line, text, valid, parsed)
+        if parsed:
             events.lines_in_window += 1
-            _record(events, number, *parsed)
+            _record(events, line.offset, *parsed)
     return events
+
+
+def _count_line(events: _Events, line: _Line, text: str, valid: bool, parsed) -> None:
+    """Tally what is wrong with a line of the window; a line still being written is not judged."""
+    if not text.strip():
+        return
+    if line.cut:
+        events.too_long.add(line.offset)
+    if not line.terminated:
+        return
+    if not valid:
+        events.not_utf8.add(line.offset)
+    elif parsed is None:
+        events.unparsed.add(line.offset)
+        if len(events.unparsed_samples) < _SAMPLE_LINES:
+            events.unparsed_samples.append(_printable(text[:120]))
+
+
+def _window_offset(log: BinaryIO, size: int, start: datetime, end: datetime) -> int:
+    """A byte offset at or before the first line of the window (less CLOCK_SLACK): a binary search
+    whose every step reads one probe. A probe that can read no time counts as "maybe in the window",
+    so junk makes the search read more, never less."""
+    earliest, low, high = start - CLOCK_SLACK, 0, size
+    while high - low > PROBE_BYTES:
+        middle = (low + high) // 2
+        latest = _probe(log, middle, size, start, end)
+        if latest is not None and latest < earliest:
+            low = middle  # the lines here, so everything before them, are from before the window
+        else:
+            high = middle
+    return low
+
+
+def _probe(log: BinaryIO, offset: int, size: int, start: datetime, end: datetime) -> datetime | None:
+    """The latest time among the first PROBE_LINES dated lines after `offset`, None if it finds none."""
+    log.seek(offset)
+    block = log.read(min(PROBE_BYTES, size - offset))
+    times = []
+    for data in block.split(b"\n")[1:-1]:  # the first and last are partial lines
+        if parsed := _parse_line(_decode(data, False)[0], start, end):
+            times.append(parsed[0])
+            if len(times) == PROBE_LINES:
+                break
+    return max(times, default=None)
+
+
+def _lines_from(log: BinaryIO, offset: int, reading: _Reading) -> Iterator[_Line]:
+    """Whole lines from the first line that starts at or after `offset`."""
+    lines = _lines(log, max(offset - 1, 0), reading)
+    if offset:
+        next(lines, None)  # the rest of the line byte `offset - 1` is in (only a newline if it ends there)
+    return lines
+
+
+def _lines(log: BinaryIO, offset: int, reading: _Reading) -> Iterator[_Line]:
+    """The lines from `offset` up to the size the file had, each cut at MAX_LINE_BYTES: only one chunk
+    and one line are held at a time. Notes in `reading` a file that ended sooner."""
+    log.seek(offset)
+    head, cut, line_at, position = b"", False, offset, offset
+    while position < reading.size:
+        chunk = log.read(min(READ_CHUNK_BYTES, reading.size - position))
+        if not chunk:
+            reading.shrank_at = position
+            break
+        pieces, cursor = chunk.split(b"\n"), position
+        for piece in pieces[:-1]:
+            head, cut = _grow(head, cut, piece)
+            yield _Line(line_at, head, cut, True)
+            cursor += len(piece) + 1
+            head, cut, line_at = b"", False, cursor
+        head, cut = _grow(head, cut, pieces[-1])
+        position += len(chunk)
+    if head or cut:
+        yield _Line(line_at, head, cut, False)
+
+
+def _grow(head: bytes, cut: bool, piece: bytes) -> tuple[bytes, bool]:
+    if cut:
+        return head, True
+    if b"\x00" in piece:  # a crash can leave blocks of NULs before a line: they are no part of it
+        piece = piece.replace(b"\x00", b"")
+    room = MAX_LINE_BYTES - len(head)
+    return (head + piece[:room], True) if len(piece) > room else (head + piece, False)
+
+
+def _decode(data: bytes, cut: bool) -> tuple[str, bool]:
+    """The line as text (bad bytes replaced, NULs from a crash dropped) and whether it was valid
+    UTF-8. A cut line may end inside a character, which is not held against it."""
+    try:
+        text, valid = (codecs.getincrementaldecoder("utf-8")().decode(data) if cut else data.decode("utf-8")), True
+    except UnicodeDecodeError:
+        text, valid = data.decode("utf-8", errors="replace"), False
+    return text.replace("\x00", "").rstrip("\r"), valid
+
+
+def _printable(text: str) -> str:
+    return redact_text("".join(char if char.isprintable() else "?" for char in text))
+
+
+def _line_number(log: BinaryIO, offset: int) -> int:
+    """Counted a chunk at a time: only asked for when a finding names a line."""
+    log.seek(0)
+    newlines, position = 0, 0
+    while position < offset and (chunk := log.read(min(READ_CHUNK_BYTES, offset - position))):
+        newlines += chunk.count(b"\n")
+        position += len(chunk)
+    return newlines + 1
 
 
 def _parse_line(line: str, start: datetime, end: datetime) -> tuple[datetime, str] | None:
@@ -176,7 +331,7 @@ def _distance(stamp: datetime, start: datetime, end: datetime) -> timedelta:
     return max(start - stamp, stamp - end, timedelta(0))
 
 
-def _record(events: _Events, number: int, stamp: datetime, rest: str) -> None:
+def _record(events: _Events, offset: int, stamp: datetime, rest: str) -> None:
     program_match = _PROGRAM.fullmatch(rest)
     if not program_match:
         return  # a line with a timestamp but no "host program:" is nothing we look for
@@ -185,7 +340,7 @@ def _record(events: _Events, number: int, stamp: datetime, rest: str) -> None:
     if repeated := _REPEATED.fullmatch(message):
         times, message = int(repeated["times"]), repeated["message"]
     if program.startswith("sshd"):
-        _record_ssh(events, f"{program}[{pid or f'line {number}'}]", stamp, message, times)
+        _record_ssh(events, f"{program}[{pid or f'byte {offset}'}]", stamp, message, times)
     for pattern in _SUDO_GRANTS if program in _ACCOUNT_TOOLS else ():
         if grant := pattern.search(message):
             events.sudo_grants.setdefault((grant["user"], grant["group"]), (stamp, program))
@@ -269,17 +424,47 @@ def _sudo_findings(events: _Events) -> list[Finding]:
     ]
 
 
+def _junk_findings(events: _Events, log: BinaryIO, name: str) -> list[Finding]:
+    """Lines no daemon writes, said by number and place: never their bytes, which an attacker chose."""
+    findings = []
+    for tally, what in (
+        (events.not_utf8, "not valid UTF-8"),
+        (events.too_long, f"longer than {MAX_LINE_BYTES // 1024} kB"),
+    ):
+        if tally.count:
+            lines, verb = ("1 line", "is") if tally.count == 1 else (f"{tally.count} lines", "are")
+            findings.append(
+                Finding(
+                    COLLECTOR,
+                    Severity.AMBER,
+                    f"{lines} of {name} {verb} {what}: possible log injection",
+                    f"the first is line {_line_number(log, tally.first_offset)} (byte {tally.first_offset}); "
+                    f"the readable lines around them were checked as usual",
+                )
+            )
+    return findings
+
+
 def _coverage_findings(events: _Events, start: datetime, end: datetime) -> list[Finding]:
     """Say what the collector could not see, so a quiet log is not mistaken for a quiet night."""
     findings = []
-    if events.unparsed:
-        samples = " | ".join(line[:120] for line in events.unparsed[:_SAMPLE_LINES])
+    if events.unparsed.count:
         findings.append(
             Finding(
                 COLLECTOR,
                 Severity.INFO,
-                f"{len(events.unparsed)} auth log lines could not be parsed",
-                f"e.g. {samples}",
+                f"{events.unparsed.count} auth log lines could not be parsed",
+                f"e.g. {' | '.join(events.unparsed_samples)}",
+            )
+        )
+    if events.reading.shrank_at is not None:
+        findings.append(
+            Finding(
+                COLLECTOR,
+                Severity.INFO,
+                "auth log shrank while it was read (rotated in place?)",
+                f"it ended at byte {events.reading.shrank_at} of the {events.reading.size} it had: "
+                "later lines of the window may be in the rotated file",
             )
         )
     if not events.lines_in_window:

@@ -45,9 +45,10 @@ def collect(
 
 
 def _auth_log(config: TriageConfig, window: tuple[datetime, datetime], cortex: Cortex) -> list[Finding]:
-    data = auth_log.read_auth_log(config.auth_log.path)
     known = store.known_login_sources(cortex, before=window[0])
-    result = auth_log.auth_log_findings(data, window[0], window[1], config.auth_log.failed_login_threshold, known)
+    with auth_log.open_auth_log(config.auth_log.path) as log:
+        threshold = config.auth_log.failed_login_threshold
+        result = auth_log.auth_log_findings(log, window[0], window[1], threshold, known, name=config.auth_log.path)
     store.record_login_sources(cortex, result.accepted_sources)
     return result.findings
 

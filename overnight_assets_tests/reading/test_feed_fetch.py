@@ -100,3 +100,45 @@ def test_a_configured_url_that_is_no_sound_url_is_a_failed_outcome_and_the_other
     assert fetched[broken_ipv6].error == "unusable URL http://[::1/: Invalid IPv6 URL"
     assert fetched[bad_idna].error == "unusable URL http://xn--abc-.example/: A-label must not end with a hyphen"
     assert {fetched[url].outcome for url in (bad_port, broken_ipv6, bad_idna)} == {"failed"}
+
+
+def test_a_fifo_a_device_a_directory_or_a_socket_as_a_file_source_fails_alone_and_does_not_hang(tmp_path):
+    # opening a FIFO with no writer blocks forever and /dev/zero never ends: both used to hang the gpu pool
+    import os
+    import socket
+    import threading
+
+    fifo, folder, feed = tmp_path / "feed.fifo", tmp_path / "folder", tmp_path / "feed.xml"
+    os.mkfifo(fifo)
+    folder.mkdir()
+    feed.write_bytes(FEED)
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(tmp_path / "feed.sock"))
+    sources = [str(fifo), "/dev/zero", str(folder), str(tmp_path / "feed.sock"), str(feed)]
+    fetched = {}
+    worker = threading.Thread(target=lambda: fetched.update(fetch_all(sources, {}, SETTINGS)), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    try:
+        assert not worker.is_alive(), "fetch_all hung on a file source that is not a regular file"
+    finally:
+        _release_fifo(fifo)
+        listening.close()
+    assert fetched[str(feed)].body == FEED
+    assert {source: fetched[source].error for source in sources[:4]} == {
+        str(fifo): f"cannot read {fifo}: not a regular file (a FIFO)",
+        "/dev/zero": "cannot read /dev/zero: not a regular file (a character device)",
+        str(folder): f"cannot read {folder}: not a regular file (a directory)",
+        str(tmp_path / "feed.sock"): f"cannot read {tmp_path / 'feed.sock'}: not a regular file (a socket)",
+    }
+
+
+def _release_fifo(fifo):
+    """Unblock a reader stuck opening the FIFO (only when the code under test is broken)."""
+    import os
+
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:  # ENXIO: nobody is reading, nothing to release
+        pass
+

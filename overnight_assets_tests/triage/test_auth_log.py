@@ -7,7 +7,8 @@ import pytest
 
 import overnight_assets
 from overnight_assets.status import Status
-from overnight_assets.triage.auth_log import auth_log_findings, read_auth_log
+from overnight_assets.triage import auth_log
+from overnight_assets.triage.auth_log import auth_log_findings, open_auth_log
 from overnight_assets.triage.findings import Severity
 from overnight_assets.triage.gate import gate
 
@@ -159,11 +160,12 @@ def test_classic_syslog_year_is_right_across_new_year(start, inside, outside):
 def test_binary_junk_is_an_amber_finding_not_a_crash():
     junk = Path(sys.executable).resolve().read_bytes()[:65536]
     result = triage(junk)
-    assert titles(result) == {"auth log is not text": Severity.AMBER}
+    [finding] = [f for f in result.findings if f.severity is not Severity.INFO]
+    assert finding.title.endswith("lines of the auth log are not valid UTF-8: possible log injection")
     assert gate(result.findings) is Status.AMBER
 
 
-def test_non_utf8_bytes_are_replaced_and_the_line_still_counts():
+def test_latin1_lines_are_a_finding_and_still_count():
     log = b"".join(
         f"Nov 20 10:00:00 h sshd[{pid}]: Invalid user jos\xe9 from {ATTACKER} port 1\n".encode(
             "latin-1"
@@ -171,12 +173,15 @@ def test_non_utf8_bytes_are_replaced_and_the_line_still_counts():
         for pid in (5, 6, 7)
     )
     assert titles(triage(log, threshold=2)) == {
-        f"3 failed SSH logins from {ATTACKER}": Severity.AMBER
+        f"3 failed SSH logins from {ATTACKER}": Severity.AMBER,
+        "3 lines of the auth log are not valid UTF-8: possible log injection": Severity.AMBER,
     }
 
 
-def test_a_few_nul_bytes_from_a_crash_do_not_blind_the_check():
-    log = "\x00" * 200 + failed_logins(12)
+@pytest.mark.parametrize("nuls", [200, 100_000])
+def test_nul_bytes_from_a_crash_do_not_blind_the_check(nuls):
+    # NUL is valid UTF-8 and a crash artefact, not an attacker's junk: dropped, not a finding
+    log = "\x00" * nuls + failed_logins(6) + "\x00" * nuls + failed_logins(6, day="Nov 20")
     assert titles(triage(log)) == {f"12 failed SSH logins from {ATTACKER}": Severity.AMBER}
 
 
@@ -211,16 +216,160 @@ def test_titles_repeat_byte_identically_on_a_rerun():
     assert triage(log).findings == triage(log).findings
 
 
-def test_read_auth_log_names_the_path_when_missing(tmp_path):
+def test_open_auth_log_names_the_path_when_missing(tmp_path):
     with pytest.raises(RuntimeError, match=f"cannot read auth log {tmp_path}/absent.log"):
-        read_auth_log(tmp_path / "absent.log")
+        open_auth_log(tmp_path / "absent.log")
 
 
-def test_read_auth_log_names_the_path_when_unreadable(tmp_path):
+def test_open_auth_log_names_the_path_when_unreadable(tmp_path):
     # a directory cannot be read as a file even by root, unlike a chmod 000 file
-    with pytest.raises(RuntimeError, match=f"cannot read auth log {tmp_path}"):
-        read_auth_log(tmp_path)
+    with pytest.raises(RuntimeError, match=f"cannot read auth log {tmp_path}: not a regular file \\(a directory\\)"):
+        open_auth_log(tmp_path)
 
 
-def test_read_auth_log_returns_the_bytes():
-    assert read_auth_log(SAMPLE) == SAMPLE.read_bytes()
+def test_open_auth_log_reads_the_bytes():
+    with open_auth_log(SAMPLE) as log:
+        assert log.read() == SAMPLE.read_bytes()
+
+
+# --- hostile and large logs: read line by line, streaming, only the window's part ---------------
+
+
+def classic(stamp: datetime, rest: str) -> str:
+    return f"{stamp:%b} {stamp.day:2d} {stamp:%H:%M:%S} homelab {rest}\n"
+
+
+def history(first: datetime, count: int, step_s: int = 10) -> str:
+    """Quiet, dated, ordinary lines: what a busy host's auth log is mostly made of (made fast: a
+    timestamp formatted per minute)."""
+    lines, minute_prefix, minute = [], "", None
+    for i in range(count):
+        stamp = first + timedelta(seconds=i * step_s)
+        if stamp.replace(second=0) != minute:
+            minute = stamp.replace(second=0)
+            minute_prefix = f"{stamp:%b} {stamp.day:2d} {stamp:%H:%M}"
+        lines.append(f"{minute_prefix}:{stamp.second:02d} homelab CRON[{i % 30000}]: pam_unix(cron:session): "
+                     "session closed for user root\n")
+    return "".join(lines)
+
+
+class CountingReader:
+    """A binary file that counts what is read through it."""
+
+    def __init__(self, handle):
+        self.handle, self.reads = handle, []
+
+    def read(self, size=-1):
+        data = self.handle.read(size)
+        self.reads.append(len(data))
+        return data
+
+    def seek(self, *args):
+        return self.handle.seek(*args)
+
+
+def test_junk_lines_around_a_brute_force_and_a_sudo_grant_are_a_finding_and_the_verdict_stays_red(tmp_path):
+    # any local user can write undecodable lines with `logger`: the old reader saw "not text" and said AMBER
+    junk_line = b"\xff\xfe\x80" * 60
+    attack = [line.encode() for line in (failed_logins(20) + accepted(ATTACKER, user="root")).splitlines(True)]
+    body = [b"Nov 20 04:00:00 homelab usermod[301]: add 'mallory' to group 'sudo'\n"]
+    for number, line in enumerate(attack):
+        body.append(line)
+        body += [b"Nov 20 10:00:30 homelab mallory: " + junk_line + b"\n", junk_line + b"\n"] * 7
+    path = tmp_path / "auth.log"
+    path.write_bytes(history(START - timedelta(hours=5), 100).encode() + b"".join(body))
+    with open_auth_log(path) as log:
+        result = auth_log_findings(log, START, END, 10, {LAN}, name=str(path))
+    found = titles(result)
+    assert found[f"SSH login accepted from {ATTACKER} after 20 failed attempts"] is Severity.RED
+    assert found["user mallory added to group sudo"] is Severity.RED
+    assert found[f"294 lines of {path} are not valid UTF-8: possible log injection"] is Severity.AMBER
+    assert gate(result.findings) is Status.RED
+    [junk] = [f for f in result.findings if "UTF-8" in f.title]
+    first_junk = path.read_bytes().index(b"Nov 20 10:00:30 homelab mallory")
+    assert junk.detail.startswith(f"the first is line 103 (byte {first_junk});")
+    assert not any("\ufffd" in f.title + f.detail for f in result.findings)  # never the attacker's bytes
+
+
+def test_junk_before_the_window_is_not_counted_for_it():
+    log = b"Nov 19 10:00:00 homelab x: \xff\xff\n" + failed_logins(11).encode()
+    assert titles(triage(log)) == {f"11 failed SSH logins from {ATTACKER}": Severity.AMBER}
+
+
+def test_a_line_over_the_length_cap_is_cut_and_a_finding_and_the_rest_still_counts():
+    huge = "Nov 20 10:00:00 homelab mallory: " + "A" * 5_000_000 + "\n"
+    result = triage(failed_logins(6) + huge + failed_logins(6, day="Nov 20"))
+    assert titles(result) == {
+        f"12 failed SSH logins from {ATTACKER}": Severity.AMBER,
+        "1 line of the auth log is longer than 16 kB: possible log injection": Severity.AMBER,
+    }
+
+
+def test_a_stray_timestamp_far_past_the_window_does_not_end_the_reading():
+    forged = classic(datetime(2026, 12, 25, tzinfo=ZONE), "sshd[1]: Connection closed by 198.51.100.1")
+    assert titles(triage(forged * 3 + failed_logins(11))) == {f"11 failed SSH logins from {ATTACKER}": Severity.AMBER}
+
+
+def test_a_log_much_larger_than_the_window_is_not_read_whole(tmp_path):
+    # 40 days of history, then the night: the old reader held the whole file (and more) in memory
+    path = tmp_path / "auth.log"
+    with path.open("w") as log:
+        log.write(history(START - timedelta(days=40), 345_600))
+        log.write(failed_logins(11))
+    size = path.stat().st_size
+    with open_auth_log(path) as handle:
+        reader = CountingReader(handle)
+        result = auth_log_findings(reader, START, END, 10, {LAN})
+    assert titles(result) == {f"11 failed SSH logins from {ATTACKER}": Severity.AMBER}
+    assert size > 30_000_000 and sum(reader.reads) < size / 20
+    assert max(reader.reads) <= auth_log.READ_CHUNK_BYTES  # a chunk at a time, never the file
+
+
+def test_reading_stops_once_well_past_the_window(tmp_path):
+    path = tmp_path / "auth.log"
+    path.write_text(history(START - timedelta(days=20), 172_800) + failed_logins(11) + history(END, 200_000))
+    with open_auth_log(path) as handle:
+        reader = CountingReader(handle)
+        result = auth_log_findings(reader, START, END, 10, {LAN})
+    assert titles(result) == {f"11 failed SSH logins from {ATTACKER}": Severity.AMBER}
+    assert sum(reader.reads) < path.stat().st_size / 10
+
+
+def test_the_window_is_found_in_a_large_log_across_the_new_year(tmp_path):
+    new_year = datetime(2027, 1, 1, tzinfo=ZONE)
+    path = tmp_path / "auth.log"
+    path.write_text(history(new_year - timedelta(days=10), 86_400) + accepted(ATTACKER, when="Jan  1 08:00:00"))
+    with open_auth_log(path) as handle:
+        result = auth_log_findings(handle, new_year, new_year + timedelta(days=1), 10, {LAN})
+    assert titles(result) == {f"SSH login from new address {ATTACKER}": Severity.AMBER}
+    assert result.accepted_sources[ATTACKER] == datetime(2027, 1, 1, 8, tzinfo=ZONE)
+
+
+def test_a_log_truncated_while_it_is_read_says_so_and_keeps_what_it_read(tmp_path):
+    # logrotate's copytruncate empties the file in place: reads past the new end find nothing
+    path = tmp_path / "auth.log"
+    path.write_text(failed_logins(11) + history(START + timedelta(hours=11), 40_000, step_s=1))
+    with open_auth_log(path) as handle:
+        reader = CountingReader(handle)
+        real_read = reader.read
+
+        def read_then_rotate(size=-1):
+            data = real_read(size)
+            if sum(reader.reads) > auth_log.READ_CHUNK_BYTES:
+                path.write_bytes(b"")
+            return data
+
+        reader.read = read_then_rotate
+        result = auth_log_findings(reader, START, END, 10, {LAN})
+    found = titles(result)
+    assert found[f"11 failed SSH logins from {ATTACKER}"] is Severity.AMBER
+    assert found["auth log shrank while it was read (rotated in place?)"] is Severity.INFO
+
+
+def test_open_auth_log_refuses_a_fifo_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "auth.log"
+    os.mkfifo(fifo)
+    with pytest.raises(RuntimeError, match=r"cannot read auth log .*: not a regular file \(a FIFO\)"):
+        open_auth_log(fifo)
