@@ -15,6 +15,7 @@ out of order; a few stray timestamps cannot move the search or end the reading e
 
 import codecs
 import io
+import ipaddress
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -95,8 +96,10 @@ class _Reading:
 class _Events:
     """What the window's lines say, before thresholds and the known addresses are applied."""
 
-    failed_lines: Counter = field(default_factory=Counter)  # (connection, source) -> "Failed" lines
-    failed_connections: set = field(default_factory=set)  # (connection, source) that failed at all
+    # (connection, source) -> [(time, attempts)] of its "Failed" lines; and when it first failed at all
+    failed_lines: dict = field(default_factory=lambda: defaultdict(list))
+    failed_connections: dict = field(default_factory=dict)
+    connection_ip: dict = field(default_factory=dict)  # sshd[pid] -> the address its lines name
     accepted: dict = field(default_factory=lambda: defaultdict(list))  # source -> [(time, user)]
     sudo_grants: dict = field(default_factory=dict)  # (user, group) -> (time, program)
     unparsed: _Tally = field(default_factory=_Tally)
@@ -106,12 +109,34 @@ class _Events:
     lines_in_window: int = 0
     reading: _Reading = field(default_factory=lambda: _Reading(0))
 
-    def failures_by_source(self) -> Counter:
-        # a connection's attempts are its "Failed" lines; an "Invalid user" alone is one attempt
+    def failures_by_source(self, until: datetime | None = None) -> Counter:
+        """Failed attempts per source (up to `until`): a connection's attempts are its "Failed"
+        lines; an "Invalid user" or PAM line alone is one attempt. A connection's lines that name
+        the source differently (PAM's rhost= a host name, sshd the IP) count once, under the IP."""
+        connections: dict[tuple[str, str], list] = defaultdict(list)
+        for connection, source in self.failed_connections:
+            connections[connection, self.address(connection, source)].append((connection, source))
         attempts = Counter()
-        for connection in self.failed_connections:
-            attempts[connection[1]] += self.failed_lines[connection] or 1
-        return attempts
+        for (_, source), keys in connections.items():
+            lines = [(stamp, times) for key in keys for stamp, times in self.failed_lines.get(key, [])]
+            first = min(self.failed_connections[key] for key in keys)
+            if lines:
+                attempts[source] += sum(times for stamp, times in lines if until is None or stamp <= until)
+            elif until is None or first <= until:
+                attempts[source] += 1
+        return +attempts  # sources with no attempt before `until` are left out
+
+    def address(self, connection: str, source: str) -> str:
+        """The IP the same sshd process logged, for a source given as a host name; no DNS lookup."""
+        return source if _is_ip(source) else self.connection_ip.get(connection, source)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Line(NamedTuple):
@@ -351,14 +376,17 @@ def _record_ssh(
 ) -> None:
     if failed := _FAILED.match(message):
         key = (connection, failed["source"])
-        events.failed_lines[key] += times
-        events.failed_connections.add(key)
+        events.failed_lines[key].append((stamp, times))
+        events.failed_connections.setdefault(key, stamp)
     elif accepted := _ACCEPTED.match(message):
         events.accepted[accepted["source"]].append((stamp, accepted["user"]))
     else:
         for pattern in _CONNECTION_FAILED:
             if failed := pattern.search(message):
-                events.failed_connections.add((connection, failed["source"]))
+                events.failed_connections.setdefault((connection, failed["source"]), stamp)
+        return
+    if _is_ip(source := (failed or accepted)["source"]):
+        events.connection_ip.setdefault(connection, source)
 
 
 def _failure_findings(failures: Counter, threshold: int) -> list[Finding]:
@@ -380,15 +408,8 @@ def _accepted_findings(
     findings = []
     for source, logins in sorted(events.accepted.items()):
         detail = _logins_detail(logins)
-        if failures[source] > threshold:
-            findings.append(
-                Finding(
-                    COLLECTOR,
-                    Severity.RED,
-                    f"SSH login accepted from {source} after {failures[source]} failed attempts",
-                    "a brute force that worked? " + detail,
-                )
-            )
+        if finding := _after_burst_finding(events, source, sorted(logins), failures[source], threshold):
+            findings.append(finding)
         if known_sources and source not in known_sources:
             findings.append(
                 Finding(COLLECTOR, Severity.AMBER, f"SSH login from new address {source}", detail)
@@ -404,6 +425,30 @@ def _accepted_findings(
             )
         )
     return findings
+
+
+def _after_burst_finding(
+    events: _Events, source: str, logins: list[tuple[datetime, str]], failed: int, threshold: int
+) -> Finding | None:
+    """RED when a login follows a burst (more than `threshold` failures before it); AMBER when
+    the address's burst came only after its login."""
+    if failed <= threshold:
+        return None
+    for stamp, user in logins:
+        before = events.failures_by_source(until=stamp)[source]
+        if before > threshold:
+            return Finding(
+                COLLECTOR,
+                Severity.RED,
+                f"SSH login accepted from {source} after {before} failed attempts",
+                f"a brute force that worked? login as {user} at {stamp.isoformat()}",
+            )
+    return Finding(
+        COLLECTOR,
+        Severity.AMBER,
+        f"SSH login accepted from {source}, an address that later failed {failed} times",
+        f"the login came first; {_logins_detail(logins)}",
+    )
 
 
 def _logins_detail(logins: list[tuple[datetime, str]]) -> str:

@@ -373,3 +373,39 @@ def test_open_auth_log_refuses_a_fifo_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(RuntimeError, match=r"cannot read auth log .*: not a regular file \(a FIFO\)"):
         open_auth_log(fifo)
+
+
+def test_a_login_hours_before_the_burst_is_not_a_brute_force_that_worked():
+    result = triage(accepted(ATTACKER, when="Nov 20 06:00:00") + failed_logins(12))
+    assert titles(result)[f"SSH login accepted from {ATTACKER}, an address that later failed 12 times"] is Severity.AMBER
+    assert not [t for t, severity in titles(result).items() if severity is Severity.RED]
+
+
+def test_a_login_after_the_burst_is_red_and_counts_only_the_failures_before_it():
+    # 40 failures from 10:00:00, one a second: the login at 10:00:30 follows 31 of them
+    burst = failed_logins(40)
+    login = accepted(ATTACKER, when="Nov 20 10:00:30")
+    lines = sorted((burst + login).splitlines(keepends=True), key=lambda line: line[:15])
+    result = triage("".join(lines))
+    assert titles(result)[f"SSH login accepted from {ATTACKER} after 31 failed attempts"] is Severity.RED
+
+
+def test_a_pam_host_name_and_the_sshd_address_of_one_connection_are_one_attacker():
+    # the PAM line names the host, sshd's own lines the address: the same process, the same attacker
+    lines = "".join(
+        f"Nov 20 10:00:{i:02d} homelab sshd[{500 + i}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 "
+        f"euid=0 tty=ssh ruser= rhost=scanner.example.net  user=root\n"
+        f"Nov 20 10:00:{i:02d} homelab sshd[{500 + i}]: Failed password for root from {ATTACKER} port {41000 + i} ssh2\n"
+        for i in range(12)
+    )
+    result = triage(lines)
+    assert titles(result) == {f"12 failed SSH logins from {ATTACKER}": Severity.AMBER}
+
+
+def test_a_host_name_without_an_address_in_its_connection_still_counts_under_its_name():
+    lines = "".join(
+        f"Nov 20 10:00:{i:02d} homelab sshd[{500 + i}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 "
+        f"euid=0 tty=ssh ruser= rhost=scanner.example.net  user=root\n"
+        for i in range(11)
+    )
+    assert titles(triage(lines)) == {"11 failed SSH logins from scanner.example.net": Severity.AMBER}
