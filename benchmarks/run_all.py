@@ -23,6 +23,7 @@ BENCHMARKS = {
     "code_review_prepare": [],
     "reading_fetch": [],
     "reading_llm_budget": [],
+    "gpu_slot_recovery": [],
 }
 
 
