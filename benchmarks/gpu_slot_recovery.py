@@ -17,7 +17,6 @@ Target: at most 2 minutes, both ways.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -26,7 +25,6 @@ from pathlib import Path
 
 import dagster as dg
 
-REPO = Path(__file__).resolve().parents[1]
 TARGET_S = 120.0
 SENSOR = "dead_worker_sensor"
 
@@ -71,21 +69,16 @@ def sensor_ticks(instance: dg.DagsterInstance) -> int:
 
 
 def with_daemon(instance: dg.DagsterInstance, root: Path) -> float:
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
+    from overnight_assets_tests.testkit import dagster_daemon
+
+    with dagster_daemon():
         poll(lambda: sensor_ticks(instance), f"the daemon's first {SENSOR} tick")
         run_id, killed_at = kill_a_night_holding_the_slot(instance, "2026-11-19", root / "killed-1.log")
         poll(lambda: run_id not in slot_holders(instance), "the daemon to free the slot")
         seconds = time.monotonic() - killed_at
-        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
-        print(f"  with the daemon: slot free {seconds:.1f} s after the kill ({sensor_ticks(instance)} sensor ticks so far)")
-        return seconds
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=120)
+    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    print(f"  with the daemon: slot free {seconds:.1f} s after the kill ({sensor_ticks(instance)} sensor ticks so far)")
+    return seconds
 
 
 def without_daemon(instance: dg.DagsterInstance, root: Path, env) -> float:

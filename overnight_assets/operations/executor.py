@@ -13,7 +13,8 @@ It also records the worker's identity on the run (see run_workers.py) before any
 slot, so a dead worker can be told from a live one, and frees the run's slots when its steps are
 over, whatever ended them (in one process, no step of the run can still be running then).
 
-The Dagster pieces used here are internal to 1.13.27 (pinned): test_executor.py exercises them.
+The Dagster pieces used here are internal to 1.13.27 (pinned); operations tests exercise them
+(test_pool_care_executor.py), and every `overnight run` goes through them.
 """
 
 from __future__ import annotations

@@ -1,19 +1,14 @@
 """A night killed (SIGKILL) inside a gpu step: its run is failed with the reason and its gpu slot freed,
 by the next `overnight run` before it starts, by the sensor's logic, and by a real daemon."""
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import dagster as dg
 
 from hung_nights import sigkill, wait_for
 from overnight_assets.operations.run_workers import WORKER_TAG, Worker
 from overnight_assets.operations.sensors import build_dead_worker_sensor
-from testkit import REPO
+from testkit import dagster_daemon
 
 
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
@@ -75,21 +70,10 @@ def test_the_sensor_leaves_a_live_worker_and_another_hosts_run_alone_and_recover
 def test_a_real_daemon_frees_the_slot_of_a_killed_night(nights, hung_night):
     killed, run_id = hung_night
     sigkill(killed)
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, env=nights.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
+    with dagster_daemon(nights.env) as daemon:
         wait_for(lambda: not nights.slot_holders(), "the daemon's sensor to free the gpu slot", daemon)
-        assert nights.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
-        assert failure_message(nights.instance, run_id) == expected_reason(killed.pid)
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+    assert nights.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    assert failure_message(nights.instance, run_id) == expected_reason(killed.pid)
 
 
 def test_the_code_location_runs_the_sensor_every_minute_and_the_executor_that_records_workers():

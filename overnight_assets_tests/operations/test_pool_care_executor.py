@@ -47,7 +47,7 @@ def test_sigterm_inside_a_gpu_step_ends_the_run_and_frees_its_slot(nights, hung_
     assert not nights.gpu().claimed_slots and not nights.gpu().pending_steps
 
 
-def test_every_run_records_its_worker_before_it_claims_a_slot(nights, hung_night):
+def test_a_run_records_its_worker_host_pid_and_pid_namespace(nights, hung_night):
     holder, holder_run = hung_night
     worker = Worker.from_tag(nights.instance.get_run_by_id(holder_run).tags[WORKER_TAG])
     assert (worker.host, worker.pid) == (socket.gethostname(), holder.pid)
