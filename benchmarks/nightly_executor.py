@@ -45,7 +45,7 @@ def check_same_work() -> None:
     from overnight_assets.cli import nightly_job
 
     ours, theirs = nightly_job(), multiprocess_nightly()
-    assert ours.executor_def is dg.in_process_executor and theirs.executor_def is dg.multiprocess_executor
+    assert ours.executor_def.name == "in_process" and theirs.executor_def is dg.multiprocess_executor
     assert ours.asset_layer.executable_asset_keys == theirs.asset_layer.executable_asset_keys
     assert set(ours.resource_defs) == set(theirs.resource_defs)
 

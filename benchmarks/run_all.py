@@ -24,6 +24,7 @@ BENCHMARKS = {
     "reading_fetch": [],
     "reading_llm_budget": [],
     "auth_log_read": [],
+    "gpu_slot_recovery": [],
 }
 
 

@@ -128,10 +128,18 @@ def _check_partition(partition: str, timezone: str) -> None:
 
 
 def run_nightly(partition: str, tags: dict | None = None) -> bool:
-    """Execute the nightly job for one partition in the instance at DAGSTER_HOME."""
+    """Execute the nightly job for one partition in the instance at DAGSTER_HOME.
+
+    Runs whose worker died on this host are failed first and their pool slots freed: without the
+    daemon, nothing else would, and this night's LLM steps would wait for them for ever.
+    """
     import dagster as dg
 
+    from overnight_assets.operations.sensors import recover_dead_workers
+
     with dg.DagsterInstance.get() as instance:
+        for line in recover_dead_workers(instance):
+            print(f"overnight: {line}", flush=True)
         result = dg.execute_job(
             dg.reconstructable(nightly_job), instance=instance, tags={"dagster/partition": partition, **(tags or {})}
         )

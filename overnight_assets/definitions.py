@@ -9,6 +9,8 @@ from overnight_assets.briefing.sensors import build_outbox_sensor
 from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.operations.assets import build_operations_defs
+from overnight_assets.operations.executor import pool_care_in_process_executor
+from overnight_assets.operations.sensors import build_dead_worker_sensor
 from overnight_assets.partitions import daily_partitions, night_partition
 from overnight_assets.reading.assets import build_reading_defs
 from overnight_assets.resources.definitions import build_resources
@@ -52,9 +54,9 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
         dg.Definitions(
             jobs=[nightly_job, delivery_job],
             schedules=[nightly_schedule],
-            sensors=[build_outbox_sensor(config, delivery_job)],
+            sensors=[build_outbox_sensor(config, delivery_job), build_dead_worker_sensor()],
             resources=build_resources(config),
-            executor=dg.in_process_executor,
+            executor=pool_care_in_process_executor,
         ),
     )
 

@@ -7,8 +7,12 @@ not conftest.py, so tests and benchmarks import it by a name no other folder's c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +25,25 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "overnight_assets" / "demo" / "samples"
+
+
+@contextlib.contextmanager
+def dagster_daemon(env: dict | None = None):
+    """A real `dagster-daemon run` on the repo's workspace.yaml (env: its environment, default this
+    process's), stopped with its whole process group on exit."""
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        yield daemon
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a loaded machine: the daemon's children may not stop in time
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()
 
 
 def require_or_skip(available: bool, reason: str) -> None:

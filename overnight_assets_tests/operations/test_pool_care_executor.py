@@ -1,0 +1,67 @@
+"""The project's executor around the gpu pool: a night waiting on the pool says who holds it, waits
+without spinning, and stops on SIGTERM with nothing left in the pool; every run records its worker."""
+
+import os
+import signal
+import socket
+import uuid
+
+import dagster as dg
+
+from hung_nights import wait_for
+from overnight_assets.operations.executor import LONGEST_WAIT_S, _PatientConcurrencyContext
+from overnight_assets.operations.run_workers import WORKER_TAG, Worker
+from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+
+
+def run_of(instance: dg.DagsterInstance, night: str) -> dg.DagsterRun | None:
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": night}))
+    return runs[0] if runs else None
+
+
+def test_sigterm_stops_a_night_waiting_on_the_pool_and_leaves_nothing_in_it(nights, hung_night):
+    holder, holder_run = hung_night
+    waiting = nights.start("2026-11-20")
+    announcement = f"gpu_warmup is waiting for the gpu pool: held by run {holder_run} (step gpu_warmup, started "
+    wait_for(lambda: announcement in nights.output("2026-11-20"), "the waiting night to say who holds the pool", waiting)
+    waiting_run = run_of(nights.instance, "2026-11-20").run_id
+    assert waiting_run in nights.waiting_or_holding() and nights.slot_holders() == {holder_run}
+
+    waiting.send_signal(signal.SIGTERM)
+    waiting.wait(timeout=60)  # without the fix it spins in Dagster's claim loop for ever, deaf to the signal
+
+    output = nights.output("2026-11-20")
+    assert waiting.returncode != 0, output[-3000:]
+    assert nights.instance.get_run_by_id(waiting_run).status == dg.DagsterRunStatus.CANCELED
+    assert waiting_run not in nights.waiting_or_holding()
+    assert nights.slot_holders() == {holder_run}  # the live holder is untouched
+    assert output.count("waiting for the gpu pool") == 1
+
+
+def test_sigterm_inside_a_gpu_step_ends_the_run_and_frees_its_slot(nights, hung_night):
+    holder, holder_run = hung_night
+    holder.send_signal(signal.SIGTERM)
+    holder.wait(timeout=60)
+    assert holder.returncode != 0
+    assert nights.instance.get_run_by_id(holder_run).status == dg.DagsterRunStatus.FAILURE
+    assert not nights.gpu().claimed_slots and not nights.gpu().pending_steps
+
+
+def test_a_run_records_its_worker_host_pid_and_pid_namespace(nights, hung_night):
+    holder, holder_run = hung_night
+    worker = Worker.from_tag(nights.instance.get_run_by_id(holder_run).tags[WORKER_TAG])
+    assert (worker.host, worker.pid) == (socket.gethostname(), holder.pid)
+    assert worker.pid_namespace == os.readlink("/proc/self/ns/pid")
+
+
+def test_a_blocked_step_sleeps_until_its_next_claim_check(instance):
+    holder = dg.DagsterRun(job_name="nightly", run_id=str(uuid.uuid4()))
+    waiter = dg.DagsterRun(job_name="nightly", run_id=str(uuid.uuid4()))
+    with InstanceConcurrencyContext(instance, holder) as holding:
+        assert holding.claim("gpu", "security_triage")
+        with InstanceConcurrencyContext(instance, waiter) as dagsters:
+            assert not dagsters.claim("gpu", "gpu_warmup")
+            assert dagsters.interval_to_next_pending_claim_check() <= 0  # Dagster 1.13.27: never a positive wait, so it spins
+        with _PatientConcurrencyContext(instance, waiter) as patient:
+            assert not patient.claim("gpu", "gpu_warmup")
+            assert 0 < patient.interval_to_next_pending_claim_check() <= LONGEST_WAIT_S
