@@ -177,6 +177,7 @@ class Repo(_Strict):
 class CodeReviewConfig(_Strict):
     repos: list[Repo] = []
     max_diff_lines: int = Field(1500, ge=1)
+    max_diff_bytes: int = Field(200_000, ge=1)  # one line can be megabytes: the byte budget holds too
     large_file_kb: int = Field(1024, ge=1)  # a committed file over this size is a finding
     max_llm_reviews: int = Field(60, ge=0)  # commits reviewed by the LLM per run, riskiest first
 

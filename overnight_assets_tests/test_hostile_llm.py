@@ -1,8 +1,9 @@
 """A hostile Ollama never loses the night: the nightly job against a loopback server that answers
 with junk, trickles or hangs, and an llm.host holding a password that must never be written."""
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -10,9 +11,18 @@ from reading.loopback_feeds import Entry, FeedServer, Paper, Reply, arxiv_feed, 
 from reading.reading_runs import INTERESTS
 from test_nightly import NEW_SUDO_USER, NIGHT, metadata, plant
 
+from overnight_assets.briefing.compose import SECTION_BYTES, summary_prompt
+from overnight_assets.briefing.section import Section
 from overnight_assets.definitions import build_defs
 from overnight_assets.operations.demo import prepare_demo_repository
+from overnight_assets.operations.history import History
+from overnight_assets.reading.items import Item
+from overnight_assets.reading.judge import ITEM_BYTES, judge_prompt
+from overnight_assets.reading.score import Scored
 from overnight_assets.secret_urls import keep_credentials
+from overnight_assets.status import Status
+from overnight_assets.triage.findings import Finding, Severity
+from overnight_assets.triage.review import FINDINGS_BYTES, review_prompt
 
 LLM_ASSETS = ["gpu_warmup", "security_triage", "article_digest", "arxiv_finds", "code_reviews", "morning_briefing"]
 HOSTILE = ["not_json", "wrong_shape", "no_content", "not_object", "trickle", "hang"]
@@ -110,3 +120,49 @@ def test_a_password_in_llm_host_connects_and_is_never_written(busy_night, instan
     for folder in (config.home_path, Path(instance.root_directory)):
         written = [path for path in folder.rglob("*") if path.is_file() and b"hunter2pass" in path.read_bytes()]
         assert written == []
+
+
+# --- bounded prompts: a byte budget as well as a line budget, cut with a note ---
+
+MEGABYTE_LINE = "é" * 500_000  # one line of 1,000,000 bytes, of two-byte characters: a cut must not split one
+
+
+def test_a_commit_of_twelve_one_megabyte_lines_reaches_the_reviewer_within_the_byte_budget(make_config, instance, ollama_server, tmp_path):
+    history = History()
+    when = datetime(2026, 11, 20, 12, tzinfo=ZoneInfo("Europe/Bucharest"))
+    history.commit("main", "Ana Pop", when, "Add the lookup tables", {f"tables/t{i:02}.txt": MEGABYTE_LINE + "\n" for i in range(12)})
+    repo = history.write(tmp_path / "repos" / "tables")
+    config = make_config(ollama_server.url, code_review__repos=[{"name": "tables", "path": str(repo)}])
+    assert config.code_review.max_diff_bytes == 200_000  # the default
+    run(config, instance)
+    [review] = [chat["messages"][1]["content"] for chat in ollama_server.chats if "Repository tables" in chat["messages"][1]["content"]]
+    assert len(review.encode()) < 200_000 + 2_000  # not 12 MB
+    assert "diff cut to 200000 bytes (1180" in review and "not shown: tables/t01.txt, tables/t02.txt" in review
+    assert "… cut: 1180" in review and "\ufffd" not in review  # the note, and no character cut in two
+    assert metadata(instance, "code_reviews")["reviews"] == {"llm": 1}
+
+
+def test_a_feed_item_of_megabytes_is_judged_from_its_start():
+    item = Item(source="Feed", url="https://example.org/a", title="A huge item", summary="ollama " * 300_000)
+    prompt = judge_prompt(Scored(item, 1.0, (), 1.0), [])
+    assert len(prompt.encode()) < ITEM_BYTES + 500 and "Title: A huge item" in prompt
+    assert "… cut: " in prompt and "bytes over the budget" in prompt
+
+
+def test_junk_findings_cannot_crowd_a_red_one_out_of_the_triage_review():
+    junk = [Finding("auth_log", Severity.AMBER, f"unreadable lines {i}", "\x00junk " * 500_000) for i in range(5)]
+    red = Finding("auth_log", Severity.RED, "user mallory added to group sudo", "Nov 20 05:00:00 homelab usermod[777]")
+    prompt = review_prompt([*junk, red])
+    assert len(prompt.encode()) < FINDINGS_BYTES + 1_000
+    assert "- [red] auth_log: user mallory added to group sudo. Nov 20 05:00:00 homelab usermod[777]" in prompt
+    assert prompt.count("… cut: ") == 5  # each junk finding cut to its own budget, said so
+
+
+def test_a_long_section_cannot_crowd_the_verdict_out_of_the_summary_prompt():
+    sections = [
+        Section("security_triage", "Security triage", Status.RED, markdown="- [RED] user mallory added to group sudo"),
+        Section("code_reviews", "Code reviews", Status.GREEN, markdown="- a commit\n" * 200_000),
+    ]
+    prompt = summary_prompt(NIGHT, sections, ["Security triage: GREEN → RED."])
+    assert len(prompt.encode()) < 2 * SECTION_BYTES + 1_000
+    assert "user mallory added to group sudo" in prompt and "… cut: " in prompt

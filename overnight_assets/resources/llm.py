@@ -93,15 +93,18 @@ class OllamaCalls:
     the call's sockets are shut down, which wakes a blocked read or write at once (closing alone does
     not wake a read that waits for a silent server), and the client is closed for good: a deadline
     makes the rest of the session unavailable. Connections are not kept alive between calls, so no
-    socket outlives its call; only a call stuck before its socket exists (name lookup, connect)
-    outlives the deadline, and httpx's own per-phase timeout ends it.
+    socket outlives its call. Only a worker stuck before its socket exists (a name lookup, a connect
+    to a host that drops packets) outlives the deadline, left behind as a daemon thread until the
+    resolver or httpx's connect timeout ends it; the caller waits for it ABORT_GRACE_S at most.
     """
 
     def __init__(self, host: str, timeout_s: float, phase_timeout_s: float | None = None):
         self.timeout_s = timeout_s
         self.closed = False
         self._host, self._auth = _without_credentials(host)
-        self._phase_timeout_s = phase_timeout_s or timeout_s
+        # httpx's own timeouts only end a call the deadline could not cut (stuck before its socket
+        # exists); a little longer than the deadline, so that the deadline is what a slow call meets
+        self._phase_timeout_s = phase_timeout_s or timeout_s + ABORT_GRACE_S
         self._client = None  # built at the first call: a host that cannot be parsed is an unavailable LLM, not a crash
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -111,11 +114,6 @@ class OllamaCalls:
 
     def generate(self, **request) -> Any:
         return self._call("generate", request)
-
-    def close(self) -> None:
-        self.closed = True
-        if self._client is not None:
-            self._client.close()
 
     def _call(self, method: str, request: dict) -> Any:
         client = self._connect()
@@ -168,7 +166,8 @@ class OllamaCalls:
         request.extensions["trace"] = self._on_trace  # httpcore's documented trace extension
 
     def _on_trace(self, event: str, info: dict) -> None:
-        if event != "connection.connect_tcp.complete":
+        # TLS wraps the TCP socket in a new object and detaches the old one: both are recorded
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
             return
         sock = info["return_value"].get_extra_info("socket")
         with self._lock:
@@ -248,7 +247,11 @@ class LLMSession:
         """Ask Ollama to load each configured model and keep it resident. Never raises: a model that
         is not ready is recorded, and each asset that needs it applies the policy when it asks."""
         ready: dict[str, dict] = {}
+        server_failed = False
         for model in sorted(set(self.models.values())):
+            if server_failed:  # no server, a deadline or garbage: the other models will not load either
+                ready[model] = {"ready": False, "error": "not tried: the server failed on the model before"}
+                continue
             started = time.perf_counter()
             try:
                 self._answer("generate", {"model": model, "prompt": "", "keep_alive": self.keep_alive}, _confirms_load)
@@ -256,8 +259,7 @@ class LLMSession:
             except _NoAnswer as no_answer:
                 self.unavailable_reason = no_answer.reason
                 ready[model] = {"ready": False, "error": no_answer.reason}
-                if not no_answer.model_only:
-                    break  # no server, a deadline or garbage: the other models will not load either
+                server_failed = not no_answer.model_only
         return ready
 
     def _answer(self, method: str, request: dict, parse: Callable[[Any], Parsed]) -> Parsed:

@@ -20,7 +20,7 @@ from overnight_assets.resources.llm import (
 )
 from overnight_assets.secret_urls import keep_credentials
 from overnight_assets.triage.review import TriageReview
-from testkit import FakeOllama, _Server
+from testkit import FakeOllama, _Server, require_or_skip
 
 MODELS = {"triage": "qwen3.5", "summarize": "gemma4", "review": "qwen3.5"}
 
@@ -148,10 +148,10 @@ def test_a_hostile_warm_up_is_recorded_never_raised(tmp_path, ollama_server, hos
     ollama_server.hostile = hostile
     llm = session(tmp_path, ollama_server.url, on_unavailable="fail", timeout_s=1)
     ready = llm.warm()
-    assert not any(state["ready"] for state in ready.values())
-    assert len(ready) == 1  # the server is not usable: the other model is not tried
+    assert set(ready) == {"gemma4", "qwen3.5"} and not any(state["ready"] for state in ready.values())
+    assert ready["qwen3.5"]["error"].startswith("not tried")  # the server is not usable: the other model is not tried
     assert llm.status == "unavailable" and ollama_server.url in llm.unavailable_reason
-    assert len(ollama_server.loads) == (1 if hostile == "trickle" else 2)  # a deadline is not retried
+    assert [load["model"] for load in ollama_server.loads] == ["gemma4"] * (1 if hostile == "trickle" else 2)  # a deadline is not retried
 
 
 def test_a_trickling_server_is_cut_at_the_deadline_and_the_session_stays_unavailable(tmp_path, ollama_server):
@@ -173,21 +173,49 @@ def test_a_trickle_with_the_fail_policy_is_a_clear_error(tmp_path, ollama_server
         llm.ask("triage", "system", "prompt", TriageReview)
 
 
+def patient_reader_session(tmp_path, host):
+    """A deadline of 0.5 s over httpx timeouts of 60 s: only the deadline can end a silent call quickly."""
+    client = OllamaCalls(host, timeout_s=0.5, phase_timeout_s=60)
+    return LLMSession(client, MODELS, "30m", "fallback", Cortex(tmp_path / "cortex.duckdb"), host)
+
+
 def test_a_silent_server_is_cut_at_the_deadline_even_when_a_read_could_wait_longer(tmp_path, ollama_server):
     """Closing a client does not wake a read waiting on a silent server; shutting its socket does."""
     ollama_server.hostile = "hang"
-    llm = LLMSession(
-        client=OllamaCalls(ollama_server.url, timeout_s=0.5, phase_timeout_s=60),
-        models=MODELS,
-        keep_alive="30m",
-        on_unavailable="fallback",
-        cortex=Cortex(tmp_path / "cortex.duckdb"),
-        host=ollama_server.url,
-    )
+    llm = patient_reader_session(tmp_path, ollama_server.url)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
     assert llm.unavailable_reason.endswith("no answer within 0.5 s")
     assert not _call_threads()  # the worker ended with its call, not 60 s later
     _wait_until(lambda: ollama_server.open_replies == 0)
+
+
+def test_a_silent_server_over_tls_is_cut_at_the_deadline_too(tmp_path, monkeypatch):
+    """TLS wraps the socket in a new object and detaches the first: the wrapped one must be cut."""
+    import shutil
+    import ssl
+    import subprocess
+
+    require_or_skip(shutil.which("openssl") is not None, "openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # httpx trusts it for this test's client
+    fake = FakeOllama(hostile="hang")
+    server = _Server(fake.handle)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    try:
+        calls = OllamaCalls(server.url.replace("http://", "https://"), timeout_s=0.5, phase_timeout_s=60)
+        with pytest.raises(Exception, match="no answer within 0.5 s"):
+            calls.chat(model="qwen3.5", messages=[])
+        assert not _call_threads()
+        _wait_until(lambda: fake.open_replies == 0)
+    finally:
+        server.close()
 
 
 @pytest.fixture
@@ -201,14 +229,7 @@ def keep_alive_ollama():
 
 
 def test_a_deadline_after_a_good_call_is_still_cut_at_once(tmp_path, keep_alive_ollama):
-    llm = LLMSession(
-        client=OllamaCalls(keep_alive_ollama.url, timeout_s=0.5, phase_timeout_s=60),
-        models=MODELS,
-        keep_alive="30m",
-        on_unavailable="fallback",
-        cortex=Cortex(tmp_path / "cortex.duckdb"),
-        host=keep_alive_ollama.url,
-    )
+    llm = patient_reader_session(tmp_path, keep_alive_ollama.url)
     assert llm.ask("triage", "system", "prompt", TriageReview) is not None
     keep_alive_ollama.hostile = "hang"
     assert llm.ask("triage", "system", "another", TriageReview) is None
