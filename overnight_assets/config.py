@@ -346,6 +346,7 @@ class Repo(_Strict):
 class CodeReviewConfig(_Strict):
     repos: list[Repo] = []
     max_diff_lines: Int = Field(1500, ge=1)
+    max_diff_bytes: Int = Field(200_000, ge=1)  # one line can be megabytes: the byte budget holds too
     large_file_kb: Int = Field(1024, ge=1)  # a committed file over this size is a finding
     max_llm_reviews: Int = Field(60, ge=0)  # commits reviewed by the LLM per run, riskiest first
 

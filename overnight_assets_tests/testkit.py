@@ -58,14 +58,18 @@ def require_or_skip(available: bool, reason: str) -> None:
 class _Server:
     """A ThreadingHTTPServer on an ephemeral loopback port, with JSON helpers."""
 
-    def __init__(self, handle: Callable[[str, dict, dict], tuple[int, dict, dict]]):
+    def __init__(self, handle: Callable[[str, dict, dict], tuple[int, dict, dict]], protocol: str = "HTTP/1.0"):
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = protocol  # "HTTP/1.1" keeps connections alive, as Ollama does
+
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 body = _decode_body(raw, self.headers.get("Content-Type", ""))
                 status, payload, headers = handle(self.path, dict(self.headers), body)
+                if isinstance(payload, RawReply):
+                    return payload.send(self)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -89,6 +93,45 @@ class _Server:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@dataclass
+class RawReply:
+    """A 200 written by hand: a body that is not JSON, trickled a byte at a time, or never sent."""
+
+    body: bytes = b""
+    content_type: str = "application/json"
+    trickle_s: float = 0.0  # a byte every this many seconds
+    hang: bool = False  # read the request, answer nothing, until the client hangs up
+    on_end: Callable[[], None] = lambda: None
+
+    def send(self, handler: BaseHTTPRequestHandler) -> None:
+        try:
+            if self.hang:
+                return _wait_for_hang_up(handler.connection)
+            handler.send_response(200)
+            handler.send_header("Content-Type", self.content_type)
+            handler.send_header("Content-Length", str(len(self.body)))
+            handler.end_headers()
+            if not self.trickle_s:
+                return handler.wfile.write(self.body)
+            for index in range(len(self.body)):
+                handler.wfile.write(self.body[index : index + 1])
+                time.sleep(self.trickle_s)  # the server being slow, not the test waiting
+        except OSError:
+            pass  # the client hung up, as it should at its deadline
+        finally:
+            self.on_end()
+
+
+def _wait_for_hang_up(connection, limit_s: float = 60.0) -> None:
+    import select
+
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        readable, _, _ = select.select([connection], [], [], 0.1)
+        if readable and not connection.recv(1024):
+            return
 
 
 def _decode_body(raw: bytes, content_type: str) -> dict:
@@ -135,8 +178,42 @@ class FakeOllama:
     chats: list[dict] = field(default_factory=list)
     loads: list[dict] = field(default_factory=list)
     url: str = ""
+    # hostile answers to /api/chat and /api/generate alike: not_json | wrong_shape | no_content |
+    # not_object | trickle | hang; the first `hostile_times` answers only, when set
+    hostile: str = ""
+    hostile_times: int | None = None
+    hostile_given: int = 0
+    trickle_s: float = 0.5
+    open_replies: int = 0  # trickling or hanging answers still going
+    basic_auth: tuple[str, str] | None = None  # credentials every request must carry, when set
 
     def handle(self, path: str, headers: dict, body: dict):
+        if self.basic_auth and _basic_auth(headers) != self.basic_auth:
+            return 401, {"error": "unauthorized"}, {}
+        status, payload, more = self.answer(path, headers, body)
+        if status == 200 and self.hostile and (self.hostile_times is None or self.hostile_given < self.hostile_times):
+            self.hostile_given += 1
+            payload = self.hostile_reply(path, payload)
+        return status, payload, more
+
+    def hostile_reply(self, path: str, payload: dict):
+        if self.hostile == "not_json":
+            return RawReply(b"<html><body>502 Bad Gateway</body></html>", "text/html")
+        if self.hostile == "wrong_shape":  # no `message` for a chat, no `done` for a load
+            return {"model": payload["model"], "created_at": payload["created_at"]}
+        if self.hostile == "no_content":
+            return {**payload, "message": {"role": "assistant"}} if "message" in payload else payload
+        if self.hostile == "not_object":
+            return ["not", "an", "object"]
+        if self.hostile in ("trickle", "hang"):  # a valid answer, a byte every trickle_s; or nothing
+            self.open_replies += 1
+            return RawReply(json.dumps(payload).encode(), trickle_s=self.trickle_s, hang=self.hostile == "hang", on_end=self._reply_ended)
+        raise ValueError(f"unknown hostile mode {self.hostile!r}")
+
+    def _reply_ended(self) -> None:
+        self.open_replies -= 1
+
+    def answer(self, path: str, headers: dict, body: dict):
         if self.delay_s:
             time.sleep(self.delay_s)  # the server being slow, not the test waiting
         if path == "/api/generate":
@@ -184,6 +261,16 @@ class FakeSlack:
             self.messages[body["ts"]] = body
             return 200, {"ok": True, "channel": body["channel"], "ts": body["ts"]}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
+
+
+def _basic_auth(headers: dict) -> tuple[str, str] | None:
+    import base64
+
+    value = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+    if not value.startswith("Basic "):
+        return None
+    user, _, password = base64.b64decode(value[6:]).decode().partition(":")
+    return user, password
 
 
 def _now() -> str:

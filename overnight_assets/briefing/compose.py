@@ -15,6 +15,9 @@ SUMMARY_SYSTEM = (
 )
 
 
+SECTION_BYTES = 8_000  # of each section's text in the summary's prompt
+
+
 class Summary(BaseModel):
     paragraph: str = Field(description="The opening paragraph, plain text, at most four sentences")
 
@@ -53,10 +56,12 @@ def fallback_summary(sections: list[Section]) -> str:
 
 
 def summary_prompt(partition_key: str, sections: list[Section], changes: list[str]) -> str:
-    from overnight_assets.resources.llm import as_data
+    """Each section within its own byte budget: a long code review list never crowds out the
+    security verdict the summary must lead with."""
+    from overnight_assets.resources.llm import as_data, within_budget
 
-    body = "\n\n".join(f"## {s.title} [{s.status.value}]\n{s.markdown}" for s in sections)
-    return f"Night of {partition_key}.\n" + as_data("sections", body) + "\n" + as_data("changes", "\n".join(changes))
+    body = "\n\n".join(within_budget(f"## {s.title} [{s.status.value}]\n{s.markdown}", SECTION_BYTES) for s in sections)
+    return f"Night of {partition_key}.\n" + as_data("sections", body) + "\n" + as_data("changes", within_budget("\n".join(changes), SECTION_BYTES))
 
 
 def render_markdown(partition_key: str, sections: list[Section], summary: str, summary_source: str, changes: list[str]) -> str:

@@ -1,7 +1,8 @@
 """The day's commits and their diffs, parsed from one `git log --raw -p` over every branch.
 
 Binary files, lock files and vendored or generated paths are left out of what the reviewer
-reads; a diff longer than `max_diff_lines` is cut, with a note of what was cut.
+reads; a diff longer than `max_diff_lines` lines or `max_diff_bytes` bytes is cut, with a note of
+what was cut.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
+from typing import Callable
+
+from overnight_assets.resources.llm import cut_note, cut_to_bytes
 
 # One record per commit: RECORD, then the fields below joined by FIELD, then --raw and the patch.
 RECORD, FIELD = "\x1e", "\x1f"
@@ -125,18 +129,35 @@ def _read_patch(file_diff: FileDiff, patch: str) -> None:
             line_number += 1
 
 
-def reviewable_diff(commit: Commit, max_lines: int) -> tuple[str, list[str], set[str]]:
-    """The text the reviewer reads, notes of what was left out or cut, and the files it shows."""
+def reviewable_diff(
+    commit: Commit, max_lines: int, max_bytes: int, redact: Callable[[str], str] = lambda text: text
+) -> tuple[str, list[str], set[str]]:
+    """The text the reviewer reads, notes of what was left out or cut, and the files it shows.
+
+    Cut to `max_lines` lines, then withheld secrets (`redact`), then cut to `max_bytes` bytes: one
+    long line (a minified file) can be megabytes, and cutting after redaction never leaves half a
+    secret that the redaction would no longer recognise."""
     notes, lines, starts = [], [], {}
     skipped = [(f.path, f.skip_reason) for f in commit.files if f.skip_reason]
     if skipped:
-        notes.append("left out: " + ", ".join(f"{path} ({reason})" for path, reason in skipped))
+        notes.append("left out: " + _paths([f"{path} ({reason})" for path, reason in skipped]))
     for file_diff in (f for f in commit.files if not f.skip_reason):
         starts[file_diff.path] = len(lines)
         lines += file_diff.patch or [f"diff --git a/{file_diff.path} b/{file_diff.path}", f"({file_diff.status}, no content change)"]
-    shown = {path for path, first in starts.items() if first < max_lines}
-    if len(lines) > max_lines:
+    text, cut_bytes = cut_to_bytes(redact("\n".join(lines[:max_lines])), max_bytes)
+    shown_lines = text.count("\n") + 1 if text else 0  # a line cut in its middle is shown: its start is there
+    shown = {path for path, first in starts.items() if first < shown_lines}
+    cuts = [f"{max_lines} of {len(lines)} lines"] if len(lines) > max_lines else []
+    if cut_bytes:
+        cuts.append(f"{max_bytes} bytes ({cut_bytes} more left out)")
+        text += "\n" + cut_note(cut_bytes)
+    if cuts:
         hidden = [path for path in starts if path not in shown]
-        notes.append(f"diff cut to {max_lines} of {len(lines)} lines" + (f"; not shown: {', '.join(hidden)}" if hidden else ""))
-        lines = lines[:max_lines]
-    return "\n".join(lines), notes, shown
+        notes.append("diff cut to " + " and ".join(cuts) + (f"; not shown: {_paths(hidden)}" if hidden else ""))
+    return text, notes, shown
+
+
+def _paths(paths: list[str], most: int = 20) -> str:
+    """A list of paths for a note, bounded: a commit may touch thousands of files."""
+    more = f" and {len(paths) - most} more" if len(paths) > most else ""
+    return ", ".join(paths[:most]) + more

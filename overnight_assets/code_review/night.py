@@ -53,16 +53,18 @@ class RepoOutcome:
     authors: list[str] = field(default_factory=list)
 
 
-def prepare_repository(repo: GitRepository, start: datetime, end: datetime, max_diff_lines: int, large_file_bytes: int) -> list[PreparedCommit]:
+def prepare_repository(
+    repo: GitRepository, start: datetime, end: datetime, settings: CodeReviewConfig, large_file_bytes: int
+) -> list[PreparedCommit]:
     """The window's commits on every branch, each sha once, with diff and deterministic findings."""
     commits = in_window(parse_log(repo.log(start, end, *PATCH_OPTIONS)), start, end)
     sizes = repo.blob_sizes(sorted({f.new_blob for c in commits for f in c.files if f.new_blob}))
     sources = repo.blobs([sha for c in commits for sha in python_blobs_needed(c) if sizes.get(sha, 0) <= large_file_bytes])
     prepared = []
     for commit in commits:
-        diff, notes, shown = reviewable_diff(commit, max_diff_lines)
+        diff, notes, shown = reviewable_diff(commit, settings.max_diff_lines, settings.max_diff_bytes, redact_diff)
         findings = commit_findings(commit, sizes, sources, large_file_bytes)
-        prepared.append(PreparedCommit(repo.name, commit, redact_diff(diff), notes, findings, shown))
+        prepared.append(PreparedCommit(repo.name, commit, diff, notes, findings, shown))
     return prepared
 
 
@@ -115,7 +117,7 @@ def prepare_night(repos: list[RepoConfig], start: datetime, end: datetime, setti
         started = time.perf_counter()
         try:
             large = settings.large_file_kb * 1024
-            mine = prepare_repository(open_repository(repo, cache_dir, big_file_bytes=large), start, end, settings.max_diff_lines, large)
+            mine = prepare_repository(open_repository(repo, cache_dir, big_file_bytes=large), start, end, settings, large)
         except Exception as error:  # one broken repository never stops the others
             outcome.outcome, outcome.error, mine = "failed", _reason(error), []
         outcome.commits = len(mine)

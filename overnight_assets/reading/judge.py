@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import BaseModel, Field
 
 from overnight_assets.reading.score import Scored
-from overnight_assets.resources.llm import as_data
+from overnight_assets.resources.llm import as_data, within_budget
 
 if TYPE_CHECKING:
     from overnight_assets.config import Interest
 
 CANDIDATES_PER_KEPT = 2  # the LLM sees at most this many items per item kept
 SUMMARY_CHARS = 240
+ITEM_BYTES = 8_000  # of an item's text for the judge: its start says what it is about; a feed may send megabytes
 
 JUDGE_SYSTEM = (
     "You choose reading for one person. Their interests are listed. Judge how relevant the item "
@@ -77,7 +78,7 @@ def candidate_limit(keep: int) -> int:
 def judge_prompt(scored: Scored, interests: list[Interest]) -> str:
     item = scored.item
     wanted = "\n".join(f"- {i.topic} (weight {i.weight:g}): {', '.join(i.keywords)}" for i in interests)
-    text = f"Title: {item.title}\nLink: {item.url}\n\n{item.summary}"
+    text = within_budget(f"Title: {item.title}\nLink: {item.url}\n\n{item.summary}", ITEM_BYTES)
     return "Interests:\n" + (wanted or "- (none listed: judge general technical interest)") + "\n\n" + as_data("item", text)
 
 

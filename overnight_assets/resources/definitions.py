@@ -13,7 +13,8 @@ from pydantic import PrivateAttr
 from overnight_assets.config import OvernightConfig
 from overnight_assets.resources.cortex import LOCK_WAIT_S, Cortex
 from overnight_assets.resources.json_io import JsonIOManager
-from overnight_assets.resources.llm import LLMSession
+from overnight_assets.resources.llm import LLMSession, OllamaCalls
+from overnight_assets.secret_urls import redact_url, with_credentials
 
 
 class CortexResource(dg.ConfigurableResource):
@@ -31,7 +32,8 @@ class CortexResource(dg.ConfigurableResource):
 
 
 class LLMResource(dg.ConfigurableResource):
-    """Ollama with a model per role; `session()` gives one asset its counted conversation."""
+    """Ollama with a model per role; `session()` gives one asset its counted conversation.
+    `timeout_s` is a total deadline per call, not httpx's per-read timeout."""
 
     host: str
     models: dict[str, str]
@@ -41,15 +43,15 @@ class LLMResource(dg.ConfigurableResource):
     cortex: CortexResource
 
     def session(self) -> LLMSession:
-        import ollama  # at first use, not at every code-location load
-
+        # `host` is the redacted URL (the loader keeps the credentials in this process only): the
+        # client connects with the real one, everything written says the redacted one
         return LLMSession(
-            client=ollama.Client(host=self.host, timeout=self.timeout_s),
+            client=OllamaCalls(with_credentials(self.host), self.timeout_s),
             models=dict(self.models),
             keep_alive=self.keep_alive,
             on_unavailable=self.on_unavailable,
             cortex=self.cortex.get(),
-            host=self.host,
+            host=redact_url(self.host),
         )
 
 
