@@ -66,6 +66,10 @@ class SlackConfig(_Strict):
     base_url: str | None = None
 
 
+class UIConfig(_Strict):
+    base_url: str = "http://127.0.0.1:3000"  # the Dagster UI, for links to runs in the briefing
+
+
 class DockerCollector(_Strict):
     base_url: str = "unix:///var/run/docker.sock"
 
@@ -216,6 +220,7 @@ class OvernightConfig(_Strict):
     schedules: Schedules = Schedules()
     llm: LLMConfig = LLMConfig()
     slack: SlackConfig = SlackConfig()
+    ui: UIConfig = UIConfig()
     triage: TriageConfig = TriageConfig()
     reading: ReadingConfig = ReadingConfig()
     code_review: CodeReviewConfig = CodeReviewConfig()
