@@ -15,7 +15,7 @@ from overnight_assets.briefing.compose import (
     render_markdown,
     summary_prompt,
 )
-from overnight_assets.briefing.delivery import deliver_pending, keep_in_outbox
+from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, keep_in_outbox
 from overnight_assets.briefing.failures import compose_with_failures
 from overnight_assets.briefing.section import Section
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, failures_in_run
@@ -103,15 +103,18 @@ def build_briefing_defs(
         text = plain_text_for(briefing["partition"], status, briefing["summary"], sections)
         blocks = blocks_for(briefing["partition"], status, briefing["summary"], sections)
         keep_in_outbox(cortex.get(), outbox, context.partition_key, text, blocks)
-        report = deliver_pending(cortex.get(), outbox, slack.poster())
+        report = deliver_pending(cortex.get(), outbox, slack.poster(), owner=delivery_owner(context.run.run_id))
         if report.error:
             context.log.warning(f"{report.error}; kept in {outbox} for the next run")
+        for warning in report.warnings:
+            context.log.warning(warning)
         return dg.MaterializeResult(
             metadata={
                 "delivery": report.outcome,
                 "delivered": ", ".join(report.delivered) or "none",
                 "updated_in_place": ", ".join(report.updated) or "none",
                 "pending": len(report.pending),
+                "claimed_by_another_run": ", ".join(report.claimed_elsewhere) or "none",
                 "outbox": dg.MetadataValue.path(str(outbox)),
                 "channel": slack.channel,
                 **({"error": report.error} if report.error else {}),
