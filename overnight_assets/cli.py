@@ -113,6 +113,10 @@ def _run(args) -> int:
     config = load_config()
     _check_partition(args.date, config.timezone)
     success = run_nightly(args.date)
+    if not success:  # no daemon here to run briefing_after_failure_sensor: send the briefing ourselves
+        from overnight_assets.briefing.sensors import brief_after_failed_night
+
+        brief_after_failed_night(args.date)
     _print_outcome(config, args.date)
     return 0 if success else 1
 

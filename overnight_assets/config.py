@@ -234,6 +234,10 @@ class SlackConfig(_Strict):
     base_url: Annotated[str, _http_url("https://slack.com/api/", credentials=False)] | None = None
 
 
+class UIConfig(_Strict):
+    base_url: str = "http://127.0.0.1:3000"  # the Dagster UI, for links to runs in the briefing
+
+
 class DockerCollector(_Strict):
     base_url: DockerUrl = "unix:///var/run/docker.sock"
 
@@ -387,6 +391,7 @@ class OvernightConfig(_Strict):
     schedules: Schedules = Schedules()
     llm: LLMConfig = LLMConfig()
     slack: SlackConfig = SlackConfig()
+    ui: UIConfig = UIConfig()
     triage: TriageConfig = TriageConfig()
     reading: ReadingConfig = ReadingConfig()
     code_review: CodeReviewConfig = CodeReviewConfig()

@@ -5,7 +5,7 @@ import dagster as dg
 
 from overnight_assets.briefing.assets import build_briefing_defs
 from overnight_assets.briefing.section import SECTION_TAG
-from overnight_assets.briefing.sensors import build_outbox_sensor
+from overnight_assets.briefing.sensors import after_failure_job, build_failure_briefing_sensor, build_outbox_sensor
 from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.operations.assets import build_operations_defs
@@ -35,6 +35,7 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
     ]
     nightly_job = dg.define_asset_job("nightly", selection=NIGHTLY)
     delivery_job = dg.define_asset_job("deliver_outbox", selection="morning_delivery")
+    briefing_job = after_failure_job()  # a failed nightly run's briefing, launched by the sensor below
 
     @dg.schedule(
         name="nightly_schedule",
@@ -52,9 +53,13 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
         *workers,
         build_briefing_defs(config, daily, section_keys(*workers)),
         dg.Definitions(
-            jobs=[nightly_job, delivery_job],
+            jobs=[nightly_job, delivery_job, briefing_job],
             schedules=[nightly_schedule],
-            sensors=[build_outbox_sensor(config, delivery_job), build_dead_worker_sensor()],
+            sensors=[
+                build_outbox_sensor(config, delivery_job),
+                build_failure_briefing_sensor(nightly_job, briefing_job),
+                build_dead_worker_sensor(),
+            ],
             resources=build_resources(config),
             executor=pool_care_in_process_executor,
         ),

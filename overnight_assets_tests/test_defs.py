@@ -13,8 +13,10 @@ from overnight_assets.definitions import build_defs, defs
 
 def test_every_job_resolves():
     for job in defs.resolve_all_job_defs():
-        assert job.name in {"nightly", "deliver_outbox", "reading", "code_review", "__ASSET_JOB"}
-    assert {"nightly", "deliver_outbox", "reading", "code_review"} <= {job.name for job in defs.resolve_all_job_defs()}
+        assert job.name in {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review", "__ASSET_JOB"}
+    assert {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review"} <= {
+        job.name for job in defs.resolve_all_job_defs()
+    }
 
 
 def test_asset_graph_lineage_and_pool():
@@ -37,7 +39,7 @@ def test_asset_graph_lineage_and_pool():
 
 
 def test_sensors_run_by_default():
-    for name in ("outbox_sensor", "new_commits_sensor"):
+    for name in ("outbox_sensor", "new_commits_sensor", "briefing_after_failure_sensor"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING, name
     assert defs.resolve_sensor_def("new_commits_sensor").job_name == "code_review"
 

@@ -241,18 +241,29 @@ class FakeSlack:
     updates: list[dict] = field(default_factory=list)
     requests: int = 0
     url: str = ""
+    # once per partition (delivery claims): a slow Slack, a hook run once a post is stored (a test
+    # kills its client there), conversations.history with message metadata, conversations.list
+    delay_s: float = 0.0
+    after_post: Callable[[dict], None] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def handle(self, path: str, headers: dict, body: dict):
+        self._slowly()
         self.requests += 1
         if self.script:
             return self.script.pop(0)
         auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
         if auth != f"Bearer {self.token}":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if "/conversations." in path:
+            return self._conversations(path, body)
         if path.endswith("/chat.postMessage"):
-            ts = f"{1700000000 + len(self.posts)}.000100"
-            self.posts.append(body)
-            self.messages[ts] = body
+            with self._lock:  # a ts is the post's time, as Slack's; concurrent posts get distinct ones
+                ts = f"{max(time.time(), float(max(self.messages, key=float, default=0)) + 1e-6):.6f}"
+                self.posts.append(body)
+                self.messages[ts] = body
+            if self.after_post:
+                self.after_post(body)
             return 200, {"ok": True, "channel": "C0OVERNIGHT", "ts": ts, "message": {"text": body.get("text")}}, {}
         if path.endswith("/chat.update"):
             if body.get("ts") not in self.messages or body.get("channel") != "C0OVERNIGHT":
@@ -261,6 +272,33 @@ class FakeSlack:
             self.messages[body["ts"]] = body
             return 200, {"ok": True, "channel": body["channel"], "ts": body["ts"]}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    def _slowly(self) -> None:
+        if self.delay_s:
+            time.sleep(self.delay_s)  # the server being slow, not the test waiting
+
+    def _conversations(self, path: str, body: dict):
+        """conversations.list knows one channel; conversations.history answers newest first, with
+        each message's metadata only when include_all_metadata is set, as Slack does."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        parts = urlsplit(path)
+        query = {**dict(parse_qsl(parts.query)), **body}  # slack-sdk sends a form body; Slack takes both
+        if parts.path.endswith("/conversations.list"):
+            channels = [{"id": "C0OVERNIGHT", "name": "overnight", "is_channel": True}]
+            return 200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}, {}
+        if not parts.path.endswith("/conversations.history"):
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        if query.get("channel") != "C0OVERNIGHT":
+            return 200, {"ok": False, "error": "channel_not_found"}, {}
+        with_metadata = query.get("include_all_metadata") in ("1", "true")
+        oldest = float(query.get("oldest") or 0)
+        messages = [
+            {"type": "message", "ts": ts, "text": message.get("text"), **({"metadata": message["metadata"]} if with_metadata and message.get("metadata") else {})}
+            for ts, message in sorted(self.messages.items(), key=lambda item: -float(item[0]))
+            if float(ts) > oldest
+        ]
+        return 200, {"ok": True, "messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}, {}
 
 
 def _basic_auth(headers: dict) -> tuple[str, str] | None:

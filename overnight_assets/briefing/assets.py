@@ -15,12 +15,15 @@ from overnight_assets.briefing.compose import (
     render_markdown,
     summary_prompt,
 )
-from overnight_assets.briefing.delivery import deliver_pending, keep_in_outbox
+from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, keep_in_outbox
+from overnight_assets.briefing.failures import compose_with_failures
 from overnight_assets.briefing.section import Section
+from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, failures_in_run
 from overnight_assets.briefing.slack_format import blocks_for, plain_text_for
 from overnight_assets.config import OvernightConfig
 from overnight_assets.resources.definitions import CortexResource, LLMResource, SlackResource
 from overnight_assets.resources.json_io import OPTIONAL
+from overnight_assets.resources.llm import LLMUnavailableError
 
 BRIEFING = dg.AssetKey("morning_briefing")
 YESTERDAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
@@ -29,7 +32,8 @@ YESTERDAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 def build_briefing_defs(
     config: OvernightConfig, partitions: dg.PartitionsDefinition, section_assets: list[dg.AssetKey]
 ) -> dg.Definitions:
-    section_ins = {key.path[-1]: dg.AssetIn(key) for key in section_assets}
+    # optional: briefing_after_failure loads them without running them, and a failed night has gaps
+    section_ins = {key.path[-1]: dg.AssetIn(key, metadata=OPTIONAL) for key in section_assets}
 
     @dg.asset(
         name="morning_briefing",
@@ -41,10 +45,18 @@ def build_briefing_defs(
         description="The morning message: every upstream section, what changed since yesterday, a summary.",
     )
     def morning_briefing(context: dg.AssetExecutionContext, llm: LLMResource, previous, **sections) -> dg.Output[dict]:
-        composed = ordered([Section.from_dict(value) for value in sections.values()])
-        changes = changes_since(previous, composed)
+        failed_run = context.run.tags.get(AFTER_FAILED_RUN_TAG)  # set by briefing_after_failure
+        failures = failures_in_run(context.instance, failed_run, list(sections), config.ui.base_url) if failed_run else []
+        arrived, composed = compose_with_failures(sections, failures, previous)
+        composed = ordered(composed)
+        changes = changes_since(previous, arrived)
         session = llm.session()
-        answer = session.ask("summarize", SUMMARY_SYSTEM, summary_prompt(context.partition_key, composed, changes), Summary)
+        try:
+            answer = session.ask("summarize", SUMMARY_SYSTEM, summary_prompt(context.partition_key, composed, changes), Summary)
+        except LLMUnavailableError:
+            if not failed_run:
+                raise  # llm.on_unavailable: fail; the failed run's own briefing then still goes out
+            answer = None
         summary, source = (answer.paragraph, "llm") if answer else (fallback_summary(composed), "fallback")
         markdown = render_markdown(context.partition_key, composed, summary, source, changes)
         path = config.home_path / "briefings" / f"{context.partition_key}.md"
@@ -68,6 +80,8 @@ def build_briefing_defs(
                 "briefing_path": dg.MetadataValue.path(str(path)),
                 "sections": len(composed),
                 "summary_source": source,
+                "failed_sections": ", ".join(f"{f.key} ({f.outcome})" for f in failures) or "none",
+                **({"after_failed_run": dg.MetadataValue.dagster_run(failed_run)} if failed_run else {}),
                 "preview": dg.MetadataValue.md(markdown[:4000]),
                 **session.metadata(),
             },
@@ -89,15 +103,18 @@ def build_briefing_defs(
         text = plain_text_for(briefing["partition"], status, briefing["summary"], sections)
         blocks = blocks_for(briefing["partition"], status, briefing["summary"], sections)
         keep_in_outbox(cortex.get(), outbox, context.partition_key, text, blocks)
-        report = deliver_pending(cortex.get(), outbox, slack.poster())
+        report = deliver_pending(cortex.get(), outbox, slack.poster(), owner=delivery_owner(context.run.run_id))
         if report.error:
             context.log.warning(f"{report.error}; kept in {outbox} for the next run")
+        for warning in report.warnings:
+            context.log.warning(warning)
         return dg.MaterializeResult(
             metadata={
                 "delivery": report.outcome,
                 "delivered": ", ".join(report.delivered) or "none",
                 "updated_in_place": ", ".join(report.updated) or "none",
                 "pending": len(report.pending),
+                "claimed_by_another_run": ", ".join(report.claimed_elsewhere) or "none",
                 "outbox": dg.MetadataValue.path(str(outbox)),
                 "channel": slack.channel,
                 **({"error": report.error} if report.error else {}),

@@ -1,13 +1,29 @@
-"""Delivery with an outbox: one Slack message per partition, nothing ever lost.
+"""Delivery with an outbox: one Slack message per partition, nothing ever lost, nothing posted twice.
 
 Every message is first kept (Cortex table `deliveries` and `<home>/outbox/<partition>.json`);
 then each pending message, oldest first, is posted, or updated with chat.update when that
 partition was posted before. What could not be delivered stays pending for the next run.
+
+Once per partition, across concurrent runs and crashes (Slack has no idempotency key):
+- Claim. A delivery claims a partition's row (owner, expiry) in one short Cortex write; DuckDB
+  lets one process write the file at a time, so two runs never hold the same claim. Every run
+  sees every pending partition (the outbox is shared), so the claim is per partition. A claim
+  whose owner process is gone (same host, pid no longer running) or whose expiry passed is taken
+  over, so a killed run blocks nobody.
+- Intent. Before chat.postMessage the row records `intent_at`; the post carries Slack message
+  metadata (event type `overnight_briefing`, the partition).
+- Look before posting again. A claim that finds an intent without a result (killed between
+  Slack's acceptance and the record, or an answer that never came) searches the channel's
+  history since the intent for that metadata and updates the message it finds instead of posting
+  a second one. If the history cannot be read (a missing scope), it posts and says so: a
+  possible duplicate is better than a lost morning.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,14 +33,35 @@ from overnight_assets.resources.cortex import Cortex
 if TYPE_CHECKING:
     from overnight_assets.resources.slack import SlackPoster
 
+CLAIM_S = 15 * 60  # outlasts any one delivery (Slack's 30 s timeout and its retries, a few messages)
+CLOCK_SKEW_S = 10 * 60  # search Slack's history from this long before the recorded intent
+
 
 @dataclass
 class DeliveryReport:
     delivered: list[str] = field(default_factory=list)  # partitions posted or updated now
     updated: list[str] = field(default_factory=list)  # of those, the ones updated in place
     pending: list[str] = field(default_factory=list)  # still in the outbox
+    claimed_elsewhere: list[str] = field(default_factory=list)  # delivered, or being delivered, by another run
+    warnings: list[str] = field(default_factory=list)
     error: str | None = None
     outcome: str = "delivered"  # delivered | outbox only (Slack not configured) | kept in outbox
+
+
+@dataclass(frozen=True)
+class Claim:
+    partition_key: str
+    text: str
+    blocks: list[dict]
+    channel_id: str | None
+    ts: str | None  # set once a post was recorded: the message to update
+    intent_at: float | None  # epoch seconds of a post attempt whose outcome was never recorded
+    revision: int  # the message's version when claimed; a newer one kept meanwhile stays pending
+
+
+def delivery_owner(run_id: str | None = None) -> str:
+    """Who holds a claim: this host and process (to tell a dead claimant), and the run for people."""
+    return f"{socket.gethostname()}:{os.getpid()}:{run_id or '-'}"
 
 
 def keep_in_outbox(cortex: Cortex, outbox_dir: Path, partition_key: str, text: str, blocks: list[dict]) -> None:
@@ -35,7 +72,7 @@ def keep_in_outbox(cortex: Cortex, outbox_dir: Path, partition_key: str, text: s
         db.execute(
             """INSERT INTO deliveries (partition_key, text, blocks, pending) VALUES (?, ?, ?, TRUE)
                ON CONFLICT (partition_key) DO UPDATE SET text = excluded.text, blocks = excluded.blocks,
-               pending = TRUE, updated_at = now()""",
+               pending = TRUE, revision = coalesce(deliveries.revision, 0) + 1, updated_at = now()""",
             [partition_key, text, json.dumps(blocks)],
         )
 
@@ -46,50 +83,133 @@ def pending_partitions(cortex: Cortex) -> list[str]:
     return [row[0] for row in rows]
 
 
-def deliver_pending(cortex: Cortex, outbox_dir: Path, poster: SlackPoster | None) -> DeliveryReport:
+def deliver_pending(cortex: Cortex, outbox_dir: Path, poster: SlackPoster | None, owner: str | None = None) -> DeliveryReport:
     from slack_sdk.errors import SlackApiError  # slack_sdk loads only when delivering
 
     report = DeliveryReport()
     if poster is None:
         report.pending, report.outcome = pending_partitions(cortex), "outbox only (Slack not configured)"
         return report
-    with cortex.connect() as db:
-        rows = db.execute(
-            "SELECT partition_key, text, blocks, channel_id, ts FROM deliveries WHERE pending ORDER BY partition_key"
-        ).fetchall()
-    for partition_key, text, blocks, channel_id, ts in rows:
+    owner = owner or delivery_owner()
+    for partition_key in pending_partitions(cortex):
+        claim = claim_partition(cortex, partition_key, owner)
+        if claim is None:
+            report.claimed_elsewhere.append(partition_key)
+            continue
         try:
-            if ts:
-                poster.update(channel_id, ts, text, json.loads(blocks))
-                report.updated.append(partition_key)
-            else:
-                channel_id, ts = poster.post(text, json.loads(blocks))
+            channel_id, ts, updated = _deliver(cortex, poster, claim, owner, report)
         except (SlackApiError, OSError) as error:
             report.error = f"Slack refused or failed the message for {partition_key}: {_describe(error)}"
             _record_failure(cortex, partition_key, report.error)
             break  # the rest would meet the same wall; they stay pending for the next run
-        _record_delivery(cortex, partition_key, channel_id, ts)
-        (outbox_dir / f"{partition_key}.json").unlink(missing_ok=True)
+        if not _record_delivery(cortex, claim, channel_id, ts):
+            (outbox_dir / f"{partition_key}.json").unlink(missing_ok=True)
         report.delivered.append(partition_key)
+        if updated:
+            report.updated.append(partition_key)
     report.pending = pending_partitions(cortex)
     if report.error:
         report.outcome = "kept in outbox"
     return report
 
 
-def _record_delivery(cortex: Cortex, partition_key: str, channel_id: str, ts: str) -> None:
+def _deliver(cortex: Cortex, poster: SlackPoster, claim: Claim, owner: str, report: DeliveryReport) -> tuple[str, str, bool]:
+    """Post the claimed message, or update the one already posted; (channel id, ts, updated)."""
+    from slack_sdk.errors import SlackApiError
+
+    key = claim.partition_key
+    if claim.ts:
+        poster.update(claim.channel_id, claim.ts, claim.text, claim.blocks, key)
+        return claim.channel_id, claim.ts, True
+    if claim.intent_at is not None:  # an earlier attempt's outcome is unknown: Slack may have it
+        try:
+            found = poster.find_posted(key, oldest=claim.intent_at - CLOCK_SKEW_S)
+        except (SlackApiError, LookupError) as error:
+            found = None
+            report.warnings.append(f"could not look for an earlier post of {key} ({_describe(error)}); posting it")
+        if found:
+            poster.update(*found, claim.text, claim.blocks, key)
+            return *found, True
+    _record_intent(cortex, key, owner)
+    return *poster.post(claim.text, claim.blocks, key), False
+
+
+def claim_partition(cortex: Cortex, partition_key: str, owner: str) -> Claim | None:
+    """The partition's pending message, now claimed by `owner`; None when another live run holds it."""
+    import duckdb
+
+    with cortex.connect() as db:
+        try:
+            db.execute("BEGIN")
+            holder = db.execute(
+                "SELECT claimed_by FROM deliveries WHERE partition_key = ? AND claim_expires > now()", [partition_key]
+            ).fetchone()
+            gone = holder[0] if holder and owner_gone(holder[0]) else None
+            row = db.execute(
+                """UPDATE deliveries SET claimed_by = ?, claim_expires = now() + to_seconds(?)
+                   WHERE partition_key = ? AND pending
+                     AND (claimed_by IS NULL OR claim_expires <= now() OR claimed_by = ? OR claimed_by = ?)
+                   RETURNING text, blocks, channel_id, ts, epoch(intent_at), coalesce(revision, 0)""",
+                [owner, CLAIM_S, partition_key, owner, gone],
+            ).fetchone()
+            db.execute("COMMIT")
+        except duckdb.TransactionException:  # another thread of this process claimed it first
+            return None
+    if row is None:
+        return None
+    text, blocks, channel_id, ts, intent_at, revision = row
+    return Claim(partition_key, text, json.loads(blocks), channel_id, ts, intent_at, revision)
+
+
+def owner_gone(owner: str) -> bool:
+    """True when a claim's owner was a process on this host that no longer runs. Another host's
+    claim is waited out until it expires."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    try:  # a killed child not yet reaped by its parent is a zombie: gone all the same
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _record_intent(cortex: Cortex, partition_key: str, owner: str) -> None:
+    """Written before the post: a crash after Slack's acceptance leaves this to look for. The
+    earliest attempt's time is kept, so a later search covers every attempt."""
     with cortex.connect() as db:
         db.execute(
-            """UPDATE deliveries SET channel_id = ?, ts = ?, pending = FALSE, attempts = attempts + 1,
-               last_error = NULL, updated_at = now() WHERE partition_key = ?""",
-            [channel_id, ts, partition_key],
+            "UPDATE deliveries SET intent_at = coalesce(intent_at, now()) WHERE partition_key = ? AND claimed_by = ?",
+            [partition_key, owner],
         )
 
 
+def _record_delivery(cortex: Cortex, claim: Claim, channel_id: str, ts: str) -> bool:
+    """Record the posted message and release the claim; True when a newer version was kept
+    meanwhile (it stays pending: the next delivery updates the message)."""
+    with cortex.connect() as db:
+        row = db.execute(
+            """UPDATE deliveries SET channel_id = ?, ts = ?, pending = (coalesce(revision, 0) <> ?),
+               intent_at = NULL, claimed_by = NULL, claim_expires = NULL, attempts = attempts + 1,
+               last_error = NULL, updated_at = now() WHERE partition_key = ? RETURNING pending""",
+            [channel_id, ts, claim.revision, claim.partition_key],
+        ).fetchone()
+    return bool(row and row[0])
+
+
 def _record_failure(cortex: Cortex, partition_key: str, error: str) -> None:
+    """Release the claim; an intent stays, so the next attempt looks for a post Slack may have kept."""
     with cortex.connect() as db:
         db.execute(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, updated_at = now() WHERE partition_key = ?",
+            """UPDATE deliveries SET attempts = attempts + 1, last_error = ?, claimed_by = NULL, claim_expires = NULL,
+               updated_at = now() WHERE partition_key = ?""",
             [error, partition_key],
         )
 

@@ -119,6 +119,14 @@ MIGRATIONS: dict[str, str] = {
         updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
     """,
+    # once per partition across runs and crashes (briefing/delivery.py): who delivers it, until
+    # when, and a post attempted whose outcome was never recorded; `revision` counts re-kept texts
+    "0006_delivery_claims": """
+    ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS claimed_by VARCHAR;
+    ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS claim_expires TIMESTAMPTZ;
+    ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS intent_at TIMESTAMPTZ;
+    ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS revision INTEGER DEFAULT 0;
+    """,
 }
 
 _migrated: set[str] = set()

@@ -1,8 +1,19 @@
 """The real slack-sdk against a loopback Slack Web API: post, update, 429, 500, invalid_auth, outbox."""
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 
-from overnight_assets.briefing.delivery import deliver_pending, keep_in_outbox, pending_partitions
+from overnight_assets.briefing.delivery import (
+    claim_partition,
+    deliver_pending,
+    delivery_owner,
+    keep_in_outbox,
+    pending_partitions,
+)
 from overnight_assets.resources.cortex import Cortex
 from overnight_assets.resources.definitions import SlackResource
 
@@ -68,3 +79,135 @@ def test_unset_token_means_outbox_only(tmp_path, monkeypatch):
     cortex = keep(tmp_path, "2026-11-20")
     report = deliver_pending(cortex, tmp_path / "outbox", None)
     assert report.outcome.startswith("outbox only") and report.pending == ["2026-11-20"]
+
+
+# --- once per partition: claims, intent, Slack metadata --------------------------------------
+
+DELIVER = """
+import json, sys
+from pathlib import Path
+from overnight_assets.briefing.delivery import deliver_pending
+from overnight_assets.resources.cortex import Cortex
+from overnight_assets.resources.definitions import SlackResource
+
+poster = SlackResource(token_env="OVERNIGHT_TEST_SLACK_TOKEN", base_url=sys.argv[2], backoff_s=0.01).poster()
+report = deliver_pending(Cortex(sys.argv[1]), Path(sys.argv[1]).parent / "outbox", poster)
+print(json.dumps(vars(report)))
+"""
+
+
+def delivering_process(tmp_path, slack_server) -> subprocess.Popen:
+    """Another process delivering the shared outbox, as another run's morning_delivery does."""
+    command = [sys.executable, "-c", DELIVER, str(tmp_path / "cortex.duckdb"), slack_server.url]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def posted_partitions(slack_server) -> list[str]:
+    return sorted(post["metadata"]["event_payload"]["partition"] for post in slack_server.posts)
+
+
+def row(cortex, partition):
+    with cortex.connect() as db:
+        return db.execute(
+            "SELECT pending, ts, intent_at IS NOT NULL, claimed_by FROM deliveries WHERE partition_key = ?", [partition]
+        ).fetchone()
+
+
+def test_each_post_names_its_partition_in_slack_metadata(tmp_path, slack_server):
+    deliver_pending(keep(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
+    metadata = {"event_type": "overnight_briefing", "event_payload": {"partition": "2026-11-20"}}
+    assert slack_server.posts[0]["metadata"] == metadata
+
+
+def test_three_runs_delivering_at_once_post_each_night_once(tmp_path, slack_server):
+    """Each run delivers every pending partition of the shared outbox; with Slack slow to answer,
+    all three see all three nights pending at once. The per-partition claim lets one post each."""
+    nights = ["2026-11-18", "2026-11-19", "2026-11-20"]
+    for night in nights:
+        keep(tmp_path, night, f"briefing {night}")
+    slack_server.delay_s = 0.5
+    processes = [delivering_process(tmp_path, slack_server) for _ in nights]
+    reports = [json.loads(process.communicate(timeout=120)[0]) for process in processes]
+    assert posted_partitions(slack_server) == nights, reports
+    assert sorted(sum((r["delivered"] for r in reports), [])) == nights and slack_server.updates == []
+    assert pending_partitions(Cortex(tmp_path / "cortex.duckdb")) == []
+
+
+def test_killed_after_slack_accepted_the_rerun_updates_the_one_message(tmp_path, slack_server):
+    """The delivering process dies (SIGKILL) after Slack stored the post, before it was recorded.
+    The rerun takes over the dead process's claim, finds the post by its metadata and updates it."""
+    cortex = keep(tmp_path, "2026-11-20", "first")
+    victim: list[subprocess.Popen] = []
+    slack_server.after_post = lambda body: (os.kill(victim[0].pid, signal.SIGKILL), victim[0].wait())
+    victim.append(delivering_process(tmp_path, slack_server))
+    assert victim[0].wait(timeout=120) == -signal.SIGKILL
+    pending, ts, intent_recorded, claimed_by = row(cortex, "2026-11-20")
+    assert (pending, ts, intent_recorded) == (True, None, True) and f":{victim[0].pid}:" in claimed_by
+
+    slack_server.after_post = None
+    keep(tmp_path, "2026-11-20", "second")
+    report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert report.delivered == ["2026-11-20"] and report.updated == ["2026-11-20"], report
+    assert len(slack_server.posts) == 1 and len(slack_server.updates) == 1
+    [(posted_ts, message)] = slack_server.messages.items()
+    assert slack_server.updates[0]["ts"] == posted_ts and message["text"] == "second"
+    assert row(cortex, "2026-11-20") == (False, posted_ts, False, None)
+
+
+def test_a_connection_dropped_after_acceptance_is_not_posted_again_blindly(tmp_path, slack_server):
+    """Slack stored the post but the answer never came: slack-sdk's connection retry would post it
+    again. It is kept (intent recorded) and the next delivery updates what Slack has."""
+    dropped = []
+
+    def drop_the_answer(body):
+        if not dropped:
+            dropped.append(body)
+            raise ConnectionAbortedError("the proxy dropped the answer")  # the server closes the connection
+
+    slack_server.after_post = drop_the_answer
+    cortex = keep(tmp_path, "2026-11-20")
+    report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert report.outcome == "kept in outbox" and len(slack_server.posts) == 1
+    report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert report.updated == ["2026-11-20"] and len(slack_server.posts) == 1 and pending_partitions(cortex) == []
+
+
+def test_a_live_claim_is_respected_a_dead_or_expired_one_taken_over(tmp_path):
+    cortex = keep(tmp_path, "2026-11-20")
+    me = delivery_owner("run-a")
+    assert claim_partition(cortex, "2026-11-20", me) is not None
+    assert claim_partition(cortex, "2026-11-20", delivery_owner("run-b")) is None  # this process lives
+    assert claim_partition(cortex, "2026-11-20", me) is not None  # its owner may come back
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = f"{socket.gethostname()}:{finished.stdout.strip()}:run-killed"
+    elsewhere = "gpu-host:1:run-elsewhere"
+    for holder, taken_over in ((dead, True), (elsewhere, False)):
+        with cortex.connect() as db:
+            db.execute("UPDATE deliveries SET claimed_by = ?, claim_expires = now() + INTERVAL 10 MINUTE", [holder])
+        assert (claim_partition(cortex, "2026-11-20", me) is not None) is taken_over, holder
+    with cortex.connect() as db:
+        db.execute("UPDATE deliveries SET claim_expires = now() - INTERVAL 1 SECOND")
+    assert claim_partition(cortex, "2026-11-20", me) is not None  # another host's claim, expired
+
+
+def test_a_text_kept_while_posting_stays_pending_and_updates_the_message(tmp_path, slack_server):
+    cortex = keep(tmp_path, "2026-11-20", "first")
+    slack_server.after_post = lambda body: keep(tmp_path, "2026-11-20", "rerun's text")
+    report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert report.delivered == ["2026-11-20"] and report.pending == ["2026-11-20"]
+    assert (tmp_path / "outbox" / "2026-11-20.json").exists()
+    slack_server.after_post = None
+    deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert len(slack_server.posts) == 1 and slack_server.updates[0]["text"] == "rerun's text"
+
+
+def test_history_unreadable_posts_anyway_and_says_so(tmp_path, slack_server):
+    """A missing scope must not cost the morning: the message goes out, with a warning."""
+    cortex = keep(tmp_path, "2026-11-20")
+    with cortex.connect() as db:
+        db.execute("UPDATE deliveries SET intent_at = now()")  # an attempt whose outcome is unknown
+    slack_server.script = [(200, {"ok": False, "error": "missing_scope", "needed": "channels:read"}, {})]
+    report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert report.delivered == ["2026-11-20"] and len(slack_server.posts) == 1
+    assert "could not look for an earlier post of 2026-11-20 (HTTP 200, error 'missing_scope'); posting it" in report.warnings
