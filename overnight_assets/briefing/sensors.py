@@ -8,7 +8,9 @@ import dagster as dg
 
 from overnight_assets.briefing.failures import SectionFailure, first_line, run_url
 from overnight_assets.config import OvernightConfig
-from overnight_assets.resources.cortex import Cortex
+from overnight_assets.resources.cortex import Cortex, CortexLockedError
+
+SENSOR_LOCK_WAIT_S = 5.0
 
 
 def build_outbox_sensor(config: OvernightConfig, delivery_job) -> dg.SensorDefinition:
@@ -25,11 +27,14 @@ def build_outbox_sensor(config: OvernightConfig, delivery_job) -> dg.SensorDefin
         cortex_path = config.home_path / "cortex.duckdb"
         if not cortex_path.exists():
             return dg.SkipReason("No Cortex yet: nothing has been delivered or kept")
-        with Cortex(cortex_path).connect(read_only=True) as db:
-            row = db.execute(
-                "SELECT partition_key, attempts FROM deliveries WHERE pending AND attempts > 0 "
-                "ORDER BY partition_key DESC LIMIT 1"
-            ).fetchone()
+        try:  # a tick must stay short: a lock held elsewhere is waited out by the next tick, not this one
+            with Cortex(cortex_path, lock_wait_s=SENSOR_LOCK_WAIT_S).connect(read_only=True) as db:
+                row = db.execute(
+                    "SELECT partition_key, attempts FROM deliveries WHERE pending AND attempts > 0 "
+                    "ORDER BY partition_key DESC LIMIT 1"
+                ).fetchone()
+        except CortexLockedError as error:
+            return dg.SkipReason(f"Cortex is busy; the next tick looks again: {error}")
         if row is None:
             return dg.SkipReason("Outbox empty")
         partition_key, attempts = row
@@ -139,6 +144,10 @@ def brief_after_failed_night(partition: str) -> bool:
         if not records or records[0].dagster_run.status != dg.DagsterRunStatus.FAILURE:
             return False
         failed = records[0].dagster_run
+        if interrupted(instance, failed.run_id):  # the owner stopped this command: stop, don't brief
+            print(f"overnight: the nightly run {failed.run_id} was interrupted by a signal: no briefing sent; "
+                  f"`overnight run --date {partition}` runs the night again")
+            return False
         if reason := no_briefing_needed(instance, failed):
             print(f"overnight: {reason}")
             return True
@@ -149,6 +158,15 @@ def brief_after_failed_night(partition: str) -> bool:
         )
         print(f"overnight: the nightly run {failed.run_id} failed; the briefing went out anyway (run {result.run_id})")
         return result.success
+
+
+def interrupted(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Whether the run failed because its process was told to stop (SIGTERM, SIGINT)."""
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE):
+        failure = entry.dagster_event.event_specific_data
+        if failure is not None and failure.error is not None and failure.error.cls_name == "DagsterExecutionInterruptedError":
+            return True
+    return False
 
 
 def _after_failure_job():

@@ -26,3 +26,19 @@ def test_failed_delivery_is_retried_until_delivered(make_config, instance, unuse
     assert (request.partition_key, request.run_key) == ("2026-11-20", "outbox-2026-11-20-1")
     monkeypatch.delenv("OVERNIGHT_TEST_SLACK_TOKEN")
     assert "OVERNIGHT_TEST_SLACK_TOKEN unset" in evaluate(config, instance).skip_message
+
+
+def test_a_busy_cortex_skips_the_tick_instead_of_holding_the_daemon(make_config, instance, unused_url, slack_server, monkeypatch):
+    from testkit import hold_cortex, release_cortex
+
+    import overnight_assets.briefing.sensors as sensors
+
+    monkeypatch.setattr(sensors, "SENSOR_LOCK_WAIT_S", 0.5)
+    config = make_config(unused_url, slack_server.url)
+    keep_in_outbox(Cortex(config.home_path / "cortex.duckdb"), config.home_path / "outbox", "2026-11-20", "text", [])
+    writer = hold_cortex(config.home_path / "cortex.duckdb", read_only=False)
+    try:
+        skipped = evaluate(config, instance).skip_message
+    finally:
+        release_cortex(writer)
+    assert skipped.startswith("Cortex is busy; the next tick looks again") and f"PID {writer.pid}" in skipped
