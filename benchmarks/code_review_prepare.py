@@ -1,8 +1,9 @@
 """code_reviews' preparation of a busy day: 500 commits in the window, LLM time excluded.
 
 A repository written by one `git fast-import` (operations/history.py): 500 commits in the partition's window on three
-branches, each changing a Python file (with an unused import now and then) and a text file, some
-holding a secret-shaped string. Measured: selecting the window's commits and preparing their
+branches, each changing a Python file (with an unused import now and then, and lines that name a
+token or a password, as code does) and a text file, some holding a secret-shaped string, and a
+message with a body, some holding a token. Every text is redacted as it is parsed. Measured: selecting the window's commits and preparing their
 diffs and deterministic findings (`prepare_night`: one `git log -p` for the window, blobs through
 one `cat-file` process), against the same parsing fed one `git log -1 -p` process per commit.
 
@@ -27,11 +28,12 @@ def make_repository(folder: Path) -> Path:
 
     history = History()
     for n in range(COMMITS):
-        body = "".join(f"import mod_{n}_{i}\n" for i in range(2)) + f"\n\ndef f_{n}():\n    return mod_{n}_0.value\n" * 10
+        body = "".join(f"import mod_{n}_{i}\n" for i in range(2)) + f"\n\ndef f_{n}(password: str):\n    token = mod_{n}_0.token(password)\n    return token\n" * 10
         notes = f"note {n}\n" * 30 + ("AWS_ACCESS_KEY_ID=AKIA" + "ABCDEFGHIJKLMNOP\n" if n % 50 == 0 else "")
         files = {f"pkg/module_{n % 50}.py": body, f"notes/n_{n % 40}.txt": notes}
         when = START + timedelta(seconds=60 + n * 160)
-        history.commit(("main", "feature", "topic")[n % 3], f"Dev {n % 7}", when, f"Change {n}", files, start="main")
+        message = f"Change {n}\n\nWhy: module {n % 50} needed it.\n" + ("Deployed with token=ghp_" + "x" * 36 + "\n" if n % 50 == 25 else "")
+        history.commit(("main", "feature", "topic")[n % 3], f"Dev {n % 7}", when, message, files, start="main")
     return history.write(folder)
 
 

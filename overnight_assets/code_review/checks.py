@@ -1,8 +1,9 @@
 """Deterministic checks on a commit, before any model reads it.
 
-Secret-shaped strings, files over a size, merge-conflict markers, debug leftovers, and for Python
-files syntax errors and unused imports. A secret is never repeated in a finding: only its kind
-and where it is.
+Secrets (in any text of the commit: message, author, file names, added lines; the kinds are those of
+overnight_assets.redaction, found where the log was parsed), files over a size, merge-conflict
+markers, debug leftovers, and for Python files syntax errors and unused imports. A secret is never
+repeated in a finding: only its kind and where it is.
 """
 
 from __future__ import annotations
@@ -12,17 +13,8 @@ from dataclasses import asdict, dataclass
 
 from overnight_assets.code_review.diffs import Commit, FileDiff
 from overnight_assets.code_review.python_checks import python_findings
+from overnight_assets.redaction import redact_secrets
 
-KEY_BLOCK_START = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
-KEY_BLOCK_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
-SECRETS = {
-    "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    "AWS secret access key": re.compile(r"aws_secret_access_key\s*[=:]\s*['\"]?[A-Za-z0-9/+=]{40}", re.IGNORECASE),
-    "private key block": KEY_BLOCK_START,
-    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
-    "Slack token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
-    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
-}
 CONFLICT_MARKER = re.compile(r"^(?:<{7}|>{7})(?: |$)|^={7}$")
 DEBUG_LEFTOVERS = {
     ".py": re.compile(r"\bbreakpoint\(\)|\bpdb\.set_trace\(\)|^\s*import i?pdb\b"),
@@ -48,36 +40,40 @@ class CodeFinding:
 
 
 def located(severity: str, file: str, line: int | None, text: str) -> str:
-    """One finding or review comment as a line: 'warning app.py:3 text'."""
-    return f"{severity} {file}:{line or '-'} {text}"
+    """One finding or review comment as a line: 'warning app.py:3 text' ('error text' without a file)."""
+    return f"{severity} {file}:{line or '-'} {text}" if file else f"{severity} {text}"
 
 
 def commit_findings(commit: Commit, blob_sizes: dict[str, int], python_sources: dict[str, bytes], large_file_bytes: int) -> list[CodeFinding]:
-    findings: list[CodeFinding] = []
+    findings = _message_findings(commit)
     for file_diff in commit.files:
-        if file_diff.binary:
-            findings += _size_findings(file_diff, blob_sizes, large_file_bytes)
-            continue
         findings += _secret_findings(file_diff)  # also in lock files and vendored code: a key is a key
         findings += _size_findings(file_diff, blob_sizes, large_file_bytes)
+        if file_diff.binary:
+            continue
         if file_diff.skip_reason:
             continue
         findings += _line_findings(file_diff)
         if file_diff.path.endswith(".py") and file_diff.new_blob in python_sources:
             added = {number for number, _ in file_diff.added}
-            findings += [
-                CodeFinding(severity, check, file_diff.path, line, message)
+            findings += [  # the source is read as committed: a name or message quoted from it is redacted
+                CodeFinding(severity, check, file_diff.path, line, redact_secrets(message))
                 for line, severity, check, message in python_findings(file_diff.path, python_sources[file_diff.new_blob], added)
             ]
     return findings
 
 
+def _message_findings(commit: Commit) -> list[CodeFinding]:
+    return [
+        CodeFinding("error", "secret", "", None, f"secret in the {where} of {commit.sha[:8]}: {kind} (value withheld)")
+        for where, kind in commit.secrets
+    ]
+
+
 def _secret_findings(file_diff: FileDiff) -> list[CodeFinding]:
     return [
-        CodeFinding("error", "secret", file_diff.path, number, f"{kind} committed (value withheld)")
-        for number, text in file_diff.added
-        for kind, pattern in SECRETS.items()
-        if pattern.search(text)
+        CodeFinding("error", "secret", file_diff.path, number, f"{kind} committed (value withheld)" if number else f"{kind} in the file name (value withheld)")
+        for number, kind in file_diff.secrets
     ]
 
 
@@ -95,29 +91,9 @@ def _line_findings(file_diff: FileDiff) -> list[CodeFinding]:
         if CONFLICT_MARKER.match(text):
             findings.append(CodeFinding("error", "conflict marker", file_diff.path, number, "merge-conflict marker left in"))
         elif debug and debug.search(text):
-            findings.append(CodeFinding("warning", "debug leftover", file_diff.path, number, f"debug leftover: {redact(text.strip())[:80]}"))
+            findings.append(CodeFinding("warning", "debug leftover", file_diff.path, number, f"debug leftover: {text.strip()[:80]}"))
     return findings
 
 
 def python_blobs_needed(commit: Commit) -> list[str]:
     return [f.new_blob for f in commit.files if f.path.endswith(".py") and f.new_blob and not f.skip_reason]
-
-
-def redact(text: str) -> str:
-    """The text with every secret-shaped string replaced by its kind."""
-    for kind, pattern in SECRETS.items():
-        text = pattern.sub(f"<{kind} withheld>", text)
-    return text
-
-
-def redact_diff(diff: str) -> str:
-    """The diff with secrets withheld, private-key blocks line by line: what the model may read."""
-    lines, in_key = [], False
-    for line in diff.splitlines():
-        prefix, body = line[:1], line[1:]
-        if in_key or KEY_BLOCK_START.search(body):
-            in_key = not KEY_BLOCK_END.search(body)
-            lines.append(f"{prefix}<private key block withheld>")
-        else:
-            lines.append(redact(line))
-    return "\n".join(lines)

@@ -3,23 +3,32 @@
 Binary files, lock files and vendored or generated paths are left out of what the reviewer
 reads; a diff longer than `max_diff_lines` lines or `max_diff_bytes` bytes is cut, with a note of
 what was cut.
+
+Every text taken from the log (author, subject and body, file paths, the patch) is redacted here,
+where it enters the program, so nothing later can pass a secret on; what was found is kept as
+kinds and places (`Commit.secrets`, `FileDiff.secrets`) for the checks to report.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
-from typing import Callable
 
 from overnight_assets.resources.llm import cut_note, cut_to_bytes
 
-# One record per commit: RECORD, then the fields below joined by FIELD, then --raw and the patch.
-RECORD, FIELD = "\x1e", "\x1f"
-LOG_FORMAT = RECORD + FIELD.join(["%H", "%ct", "%an", "%ae", "%P", "%s"])
-# a record starts only where the marker is followed by a full sha: file content may hold \x1e too
-RECORD_START = re.compile(rb"\x1e(?=[0-9a-f]{40}(?:[0-9a-f]{24})?\x1f)")
+from overnight_assets.redaction import find_secrets, scan_secrets
+
+# One record per commit: RECORD, then the fields below joined by FIELD, then the message body up to
+# BODY_END, then --raw and the patch. The markers carry a random nonce of this process: a commit's
+# message or content may hold \x1e or \x1d too, but cannot forge a record start or a body end.
+_NONCE = secrets.token_hex(8)
+RECORD, FIELD, BODY_END = f"\x1e{_NONCE}", "\x1f", f"\x1d{_NONCE}\x1d"
+# the fixed-shape fields first: a \x1f inside an author name cannot shift the sha, time or parents
+LOG_FORMAT = RECORD + FIELD.join(["%H", "%ct", "%P", "%an", "%ae", "%s", "%b"]) + BODY_END
+RECORD_START = re.compile(re.escape(RECORD.encode()) + rb"(?=[0-9a-f]{40}(?:[0-9a-f]{24})?\x1f)")
 LOCK_FILES = {
     "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Pipfile.lock",
     "uv.lock", "Cargo.lock", "go.sum", "composer.lock", "Gemfile.lock", "flake.lock", "mix.lock",
@@ -38,6 +47,7 @@ class FileDiff:
     binary: bool = False
     added: list[tuple[int, str]] = field(default_factory=list)  # (line in the new file, text)
     patch: list[str] = field(default_factory=list)
+    secrets: list[tuple[int | None, str]] = field(default_factory=list)  # (added line, or None for the path; kind)
 
     @property
     def skip_reason(self) -> str | None:
@@ -63,6 +73,7 @@ class Commit:
     parents: list[str]
     subject: str
     files: list[FileDiff] = field(default_factory=list)
+    secrets: list[tuple[str, str]] = field(default_factory=list)  # (where: "commit message" or "author", kind)
 
 
 def parse_log(raw: bytes) -> list[Commit]:
@@ -75,8 +86,10 @@ def in_window(commits: list[Commit], start: datetime, end: datetime) -> list[Com
 
 
 def _parse_record(record: bytes) -> Commit:
-    header, _, body = record.partition(b"\n")
-    sha, stamp, author, email, parents, subject = header.decode("utf-8", "replace").split(FIELD, 5)
+    header, _, rest = record.partition(BODY_END.encode())
+    sha, stamp, parents, author, email, subject, body = header.decode("utf-8", "replace").split(FIELD, 6)
+    (author, author_kinds), (email, email_kinds) = scan_secrets(author), scan_secrets(email)
+    subject, subject_kinds = scan_secrets(subject)
     commit = Commit(
         sha=sha,
         committed_at=datetime.fromtimestamp(int(stamp), tz=timezone.utc),
@@ -85,7 +98,10 @@ def _parse_record(record: bytes) -> Commit:
         parents=parents.split(),
         subject=subject,
     )
-    text = body.decode("utf-8", "replace")
+    # the body is read only to look for secrets in it: the review shows the subject
+    commit.secrets = [("commit message", kind) for kind in _merged(subject_kinds, find_secrets(body))]
+    commit.secrets += [("author", kind) for kind in _merged(author_kinds, email_kinds)]
+    text = rest.decode("utf-8", "replace")
     raw_part, _, patch_part = text.partition("\ndiff --git ")
     commit.files = [_raw_entry(line) for line in raw_part.splitlines() if line.startswith(":")]
     for file_diff, patch in zip(commit.files, _patch_sections(patch_part)):
@@ -106,37 +122,45 @@ def _patch_sections(patch_part: str) -> list[str]:
     return sections
 
 
+def _merged(*kinds: list[str]) -> list[str]:
+    return list(dict.fromkeys(kind for group in kinds for kind in group))
+
+
 def _raw_entry(line: str) -> FileDiff:
     meta, *paths = line.split("\t")
     _, _, _, new_blob, status = meta.split()
     new_blob = None if set(new_blob) == {"0"} else new_blob
-    return FileDiff(path=paths[-1], status=status[0], new_blob=new_blob)
+    path, kinds = scan_secrets(paths[-1])
+    return FileDiff(path=path, status=status[0], new_blob=new_blob, secrets=[(None, kind) for kind in kinds])
 
 
 def _read_patch(file_diff: FileDiff, patch: str) -> None:
-    lines = patch.splitlines()
+    """Lines are read from the patch as git wrote it and kept as redacted (redaction keeps every
+    line in its place); an added line's secrets are recorded by kind, never by value."""
+    redacted, kinds = scan_secrets(patch)
+    raw_lines = patch.splitlines()
+    lines = redacted.splitlines() if kinds else raw_lines
     file_diff.patch = lines
     line_number = 0
-    for line in lines:
-        if line.startswith("Binary files ") or line == "GIT binary patch":
+    for raw, line in zip(raw_lines, lines, strict=True):
+        if raw.startswith("Binary files ") or raw == "GIT binary patch":
             file_diff.binary = True
-        elif match := HUNK.match(line):
+        elif match := HUNK.match(raw):
             line_number = int(match.group(1))
-        elif line_number and line.startswith("+"):  # "+++ b/..." comes before the first hunk, at 0
+        elif line_number and raw.startswith("+"):  # "+++ b/..." comes before the first hunk, at 0
             file_diff.added.append((line_number, line[1:]))
+            if kinds:
+                file_diff.secrets += [(line_number, kind) for kind in find_secrets(raw[1:])]
             line_number += 1
-        elif line_number and line.startswith(" "):
+        elif line_number and raw.startswith(" "):
             line_number += 1
 
 
-def reviewable_diff(
-    commit: Commit, max_lines: int, max_bytes: int, redact: Callable[[str], str] = lambda text: text
-) -> tuple[str, list[str], set[str]]:
+def reviewable_diff(commit: Commit, max_lines: int, max_bytes: int) -> tuple[str, list[str], set[str]]:
     """The text the reviewer reads, notes of what was left out or cut, and the files it shows.
 
-    Cut to `max_lines` lines, then withheld secrets (`redact`), then cut to `max_bytes` bytes: one
-    long line (a minified file) can be megabytes, and cutting after redaction never leaves half a
-    secret that the redaction would no longer recognise."""
+    Cut to `max_lines` lines, then to `max_bytes` bytes: one long line (a minified file) can be
+    megabytes. The patch was redacted as it was parsed, so a cut never leaves half a secret."""
     notes, lines, starts = [], [], {}
     skipped = [(f.path, f.skip_reason) for f in commit.files if f.skip_reason]
     if skipped:
@@ -144,7 +168,7 @@ def reviewable_diff(
     for file_diff in (f for f in commit.files if not f.skip_reason):
         starts[file_diff.path] = len(lines)
         lines += file_diff.patch or [f"diff --git a/{file_diff.path} b/{file_diff.path}", f"({file_diff.status}, no content change)"]
-    text, cut_bytes = cut_to_bytes(redact("\n".join(lines[:max_lines])), max_bytes)
+    text, cut_bytes = cut_to_bytes("\n".join(lines[:max_lines]), max_bytes)
     shown_lines = text.count("\n") + 1 if text else 0  # a line cut in its middle is shown: its start is there
     shown = {path for path, first in starts.items() if first < shown_lines}
     cuts = [f"{max_lines} of {len(lines)} lines"] if len(lines) > max_lines else []

@@ -15,6 +15,7 @@ from overnight_assets.briefing.section import Section
 from overnight_assets.code_review.checks import located
 from overnight_assets.code_review.diffs import in_window, parse_log
 from overnight_assets.code_review.night import load_reviews, open_repository
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.status import Status
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class RepoDigest:
     waiting: list[WaitingBranch] = field(default_factory=list)
     error: str | None = None
     note: str | None = None
+    secrets: list[str] = field(default_factory=list)  # where a secret was found (merge messages, branch names), never its value
 
     def to_dict(self) -> dict:
         # the title is what the briefing compares with yesterday's
@@ -75,7 +77,7 @@ def digest_night(repos: list[RepoConfig], start: datetime, end: datetime, review
             # code_reviews fetched this repository moments ago, in the same run
             digests.append(digest_repository(open_repository(repo, cache_dir, fetch=False), repo.branch, start, end))
         except Exception as error:  # one broken repository never stops the others
-            digests.append(RepoDigest(repo.name, error=str(error)[:300]))
+            digests.append(RepoDigest(repo.name, error=redact_secrets(str(error))[:300]))
     shas = [sha for digest in digests for group in (*digest.merges, *digest.waiting) for sha in group.shas]
     highlights = review_highlights(review_items, load_reviews(cortex, shas))
     for group in (group for digest in digests for group in (*digest.merges, *digest.waiting)):
@@ -92,8 +94,10 @@ def digest_repository(repo: GitRepository, configured_branch: str | None, start:
         digest.error = f"no default branch found (configured: {configured_branch or 'none'})"
         return digest
     # what landed: merges on the default branch itself, not main merged into a feature branch
-    landed = repo.log(start, end, "--merges", "--first-parent", revs=(f"refs/heads/{digest.default_branch}",))
+    landed = repo.log(start, end, "--merges", "--first-parent", revs=(repo.ref(digest.default_branch),))
     for merge in in_window(parse_log(landed), start, end):
+        # merges are not in code_reviews (--no-merges): a secret in their message is found here
+        digest.secrets += [f"secret in the {where} of {merge.sha[:8]}: {kind} (value withheld)" for where, kind in merge.secrets]
         brought = [(sha, author) for sha, author in repo.commits_between(merge.parents[0], merge.sha) if sha != merge.sha]
         digest.merges.append(
             Merge(
@@ -111,6 +115,7 @@ def digest_repository(repo: GitRepository, configured_branch: str | None, start:
         if ahead:
             authors = sorted({author for _, author in ahead})
             digest.waiting.append(WaitingBranch(branch, len(ahead), authors, [sha for sha, _ in ahead]))
+    digest.secrets += [f"secret in a {where}: {kind} (value withheld)" for where, kind in repo.name_secrets]
     return digest
 
 
@@ -137,6 +142,7 @@ def digest_section(digests: list[RepoDigest]) -> Section:
             lines.append(f"*{digest.name}*: {digest.error or digest.note}")
             continue
         lines.append(f"*{digest.name}*: {digest.summary}")
+        lines += [f"- ERROR {line}" for line in digest.secrets]
         for merge in digest.merges:
             lines.append(f"- landed `{merge.sha[:8]}` {merge.subject}: {_count(merge.commits, 'commit')} by {', '.join(merge.authors) or merge.author}")
             lines += [f"  - {line}" for line in merge.highlights]
@@ -146,11 +152,17 @@ def digest_section(digests: list[RepoDigest]) -> Section:
     return Section(
         key="pr_digest",
         title="What landed, what is waiting",
-        status=Status.AMBER if any(d.error for d in digests) else Status.GREEN,
+        status=_status(digests),
         items=[d.to_dict() for d in digests],
         markdown="\n".join(lines) or "No repositories configured.",
         order=35,
     )
+
+
+def _status(digests: list[RepoDigest]) -> Status:
+    if any(d.secrets for d in digests):
+        return Status.RED
+    return Status.AMBER if any(d.error for d in digests) else Status.GREEN
 
 
 def _count(number: int, noun: str) -> str:

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from overnight_assets.briefing.section import Section
-from overnight_assets.code_review.checks import CodeFinding, commit_findings, located, python_blobs_needed, redact_diff
+from overnight_assets.code_review.checks import CodeFinding, commit_findings, located, python_blobs_needed
 from overnight_assets.code_review.diffs import Commit, in_window, parse_log, reviewable_diff
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import memory_hash
 from overnight_assets.status import Status
 
@@ -62,9 +63,9 @@ def prepare_repository(
     sources = repo.blobs([sha for c in commits for sha in python_blobs_needed(c) if sizes.get(sha, 0) <= large_file_bytes])
     prepared = []
     for commit in commits:
-        diff, notes, shown = reviewable_diff(commit, settings.max_diff_lines, settings.max_diff_bytes, redact_diff)
+        diff, notes, shown = reviewable_diff(commit, settings.max_diff_lines, settings.max_diff_bytes)
         findings = commit_findings(commit, sizes, sources, large_file_bytes)
-        prepared.append(PreparedCommit(repo.name, commit, diff, notes, findings, shown))
+        prepared.append(PreparedCommit(repo.name, commit, diff, notes, findings, shown))  # redacted as parsed
     return prepared
 
 
@@ -136,7 +137,7 @@ def open_repository(repo: RepoConfig, cache_dir: Path, fetch: bool = True, big_f
 
 def _reason(error: Exception) -> str:
     text = str(error) if type(error).__name__ == "RepositoryError" else f"{type(error).__name__}: {error}"
-    return text[:500]
+    return redact_secrets(text)[:500]  # an error may quote a path or ref read from the repository
 
 
 def item_for(item: PreparedCommit) -> dict:

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from overnight_assets.code_review.checks import CodeFinding, redact
+from overnight_assets.code_review.checks import CodeFinding
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.llm import as_data
 
 REVIEW_SYSTEM = (
@@ -46,6 +47,6 @@ def grounded(review: CommitReview, files_shown: set[str]) -> CommitReview:
     """Comments about files the model was not shown are dropped: it must not invent them. Any
     secret-shaped string it wrote is withheld, as in the deterministic findings."""
     kept = [
-        comment.model_copy(update={"comment": redact(comment.comment)}) for comment in review.comments if comment.file in files_shown
+        comment.model_copy(update={"comment": redact_secrets(comment.comment)}) for comment in review.comments if comment.file in files_shown
     ]
-    return review.model_copy(update={"summary": redact(review.summary), "comments": kept})
+    return review.model_copy(update={"summary": redact_secrets(review.summary), "comments": kept})

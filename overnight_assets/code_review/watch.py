@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from overnight_assets.code_review.night import open_repository
 from overnight_assets.config import Repo as RepoConfig
+from overnight_assets.redaction import redact_secrets
 
 Tips = dict[str, dict[str, str]]  # repository -> branch -> sha
 DAYS_BACK = 7  # older commits (an imported history, say) are not queued: the nights they belong to are long done
@@ -54,7 +55,7 @@ def look_again(repos: list[RepoConfig], cache_dir: Path, previous: Look, timezon
                 _file_under_days(current.pending, times, [f"{repo.name}/{b}" for b in moved], timezone, today)
             current.tips[repo.name] = tips
         except Exception as error:  # reported by the sensor; the other repositories still count
-            errors[repo.name] = str(error)[:300]
+            errors[repo.name] = redact_secrets(str(error))[:300]
     return current, errors
 
 

@@ -3,6 +3,10 @@
 A local path is opened as it is; a URL's branches are cloned once, bare, under `home` and fetched
 each run. Hooks are pointed at /dev/null and no working tree is checked out, so nothing in the
 repository executes. Every read is one git process for the whole window, not one per commit.
+
+Text read here (branch names, authors, git's error messages) is redacted as it is read
+(overnight_assets.redaction); a branch is known by its redacted name, and `ref` gives git the real
+one, so the real name never leaves this class.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import git
 
 from overnight_assets.code_review.diffs import FIELD, LOG_FORMAT
+from overnight_assets.redaction import redact_secrets, scan_secrets
 from overnight_assets.secret_urls import redact_text, redact_url, with_credentials
 
 SAFE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
@@ -33,6 +38,8 @@ class GitRepository:
         self.name = name
         self.repo = repo
         self._branches: dict[str, str] | None = None
+        self._refs: dict[str, str] = {}  # shown (redacted) branch name -> its real ref
+        self.name_secrets: list[tuple[str, str]] = []  # ("branch name", kind) of the secrets in branch names
         repo.git.update_environment(**SAFE_ENV)
         options = SAFE_OPTIONS["c"] + ([f"core.bigFileThreshold={big_file_bytes}"] if big_file_bytes else [])
         repo.git.set_persistent_git_options(c=options)  # a file over the threshold diffs as binary
@@ -57,7 +64,8 @@ class GitRepository:
         (content may not be UTF-8)."""
         if not self.branches():
             return b""
-        return self.repo.git.log(
+        return self._git(
+            "log",
             *revs,
             f"--format={LOG_FORMAT}",
             f"--since=@{int(since.timestamp()) - 1}",
@@ -67,10 +75,26 @@ class GitRepository:
         )
 
     def branches(self) -> dict[str, str]:
-        """Branch -> tip, read once: a GitRepository is opened for one look at the repository."""
+        """Branch -> tip, read once: a GitRepository is opened for one look at the repository.
+        Names are redacted; two names redacted alike are told apart by a number."""
         if self._branches is None:
-            self._branches = {head.name: head.commit.hexsha for head in self.repo.heads}
+            branches, refs, found = {}, {}, []
+            for head in sorted(self.repo.heads, key=lambda head: head.path):
+                shown, kinds = scan_secrets(head.name)
+                shown = _unique(shown, refs)
+                branches[shown], refs[shown] = head.commit.hexsha, head.path
+                found += [("branch name", kind) for kind in kinds]
+            self._branches, self._refs, self.name_secrets = branches, refs, found
         return self._branches
+
+    def ref(self, branch: str) -> str:
+        """The real ref of a branch known by its shown name, for git (full: a tag named like a
+        branch would win over the branch otherwise)."""
+        self.branches()
+        return self._refs[branch]
+
+    def _shown(self, real_name: str | None) -> str | None:
+        return next((shown for shown, ref in self._refs.items() if ref == f"refs/heads/{real_name}"), None)
 
     def default_branch(self, configured: str | None) -> str | None:
         """The configured branch; else a mirror's HEAD (the remote's default) or a clone's
@@ -83,13 +107,13 @@ class GitRepository:
 
     def _head(self) -> str | None:
         try:
-            return self.repo.head.reference.name
+            return self._shown(self.repo.head.reference.name)
         except TypeError:  # detached HEAD
             return None
 
     def _origin_head(self) -> str | None:
         try:
-            return self.repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD").removeprefix("origin/")
+            return self._shown(self.repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD").removeprefix("origin/"))
         except git.GitCommandError:  # no origin, or it names no default
             return None
 
@@ -103,18 +127,32 @@ class GitRepository:
 
     def commits_between(self, base: str, tip: str) -> list[tuple[str, str]]:
         """(sha, author) of the commits on `tip` that `base` lacks (shas or full ref names)."""
-        out = self.repo.git.log(f"{base}..{tip}", "--format=%H%x1f%an")
-        return [tuple(line.split(FIELD, 1)) for line in out.splitlines() if line]
+        out = self._git("log", f"{base}..{tip}", "--format=%H%x1f%an")
+        return [(sha, redact_secrets(author)) for sha, author in (line.split(FIELD, 1) for line in out.splitlines() if line)]
 
     def commit_times(self, tips: list[str], known: list[str]) -> list[int]:
         """Commit times of the commits reachable from `tips` and not from `known` (shas the
         repository may no longer hold, after a force-push and gc, are ignored)."""
-        out = self.repo.git.log("--ignore-missing", "--format=%ct", *tips, "--not", *known, "--")
+        out = self._git("log", "--ignore-missing", "--format=%ct", *tips, "--not", *known, "--")
         return [int(line) for line in out.split()]
 
     def commits_ahead(self, base_branch: str, branch: str) -> list[tuple[str, str]]:
-        # full ref names: a tag called like a branch would win over the branch otherwise
-        return self.commits_between(f"refs/heads/{base_branch}", f"refs/heads/{branch}")
+        return self.commits_between(self.ref(base_branch), self.ref(branch))
+
+    def _git(self, command: str, *args, **options):
+        """A git command whose failure names no real ref: git's message is redacted, its command line
+        (which holds the refs) is not passed on."""
+        try:
+            return getattr(self.repo.git, command)(*args, **options)
+        except git.GitCommandError as error:
+            raise RepositoryError(f"repository {self.name}: git {command} failed: {_stderr(error)}") from None
+
+
+def _unique(name: str, taken: dict[str, str]) -> str:
+    number, unique = 2, name
+    while unique in taken:
+        unique, number = f"{name} ({number})", number + 1
+    return unique
 
 
 def mirror_path(cache_dir: Path, name: str, url: str) -> Path:
@@ -156,4 +194,4 @@ def _clone_bare(url: str, target: Path) -> git.Repo:
 
 def _stderr(error: git.GitCommandError) -> str:
     text = (error.stderr or str(error)).strip().replace("stderr: ", "")
-    return redact_text(" ".join(text.split()))[:300]  # str(error) holds the command line, a clone URL's password too
+    return redact_secrets(redact_text(" ".join(text.split())))[:300]  # the command line (a clone URL's password) and refs and paths

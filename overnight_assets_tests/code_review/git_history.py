@@ -64,3 +64,38 @@ def at(hours: float) -> datetime:
 
 AWS_KEY = "AKIA" + "ABCDEFGHIJKLMNOP"
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def plant_everywhere(repo: GitRepo) -> dict[str, str]:
+    """Every secret kind in every place a repository holds text, all inside the window: one commit
+    per place (its subject, its body, the author's name, the author's email, file paths, added
+    lines) holding every kind, a branch and a tag per kind named with it, and a merge into main
+    whose message holds every kind (of a branch whose author's name holds every kind too).
+    Returns place -> sha of the commit holding it."""
+    from overnight_assets.redaction import KINDS
+    from planted_secrets import plant
+
+    def all_of(place: str, separator: str) -> str:
+        return separator.join(plant(kind, place).text for kind in KINDS)
+
+    shas = {
+        "subject": repo.commit(f"Leaks in the subject: {all_of('subject', ' ; ')}", at=at(1)),
+        "body": repo.commit(f"Leaks in the body\n\n{all_of('body', chr(10))}\n", at=at(1.1)),
+        "author name": repo.commit("Leaks in the author's name", at=at(1.2), author=(all_of("author name", " ; "), "dev@example.org")),
+        "author email": repo.commit("Leaks in the author's email", at=at(1.3), author=("Dev", all_of("author email", " ; "))),
+        "file path": repo.commit("Leaks in file names", {f"leaks/{i:02d} {p.text}": "x\n" for i, kind in enumerate(KINDS) if (p := plant(kind, "file path"))}, at=at(1.4)),
+        "diff line": repo.commit("Leaks in added lines", {"config/leaks.env": all_of("diff line", "\n") + "\n"}, at=at(1.5)),
+    }
+    for i, kind in enumerate(KINDS):
+        if branch := plant(kind, "branch name"):
+            repo.branch(f"leak-{i:02d}/{branch.text}")
+            shas[f"branch name {i:02d}"] = repo.commit(f"Waiting work {i}", {f"wip/{i:02d}.txt": "wip\n"}, at=at(2 + i / 100))
+            repo.checkout("main")
+        if tag := plant(kind, "tag name"):
+            repo.git("tag", f"leak-{i:02d}/{tag.text}")
+    repo.branch("side")  # merged: its author reaches the digest through the merge's commit list
+    repo.commit("Side work", {"side.txt": "side\n"}, at=at(3), author=(all_of("author name", " ; "), "dev@example.org"))
+    repo.checkout("main")
+    repo.git("merge", "-q", "--no-ff", "-m", f"Merge side\n\n{all_of('merge message', chr(10))}\n", "side", at=at(4))
+    shas["merge message"] = repo.git("rev-parse", "HEAD")
+    return shas

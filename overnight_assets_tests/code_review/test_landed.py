@@ -54,3 +54,20 @@ def test_a_repository_without_commits_is_a_note_not_an_error(tmp_path):
 
 def test_a_configured_branch_that_does_not_exist_is_named(branched):
     assert digest(branched, "trunk").error == "no default branch found (configured: trunk)"
+
+
+def test_branches_whose_names_redact_alike_stay_apart_and_a_secret_default_is_found(make_repo):
+    """Branches are known by redacted names; git still gets the real ones, even for the default."""
+    repo = make_repo()
+    default = "token=" + "t0kDEFAULT9"
+    repo.branch(default)
+    for name, n in (("leak/AKIA" + "Q7RT2ZX9WP4MAAA1", 1), ("leak/AKIA" + "Q7RT2ZX9WP4MAAA2", 2)):
+        repo.branch(name, default)
+        for i in range(n):
+            repo.commit(f"Work {n}.{i}", {f"w{n}{i}.txt": "w\n"}, at=at(n + i / 10))
+    repo.checkout(default)
+    repo.git("branch", "-D", "main")  # the checked-out branch is the only guess left for the default
+    result = digest(repo)
+    assert result.default_branch == "token=[redacted token]" and result.error is None
+    assert [(b.name, b.ahead) for b in result.waiting] == [("leak/[redacted AWS access key id]", 1), ("leak/[redacted AWS access key id] (2)", 2)]
+    assert sorted(result.secrets) == ["secret in a branch name: AWS access key id (value withheld)"] * 2 + ["secret in a branch name: token (value withheld)"]

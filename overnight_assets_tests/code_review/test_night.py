@@ -32,8 +32,8 @@ def test_deterministic_findings_name_what_is_wrong_and_never_repeat_a_secret(bus
     assert {(f.check, f.file) for f in secret} == {("secret", "deploy.env"), ("secret", "id_ed25519")}
     assert all(AWS_KEY not in f.message and "PRIVATE KEY-----" not in f.message for f in secret)
     diff = items[shas["secret"]].diff  # what the model reads: it knows a key is there, not which
-    assert AWS_KEY not in diff and "AWS_ACCESS_KEY_ID=<AWS access key id withheld>" in diff
-    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in diff and diff.count("+<private key block withheld>") == 3
+    assert AWS_KEY not in diff and "AWS_ACCESS_KEY_ID=[redacted AWS access key id]" in diff
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in diff and diff.count("+[redacted private key block]") == 3
     feature = items[shas["feature"]].findings
     assert [(f.check, f.file, f.line) for f in feature] == [("unused import", "feature.py", 1)]
     assert [(f.check, f.file) for f in items[shas["lock"]].findings] == [("syntax error", "broken.py")]
@@ -106,7 +106,7 @@ def test_a_debug_line_holding_a_secret_never_repeats_it(make_repo, tmp_path):
     [item] = prepare(Repo(name="homelab", path=str(repo.path)), tmp_path=tmp_path)[0]
     assert item.commit.sha == sha
     messages = " ".join(f.message for f in item.findings)
-    assert AWS_KEY not in messages and "debug leftover: console.log(\"<AWS access key id withheld>\");" in messages
+    assert AWS_KEY not in messages and "debug leftover: console.log(\"[redacted AWS access key id]\");" in messages
 
 
 def test_awkward_content_keeps_each_file_with_its_own_patch(make_repo, tmp_path):

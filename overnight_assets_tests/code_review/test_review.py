@@ -13,8 +13,8 @@ def test_comments_on_unseen_files_are_dropped_and_secrets_withheld():
         ],
     )
     kept = grounded(review, {"deploy.env"})
-    assert kept.summary == "Adds the key <AWS access key id withheld>."
-    assert [(c.file, c.comment) for c in kept.comments] == [("deploy.env", "Rotate <AWS access key id withheld> now.")]
+    assert kept.summary == "Adds the key [redacted AWS access key id]."
+    assert [(c.file, c.comment) for c in kept.comments] == [("deploy.env", "Rotate [redacted AWS access key id] now.")]
 
 
 def test_every_untrusted_field_goes_in_as_data():
