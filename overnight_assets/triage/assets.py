@@ -32,13 +32,14 @@ def build_triage_defs(config: OvernightConfig, partitions: dg.PartitionsDefiniti
             review = session.ask("triage", REVIEW_SYSTEM, review_prompt(night.findings), TriageReview)
             status = raise_only(status, review.status if review else None)
         section = triage_section(night, status, review, session.status)
-        context.log.info(f"Triage {status.value}: {len(night.findings)} findings")
+        context.log.info(f"Triage {status.value}: {len(night.problems)} findings, {len(night.notes)} notes")
         return dg.Output(
             section.to_dict(),
             metadata={
                 "status": status.value,
                 "gate_status": night.gate_status.value,
-                "findings": len(night.findings),
+                "findings": len(night.problems),  # AMBER and RED: what may need action
+                "notes": len(night.notes),  # INFO, listed in the section's items with note: True
                 "finding_list": dg.MetadataValue.md(section.markdown),
                 "collectors": dg.MetadataValue.json(night.outcomes),
                 **session.metadata(),
@@ -63,5 +64,5 @@ def failed_runs(context: dg.AssetExecutionContext, since, until) -> list[dict]:
             "status": record.dagster_run.status.value,
         }
         for record in records
-        if record.dagster_run.run_id != context.run_id
+        if record.dagster_run.run_id != context.run.run_id
     ]

@@ -1,4 +1,4 @@
-"""Auth log collector: SSH brute force, logins from new addresses and new sudo users in a window.
+"""Auth log collector: SSH brute force, logins from new addresses and privilege changes in a window.
 
 Reads classic syslog lines ("Nov 20 10:00:01 host sshd[123]: ...", no year, in the window's
 timezone) and RFC 3339 ones ("2026-11-20T10:00:01.123456+02:00 host sshd[1]: ..."). Whatever
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, NamedTuple
 
 from overnight_assets.local_files import open_regular_file
-from overnight_assets.secret_urls import redact_text
-from overnight_assets.triage.findings import Finding, Severity
+from overnight_assets.triage import privilege
+from overnight_assets.triage.findings import Finding, Severity, printable
 
 COLLECTOR = "auth_log"
 _SAMPLE_LINES = 3
@@ -58,11 +58,6 @@ _CONNECTION_FAILED = (
     re.compile(r"authentication failure;.* rhost=(?P<source>\S+)"),
 )
 _ACCEPTED = re.compile(r"Accepted \S+ for (?P<user>\S+) from (?P<source>\S+)")
-_ACCOUNT_TOOLS = {"usermod", "useradd", "gpasswd"}  # not just any program: `logger` could fake it
-_SUDO_GRANTS = (
-    re.compile(r"add '(?P<user>[^']+)' to (?:shadow )?group '(?P<group>sudo|wheel)'"),
-    re.compile(r"user (?P<user>\S+) added by \S+ to group (?P<group>sudo|wheel)\b"),
-)
 
 
 @dataclass
@@ -101,7 +96,7 @@ class _Events:
     failed_connections: dict = field(default_factory=dict)
     connection_ip: dict = field(default_factory=dict)  # sshd[pid] -> the address its lines name
     accepted: dict = field(default_factory=lambda: defaultdict(list))  # source -> [(time, user)]
-    sudo_grants: dict = field(default_factory=dict)  # (user, group) -> (time, program)
+    privilege_changes: privilege.PrivilegeLedger = field(default_factory=privilege.PrivilegeLedger)
     unparsed: _Tally = field(default_factory=_Tally)
     unparsed_samples: list = field(default_factory=list)
     not_utf8: _Tally = field(default_factory=_Tally)
@@ -165,7 +160,7 @@ def auth_log_findings(
 ) -> AuthLogResult:
     """Failed logins per source above the threshold (AMBER), an accepted login from such a source
     (RED), from an address not in `known_sources` (AMBER; an empty set is a first run: INFO,
-    recorded as the baseline) and users added to sudo/wheel (RED), for lines in [start, end).
+    recorded as the baseline) and privilege changes (see privilege.py), for lines in [start, end).
     `log` is the log's bytes or a seekable binary file; `name` names it in the findings."""
     if window_start.tzinfo is None or window_end.tzinfo is None:
         raise ValueError("auth log window must be timezone-aware")
@@ -175,7 +170,7 @@ def auth_log_findings(
     findings = [
         *_failure_findings(failures, failed_login_threshold),
         *_accepted_findings(events, failures, failed_login_threshold, known_sources),
-        *_sudo_findings(events),
+        *events.privilege_changes.findings(COLLECTOR),
         *_junk_findings(events, log, name),
         *_coverage_findings(events, window_start, window_end),
     ]
@@ -226,7 +221,7 @@ def _count_line(events: _Events, line: _Line, text: str, valid: bool, parsed) ->
     elif parsed is None:
         events.unparsed.add(line.offset)
         if len(events.unparsed_samples) < _SAMPLE_LINES:
-            events.unparsed_samples.append(_printable(text[:120]))
+            events.unparsed_samples.append(printable(text, 120))
 
 
 def _window_offset(log: BinaryIO, size: int, start: datetime, end: datetime) -> int:
@@ -306,10 +301,6 @@ def _decode(data: bytes, cut: bool) -> tuple[str, bool]:
     return text.replace("\x00", "").rstrip("\r"), valid
 
 
-def _printable(text: str) -> str:
-    return redact_text("".join(char if char.isprintable() else "?" for char in text))
-
-
 def _line_number(log: BinaryIO, offset: int) -> int:
     """Counted a chunk at a time: only asked for when a finding names a line."""
     log.seek(0)
@@ -366,9 +357,11 @@ def _record(events: _Events, offset: int, stamp: datetime, rest: str) -> None:
         times, message = int(repeated["times"]), repeated["message"]
     if program.startswith("sshd"):
         _record_ssh(events, f"{program}[{pid or f'byte {offset}'}]", stamp, message, times)
-    for pattern in _SUDO_GRANTS if program in _ACCOUNT_TOOLS else ():
-        if grant := pattern.search(message):
-            events.sudo_grants.setdefault((grant["user"], grant["group"]), (stamp, program))
+    # judged by the program that wrote the line: `logger` can write any text under any other name
+    if program == "sudo":
+        events.privilege_changes.record(privilege.sudo_changes(message), stamp)
+    else:
+        events.privilege_changes.record(privilege.tool_line_changes(program, message), stamp)
 
 
 def _record_ssh(
@@ -420,7 +413,7 @@ def _accepted_findings(
             Finding(
                 COLLECTOR,
                 Severity.INFO,
-                f"recorded {len(events.accepted)} SSH login addresses as the baseline",
+                f"recorded {len(events.accepted)} SSH login address{'es' if len(events.accepted) > 1 else ''} as the baseline",
                 f"first run, nothing to compare with: {sources}",
             )
         )
@@ -455,18 +448,6 @@ def _logins_detail(logins: list[tuple[datetime, str]]) -> str:
     first_time, _ = min(logins)
     users = ", ".join(sorted({user for _, user in logins}))
     return f"{len(logins)} login(s) as {users}, first at {first_time.isoformat()}"
-
-
-def _sudo_findings(events: _Events) -> list[Finding]:
-    return [
-        Finding(
-            COLLECTOR,
-            Severity.RED,
-            f"user {user} added to group {group}",
-            f"by {program} at {stamp.isoformat()}",
-        )
-        for (user, group), (stamp, program) in sorted(events.sudo_grants.items())
-    ]
 
 
 def _junk_findings(events: _Events, log: BinaryIO, name: str) -> list[Finding]:

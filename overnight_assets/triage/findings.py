@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass
 from enum import Enum
 
+from overnight_assets.secret_urls import redact_text
+
 
 class Severity(str, Enum):
     INFO = "info"  # worth saying, never raises the status
@@ -24,3 +26,10 @@ class Finding:
 def collector_failed(collector: str, reason: str) -> Finding:
     """A collector that could not do its job is itself a finding, never a crash."""
     return Finding(collector, Severity.AMBER, f"{collector} collector failed", reason)
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """Text a log's writer chose, fit for a finding: control characters as "?", secrets redacted,
+    at most `limit` characters."""
+    shown = redact_text("".join(char if char.isprintable() else "?" for char in text))
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

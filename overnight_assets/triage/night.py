@@ -24,6 +24,16 @@ class TriageNight:
     outcomes: dict[str, dict]
     gate_status: Status
 
+    @property
+    def problems(self) -> list[Finding]:
+        """What the owner may have to act on: AMBER and RED, what `findings` counts."""
+        return [f for f in self.findings if f.severity is not Severity.INFO]
+
+    @property
+    def notes(self) -> list[Finding]:
+        """INFO: worth saying (a baseline recorded, lines that could not be read), never a problem."""
+        return [f for f in self.findings if f.severity is Severity.INFO]
+
 
 def collect(
     config: TriageConfig,
@@ -75,9 +85,12 @@ def _disk(config: TriageConfig) -> list[Finding]:
 
 
 def triage_section(night: TriageNight, status: Status, review: TriageReview | None, llm_status: str) -> Section:
-    ordered = sorted(night.findings, key=lambda f: ({"red": 0, "amber": 1, "info": 2}[f.severity.value], f.collector))
-    lines = [f"- *{f.severity.value.upper()}* {f.collector}: {f.title}" for f in ordered if f.severity is not Severity.INFO]
-    notes = [f"- {f.collector}: {f.title}" for f in ordered if f.severity is Severity.INFO]
+    """Problems are listed, worst first; notes get one quiet line at the end. Every finding stays in
+    `items` with its severity, notes marked `note: True`, so a reader of the section can count
+    problems without counting notes."""
+    problems = sorted(night.problems, key=lambda f: (f.severity is not Severity.RED, f.collector))
+    notes = sorted(night.notes, key=lambda f: f.collector)
+    lines = [f"- *{f.severity.value.upper()}* {f.collector}: {f.title}" for f in problems]
     if not lines:
         lines = ["All collectors report nothing suspicious."]
     if review is not None:
@@ -87,12 +100,12 @@ def triage_section(night: TriageNight, status: Status, review: TriageReview | No
     if status is not night.gate_status:
         lines.insert(0, f"The LLM raised the status from {night.gate_status.value} to {status.value}.")
     if notes:
-        lines += ["", "Notes:", *notes]
+        lines += ["", "_Notes: " + "; ".join(f"{f.collector}: {f.title}" for f in notes) + "._"]
     return Section(
         key="security_triage",
         title="Security triage",
         status=status,
-        items=[f.to_dict() for f in ordered],
+        items=[{**f.to_dict(), "note": False} for f in problems] + [{**f.to_dict(), "note": True} for f in notes],
         markdown="\n".join(lines),
         order=0,
         llm=llm_status,
