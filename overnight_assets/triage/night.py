@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from overnight_assets.briefing.section import Section
+from overnight_assets.briefing.section import Line, Section, italic
 from overnight_assets.status import Status
 from overnight_assets.triage import auth_log, dagster_runs, disk, docker, integrity, ports, store
 from overnight_assets.triage.findings import Finding, Severity
@@ -76,24 +76,24 @@ def _disk(config: TriageConfig) -> list[Finding]:
 
 def triage_section(night: TriageNight, status: Status, review: TriageReview | None, llm_status: str) -> Section:
     ordered = sorted(night.findings, key=lambda f: ({"red": 0, "amber": 1, "info": 2}[f.severity.value], f.collector))
-    lines = [f"- *{f.severity.value.upper()}* {f.collector}: {f.title}" for f in ordered if f.severity is not Severity.INFO]
-    notes = [f"- {f.collector}: {f.title}" for f in ordered if f.severity is Severity.INFO]
+    lines = [Line.item(f"{f.collector}: {f.title}", severity=f.severity.value) for f in ordered if f.severity is not Severity.INFO]
+    notes = [Line.item(f"{f.collector}: {f.title}") for f in ordered if f.severity is Severity.INFO]
     if not lines:
-        lines = ["All collectors report nothing suspicious."]
+        lines = [Line.text("All collectors report nothing suspicious.")]
     if review is not None:
-        lines += ["", f"LLM review: {review.summary}", *[f"- next: {action}" for action in review.actions]]
+        lines += [Line(), Line.text(f"LLM review: {review.summary}"), *[Line.item(f"next: {action}") for action in review.actions]]
     elif llm_status == "unavailable":
-        lines += ["", "_llm: unavailable; the deterministic gate's verdict stands._"]
+        lines += [Line(), Line.text(italic("llm: unavailable; the deterministic gate's verdict stands."))]
     if status is not night.gate_status:
-        lines.insert(0, f"The LLM raised the status from {night.gate_status.value} to {status.value}.")
+        lines.insert(0, Line.text(f"The LLM raised the status from {night.gate_status.value} to {status.value}."))
     if notes:
-        lines += ["", "Notes:", *notes]
+        lines += [Line(), Line.text("Notes:"), *notes]
     return Section(
         key="security_triage",
         title="Security triage",
         status=status,
         items=[f.to_dict() for f in ordered],
-        markdown="\n".join(lines),
+        lines=tuple(lines),
         order=0,
         llm=llm_status,
     )
