@@ -47,6 +47,15 @@ def dagster_daemon(env: dict | None = None):
             daemon.wait()
 
 
+def poll(predicate: Callable[[], Any], timeout_s: float = 120.0, what: str = "a condition"):
+    """predicate's first truthy answer, asked every 50 ms; a clear failure after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"timed out after {timeout_s:g} s waiting for {what}"
+        time.sleep(0.05)
+    return result
+
+
 def require_or_skip(available: bool, reason: str) -> None:
     """A missing server skips with the reason outside CI and fails in CI."""
     if available:
@@ -187,8 +196,31 @@ class FakeOllama:
     trickle_s: float = 0.5
     open_replies: int = 0  # trickling or hanging answers still going
     basic_auth: tuple[str, str] | None = None  # credentials every request must carry, when set
+    # the gpu pool measured where it matters: requests being served right now, and the most ever
+    # served at once; `hold`, when given, keeps every request waiting until it is set
+    in_flight: int = 0
+    max_in_flight: int = 0
+    hold: threading.Event | None = None
+    _flight_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def handle(self, path: str, headers: dict, body: dict):
+        with self._serving():
+            return self._handle(path, headers, body)
+
+    @contextlib.contextmanager
+    def _serving(self):
+        with self._flight_lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.hold is not None:
+                self.hold.wait(timeout=300)
+            yield
+        finally:
+            with self._flight_lock:
+                self.in_flight -= 1
+
+    def _handle(self, path: str, headers: dict, body: dict):
         if self.basic_auth and _basic_auth(headers) != self.basic_auth:
             return 401, {"error": "unauthorized"}, {}
         status, payload, more = self.answer(path, headers, body)
