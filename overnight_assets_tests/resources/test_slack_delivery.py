@@ -259,29 +259,31 @@ def test_replies_go_into_the_thread_and_a_rerun_updates_them(tmp_path, slack_ser
     assert [reply["text"] for _, reply in thread_of(slack_server)[1]] == ["continued (1 of 2), again", "continued (2 of 2), again"]
 
 
-def test_killed_after_slack_accepted_a_reply_the_rerun_updates_it_and_posts_the_rest(tmp_path, slack_server):
-    """The first reply is in Slack, its ts never recorded: the rerun finds it in the thread by its
-    metadata, updates it, and posts only the second."""
+def test_killed_after_slack_accepted_a_reply_the_rerun_posts_nothing_twice(tmp_path, slack_server):
+    """The second reply is in Slack, its ts never recorded (the first one's was): the rerun updates
+    the message and the first reply, finds the second in the thread by its metadata and updates it."""
     cortex = keep_long(tmp_path, "2026-11-20")
     victim: list[subprocess.Popen] = []
 
-    def kill_on_the_first_reply(body):
-        if body.get("thread_ts"):
+    def kill_on_the_second_reply(body):
+        if body.get("metadata", {}).get("event_payload", {}).get("part") == 2:
             os.kill(victim[0].pid, signal.SIGKILL)
             victim[0].wait()
 
-    slack_server.after_post = kill_on_the_first_reply
+    slack_server.after_post = kill_on_the_second_reply
     victim.append(delivering_process(tmp_path, slack_server))
     assert victim[0].wait(timeout=120) == -signal.SIGKILL
     pending, ts, intent_recorded, _ = row(cortex, "2026-11-20")
-    assert pending and ts is not None and intent_recorded and reply_ts(cortex) == []
+    _, replies = thread_of(slack_server)
+    assert pending and ts is not None and intent_recorded and reply_ts(cortex) == [replies[0][0]]
 
     slack_server.after_post = None
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-20"], report
     message_ts, replies = thread_of(slack_server)
     assert message_ts == ts and len(slack_server.posts) == 3 and len(replies) == 2  # nothing posted twice
-    assert reply_ts(cortex) == [reply for reply, _ in replies] and row(cortex, "2026-11-20")[0] is False
+    assert len(slack_server.updates) == 3 and row(cortex, "2026-11-20")[0] is False
+    assert reply_ts(cortex) == [reply for reply, _ in replies]
 
 
 def test_a_shorter_version_deletes_the_replies_it_no_longer_needs(tmp_path, slack_server):
