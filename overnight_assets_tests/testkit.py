@@ -358,7 +358,7 @@ class FakeSlack:
             return 200, {"ok": False, "error": "thread_not_found"}, {}
         with_metadata = query.get("include_all_metadata") in ("1", "true")
         messages = [
-            {"type": "message", "ts": ts, "thread_ts": parent, **({"metadata": m["metadata"]} if with_metadata and m.get("metadata") else {})}
+            {"type": "message", "ts": ts, "thread_ts": parent, **({"metadata": m["metadata"]} if with_metadata and "metadata" in m else {})}
             for ts, m in [(parent, self.messages[parent]), *self.thread(parent)]
         ]
         return 200, {"ok": True, "messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}, {}

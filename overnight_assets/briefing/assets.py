@@ -19,7 +19,6 @@ from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, 
 from overnight_assets.briefing.failures import compose_with_failures
 from overnight_assets.briefing.section import Section, within_lines
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, failures_in_run
-from overnight_assets.briefing.slack_format import slack_message
 from overnight_assets.config import OvernightConfig
 from overnight_assets.resources.definitions import CortexResource, LLMResource, SlackResource
 from overnight_assets.resources.json_io import OPTIONAL
@@ -98,6 +97,8 @@ def build_briefing_defs(
     def morning_delivery(
         context: dg.AssetExecutionContext, briefing: dict, cortex: CortexResource, slack: SlackResource
     ) -> dg.MaterializeResult:
+        from overnight_assets.briefing.slack_format import slack_message  # slack_sdk loads only when delivering
+
         sections = [Section.from_dict(s) for s in briefing["sections"]]
         status = overall_status(sections)
         outbox = outbox_path(config)

@@ -153,17 +153,16 @@ def _text_blocks(groups: list[list[str]]) -> list[SectionBlock]:
     (plain text by then) is split at spaces."""
     chunks: list[list[str]] = [[]]
 
-    def add(line: str) -> None:
-        if chunks[-1] and joined_size(chunks[-1]) + 1 + len(line) > SECTION_TEXT_LIMIT:
-            chunks.append([])
-        chunks[-1].append(line)
+    def overflows(lines: list[str]) -> bool:
+        return bool(chunks[-1]) and joined_size([*chunks[-1], *lines]) > SECTION_TEXT_LIMIT
 
     for group in groups:
-        if chunks[-1] and joined_size(chunks[-1]) + 1 + joined_size(group) > SECTION_TEXT_LIMIT and joined_size(group) <= SECTION_TEXT_LIMIT:
+        if overflows(group) and joined_size(group) <= SECTION_TEXT_LIMIT:  # the group whole in the next block
             chunks.append([])
-        for line in group:
-            for piece in _fitting(line):
-                add(piece)
+        for piece in (piece for line in group for piece in _fitting(line)):
+            if overflows([piece]):
+                chunks.append([])
+            chunks[-1].append(piece)
     texts = ["\n".join(chunk).strip("\n") for chunk in chunks]
     return [SectionBlock(text=MarkdownTextObject(text=text, verbatim=True)) for text in texts if text.strip()]
 
