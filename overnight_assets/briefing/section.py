@@ -25,9 +25,8 @@ from overnight_assets.status import Status
 
 SECTION_TAG = "overnight/section"  # the asset tag that makes an asset's value a briefing section
 NOTHING_TO_REPORT = "Nothing to report."
-STYLES = ("", "bold", "italic", "code")
-# what would end a Markdown link or a Slack <url|label> early, or let a label begin inside the URL
-_BREAKS_A_LINK = re.compile(r"[\s()<>|\[\]\"`\x00-\x1f\x7f]")
+# what would end a Markdown link `[label](url)` or a Slack `<url|label>` early
+_BREAKS_A_LINK = re.compile(r"[\s()<>|\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _HOST = re.compile(r"[\w.-]+|[0-9a-f:.]+")  # a name (IDN too) or an IPv6 literal's inside
 
