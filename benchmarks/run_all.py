@@ -25,6 +25,7 @@ BENCHMARKS = {
     "reading_llm_budget": [],
     "auth_log_read": [],
     "gpu_slot_recovery": [],
+    "gpu_pool_claim_race": ["--trials", "10"],
 }
 
 

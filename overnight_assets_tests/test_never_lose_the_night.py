@@ -72,7 +72,7 @@ def test_a_failed_triage_still_gives_a_red_briefing_and_one_post(tmp_path, host_
     briefing = (tmp_path / "home" / "briefings" / "2026-11-20.md").read_text()
     assert briefing.startswith("# Morning briefing for 2026-11-20: RED")
     assert "**Security triage FAILED: no security verdict tonight.**" in briefing
-    assert "Run: http://127.0.0.1:3000/runs/" in briefing
+    assert "[The run in the Dagster UI](http://127.0.0.1:3000/runs/" in briefing
     assert posts_per_night(slack_server) == {"2026-11-20": 1}
     assert "Security triage FAILED" in str(slack_server.posts[0]["blocks"])
 

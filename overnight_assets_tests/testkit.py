@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,15 @@ def dagster_daemon(env: dict | None = None):
         except subprocess.TimeoutExpired:  # a loaded machine: the daemon's children may not stop in time
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait()
+
+
+def poll(predicate: Callable[[], Any], timeout_s: float = 120.0, what: str = "a condition"):
+    """predicate's first truthy answer, asked every 50 ms; a clear failure after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"timed out after {timeout_s:g} s waiting for {what}"
+        time.sleep(0.05)
+    return result
 
 
 def require_or_skip(available: bool, reason: str) -> None:
@@ -186,8 +196,31 @@ class FakeOllama:
     trickle_s: float = 0.5
     open_replies: int = 0  # trickling or hanging answers still going
     basic_auth: tuple[str, str] | None = None  # credentials every request must carry, when set
+    # the gpu pool measured where it matters: requests being served right now, and the most ever
+    # served at once; `hold`, when given, keeps every request waiting until it is set
+    in_flight: int = 0
+    max_in_flight: int = 0
+    hold: threading.Event | None = None
+    _flight_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def handle(self, path: str, headers: dict, body: dict):
+        with self._serving():
+            return self._handle(path, headers, body)
+
+    @contextlib.contextmanager
+    def _serving(self):
+        with self._flight_lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.hold is not None:
+                self.hold.wait(timeout=300)
+            yield
+        finally:
+            with self._flight_lock:
+                self.in_flight -= 1
+
+    def _handle(self, path: str, headers: dict, body: dict):
         if self.basic_auth and _basic_auth(headers) != self.basic_auth:
             return 401, {"error": "unauthorized"}, {}
         status, payload, more = self.answer(path, headers, body)
@@ -246,8 +279,13 @@ class FakeSlack:
     delay_s: float = 0.0
     after_post: Callable[[dict], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # the thread (a message past 50 blocks goes on in replies): chat.delete, conversations.replies;
+    # and when each request arrived (time.monotonic(), path), to see waits from the server's side
+    deleted: list[str] = field(default_factory=list)
+    arrivals: list[tuple[float, str]] = field(default_factory=list)
 
     def handle(self, path: str, headers: dict, body: dict):
+        self.arrivals.append((time.monotonic(), path))
         self._slowly()
         self.requests += 1
         if self.script:
@@ -255,6 +293,10 @@ class FakeSlack:
         auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
         if auth != f"Bearer {self.token}":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if "/conversations.replies" in path:
+            return self._replies(path, body)
+        if path.endswith("/chat.delete"):
+            return self._delete(body)
         if "/conversations." in path:
             return self._conversations(path, body)
         if path.endswith("/chat.postMessage"):
@@ -269,7 +311,7 @@ class FakeSlack:
             if body.get("ts") not in self.messages or body.get("channel") != "C0OVERNIGHT":
                 return 200, {"ok": False, "error": "message_not_found"}, {}
             self.updates.append(body)
-            self.messages[body["ts"]] = body
+            self.messages[body["ts"]] = {**body, **_in_thread(self.messages[body["ts"]])}
             return 200, {"ok": True, "channel": body["channel"], "ts": body["ts"]}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
 
@@ -296,9 +338,116 @@ class FakeSlack:
         messages = [
             {"type": "message", "ts": ts, "text": message.get("text"), **({"metadata": message["metadata"]} if with_metadata and message.get("metadata") else {})}
             for ts, message in sorted(self.messages.items(), key=lambda item: -float(item[0]))
-            if float(ts) > oldest
+            if float(ts) > oldest and message.get("thread_ts") in (None, ts)  # replies are not in the history
         ]
         return 200, {"ok": True, "messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}, {}
+
+
+    def thread(self, parent: str) -> list[tuple[str, dict]]:
+        """(ts, message) of each reply in a message's thread, oldest first."""
+        in_order = sorted(self.messages.items(), key=lambda item: float(item[0]))
+        return [(ts, message) for ts, message in in_order if message.get("thread_ts") == parent and ts != parent]
+
+    def _replies(self, path: str, body: dict):
+        """conversations.replies: the parent, then its replies oldest first; metadata as in the history."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        query = {**dict(parse_qsl(urlsplit(path).query)), **body}
+        parent = query.get("ts")
+        if query.get("channel") != "C0OVERNIGHT" or parent not in self.messages:
+            return 200, {"ok": False, "error": "thread_not_found"}, {}
+        with_metadata = query.get("include_all_metadata") in ("1", "true")
+        messages = [
+            {"type": "message", "ts": ts, "thread_ts": parent, **({"metadata": m["metadata"]} if with_metadata and "metadata" in m else {})}
+            for ts, m in [(parent, self.messages[parent]), *self.thread(parent)]
+        ]
+        return 200, {"ok": True, "messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}, {}
+
+    def _delete(self, body: dict):
+        if body.get("ts") not in self.messages or body.get("channel") != "C0OVERNIGHT":
+            return 200, {"ok": False, "error": "message_not_found"}, {}
+        del self.messages[body["ts"]]
+        self.deleted.append(body["ts"])
+        return 200, {"ok": True, "channel": body["channel"], "ts": body["ts"]}, {}
+
+
+# --- the Slack payload, checked as Slack reads it ----------------------------------------------
+
+SLACK_MAX_BLOCKS, SLACK_SECTION_CHARS, SLACK_HEADER_CHARS, SLACK_CONTEXT_ELEMENTS = 50, 3000, 150, 10
+_MARKDOWN_LINK = re.compile(r"\[[^\]\n]*\]\([^)\s]*\)")
+_ANGLED = re.compile(r"<([^<>]*)>")
+_PING = re.compile(r"@(channel|here|everyone)\b|<!", re.IGNORECASE)
+_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
+
+
+def slack_payload_problems(slack: FakeSlack, known_urls: set[str]) -> list[str]:
+    """What Slack would show wrong in the messages it holds now (posts as updated, thread replies
+    included): Markdown syntax in mrkdwn, a `<...>` that is not an http(s) link to a known URL, a
+    ping, a raw `&`, a block or message over Slack's limits. Empty when all is well."""
+    problems = []
+    for ts, message in slack.messages.items():
+        blocks = message.get("blocks") or []
+        if len(blocks) > SLACK_MAX_BLOCKS:
+            problems.append(f"{ts}: {len(blocks)} blocks, Slack takes {SLACK_MAX_BLOCKS}")
+        for number, block in enumerate(blocks):
+            problems += [f"{ts} block {number} ({block['type']}): {problem}" for problem in _block_problems(block, known_urls)]
+    return problems
+
+
+def slack_links(slack: FakeSlack) -> set[str]:
+    """Every URL linked (<url|label>) in the messages Slack holds now."""
+    return {match.split("|", 1)[0] for text in _mrkdwn_texts(slack) for match in _ANGLED.findall(text)}
+
+
+def _mrkdwn_texts(slack: FakeSlack) -> list[str]:
+    texts = []
+    for message in slack.messages.values():
+        for block in message.get("blocks") or []:
+            objects = [block.get("text") or {}, *block.get("elements", [])]
+            texts += [obj["text"] for obj in objects if obj.get("type") == "mrkdwn"]
+    return texts
+
+
+def _block_problems(block: dict, known_urls: set[str]) -> list[str]:
+    if block["type"] == "header":
+        text = block["text"]
+        return [f"header is {text['type']}, not plain_text"] * (text["type"] != "plain_text") + [
+            f"header of {len(text['text'])} characters"
+        ] * (len(text["text"]) > SLACK_HEADER_CHARS)
+    if block["type"] == "divider":
+        return []
+    if block["type"] == "context":
+        elements = block.get("elements", [])
+        over = [f"{len(elements)} context elements"] if len(elements) > SLACK_CONTEXT_ELEMENTS else []
+        return over + [p for element in elements for p in _mrkdwn_problems(element, known_urls)]
+    if block["type"] == "section":
+        return _mrkdwn_problems(block["text"], known_urls)
+    return [f"unexpected block type {block['type']}"]
+
+
+def _mrkdwn_problems(text_object: dict, known_urls: set[str]) -> list[str]:
+    text = text_object["text"]
+    problems = [f"{len(text)} characters, over {SLACK_SECTION_CHARS}"] if len(text) > SLACK_SECTION_CHARS else []
+    if not text.strip():
+        problems.append("empty text")
+    if text_object["type"] != "mrkdwn":
+        return problems
+    problems += [f"Markdown link {found!r}" for found in _MARKDOWN_LINK.findall(text)]
+    problems += ["Markdown bold `**`"] * ("**" in text)
+    problems += [f"ping {found.group()!r}" for found in _PING.finditer(text)]
+    problems += [f"raw & at {found.start()}" for found in _AMPERSAND.finditer(text)]
+    for inside in _ANGLED.findall(text):
+        url, bar, label = inside.partition("|")
+        if not bar or not label or not url.startswith(("http://", "https://")) or url not in known_urls:
+            problems.append(f"<{inside}> is not a link to a known http(s) URL")
+    leftover = _ANGLED.sub("", text)
+    problems += [f"stray {char!r}" for char in "<>" if char in leftover]
+    return problems
+
+
+def _in_thread(message: dict) -> dict:
+    """An update keeps the message where it was: a reply stays in its thread."""
+    return {"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}
 
 
 def _basic_auth(headers: dict) -> tuple[str, str] | None:

@@ -17,15 +17,15 @@ from overnight_assets.briefing.compose import (
 )
 from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, keep_in_outbox
 from overnight_assets.briefing.failures import compose_with_failures
-from overnight_assets.briefing.section import Section
+from overnight_assets.briefing.section import Section, within_lines
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, failures_in_run
-from overnight_assets.briefing.slack_format import blocks_for, plain_text_for
 from overnight_assets.config import OvernightConfig
 from overnight_assets.resources.definitions import CortexResource, LLMResource, SlackResource
 from overnight_assets.resources.json_io import OPTIONAL
 from overnight_assets.resources.llm import LLMUnavailableError
 
 BRIEFING = dg.AssetKey("morning_briefing")
+PREVIEW_CHARS = 4000  # of the briefing in the UI's metadata
 YESTERDAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
@@ -82,7 +82,7 @@ def build_briefing_defs(
                 "summary_source": source,
                 "failed_sections": ", ".join(f"{f.key} ({f.outcome})" for f in failures) or "none",
                 **({"after_failed_run": dg.MetadataValue.dagster_run(failed_run)} if failed_run else {}),
-                "preview": dg.MetadataValue.md(markdown[:4000]),
+                "preview": dg.MetadataValue.md(preview(markdown, path)),
                 **session.metadata(),
             },
         )
@@ -97,12 +97,15 @@ def build_briefing_defs(
     def morning_delivery(
         context: dg.AssetExecutionContext, briefing: dict, cortex: CortexResource, slack: SlackResource
     ) -> dg.MaterializeResult:
+        from overnight_assets.briefing.slack_format import slack_message  # slack_sdk loads only when delivering
+
         sections = [Section.from_dict(s) for s in briefing["sections"]]
         status = overall_status(sections)
         outbox = outbox_path(config)
-        text = plain_text_for(briefing["partition"], status, briefing["summary"], sections)
-        blocks = blocks_for(briefing["partition"], status, briefing["summary"], sections)
-        keep_in_outbox(cortex.get(), outbox, context.partition_key, text, blocks)
+        message = slack_message(
+            briefing["partition"], status, briefing["summary"], sections, briefing.get("changes"), briefing.get("summary_source", "llm")
+        )
+        keep_in_outbox(cortex.get(), outbox, context.partition_key, message.text, message.blocks, message.replies)
         report = deliver_pending(cortex.get(), outbox, slack.poster(), owner=delivery_owner(context.run.run_id))
         if report.error:
             context.log.warning(f"{report.error}; kept in {outbox} for the next run")
@@ -116,12 +119,19 @@ def build_briefing_defs(
                 "pending": len(report.pending),
                 "claimed_by_another_run": ", ".join(report.claimed_elsewhere) or "none",
                 "outbox": dg.MetadataValue.path(str(outbox)),
+                "slack_blocks": len(message.blocks),
+                "thread_replies": len(message.replies),
                 "channel": slack.channel,
                 **({"error": report.error} if report.error else {}),
             }
         )
 
     return dg.Definitions(assets=[morning_briefing, morning_delivery])
+
+
+def preview(markdown: str, path: Path, limit: int = PREVIEW_CHARS) -> str:
+    """The briefing for the UI: whole lines only, and a note where it was cut."""
+    return within_lines(markdown.splitlines(), limit, f"\n_… cut here for the preview: the whole briefing is in {path}_")
 
 
 def outbox_path(config: OvernightConfig) -> Path:

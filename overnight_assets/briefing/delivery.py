@@ -17,6 +17,11 @@ Once per partition, across concurrent runs and crashes (Slack has no idempotency
   history since the intent for that metadata and updates the message it finds instead of posting
   a second one. If the history cannot be read (a missing scope), it posts and says so: a
   possible duplicate is better than a lost morning.
+- The thread. A message longer than Slack's 50 blocks goes on in replies in its thread, under the
+  same guarantees: the message's ts is recorded before the first reply, each reply's ts as soon
+  as it is posted (its intent before), so a rerun updates the replies it has and posts only the
+  missing ones; an intent left by a reply is looked for in the thread (metadata naming the part).
+  Replies a shorter new version no longer needs are deleted.
 """
 
 from __future__ import annotations
@@ -57,6 +62,13 @@ class Claim:
     ts: str | None  # set once a post was recorded: the message to update
     intent_at: float | None  # epoch seconds of a post attempt whose outcome was never recorded
     revision: int  # the message's version when claimed; a newer one kept meanwhile stays pending
+    replies: list[dict] = field(default_factory=list)  # {text, blocks}: the rest, in the message's thread
+    reply_ts: list[str] = field(default_factory=list)  # the replies posted so far, in order
+
+    @property
+    def reply_unknown(self) -> bool:
+        """An intent recorded after the message's ts: a reply's outcome was never recorded."""
+        return self.ts is not None and self.intent_at is not None
 
 
 def delivery_owner(run_id: str | None = None) -> str:
@@ -64,16 +76,21 @@ def delivery_owner(run_id: str | None = None) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{run_id or '-'}"
 
 
-def keep_in_outbox(cortex: Cortex, outbox_dir: Path, partition_key: str, text: str, blocks: list[dict]) -> None:
+def keep_in_outbox(
+    cortex: Cortex, outbox_dir: Path, partition_key: str, text: str, blocks: list[dict], replies: list[dict] | None = None
+) -> None:
+    """Keep a message (and its thread replies, each {text, blocks}) to deliver; a partition kept
+    again replaces its text, and the next delivery updates what was posted."""
     outbox_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"partition": partition_key, "text": text, "blocks": blocks}
+    payload = {"partition": partition_key, "text": text, "blocks": blocks, "replies": replies or []}
     (outbox_dir / f"{partition_key}.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False))
     with cortex.connect() as db:
         db.execute(
-            """INSERT INTO deliveries (partition_key, text, blocks, pending) VALUES (?, ?, ?, TRUE)
+            """INSERT INTO deliveries (partition_key, text, blocks, replies, pending) VALUES (?, ?, ?, ?, TRUE)
                ON CONFLICT (partition_key) DO UPDATE SET text = excluded.text, blocks = excluded.blocks,
-               pending = TRUE, revision = coalesce(deliveries.revision, 0) + 1, updated_at = now()""",
-            [partition_key, text, json.dumps(blocks)],
+               replies = excluded.replies, pending = TRUE, revision = coalesce(deliveries.revision, 0) + 1,
+               updated_at = now()""",
+            [partition_key, text, json.dumps(blocks), json.dumps(replies or [])],
         )
 
 
@@ -98,11 +115,12 @@ def deliver_pending(cortex: Cortex, outbox_dir: Path, poster: SlackPoster | None
             continue
         try:
             channel_id, ts, updated = _deliver(cortex, poster, claim, owner, report)
+            reply_ts = _deliver_replies(cortex, poster, claim, channel_id, ts, owner, report)
         except (SlackApiError, OSError) as error:
             report.error = f"Slack refused or failed the message for {partition_key}: {_describe(error)}"
             _record_failure(cortex, partition_key, report.error)
             break  # the rest would meet the same wall; they stay pending for the next run
-        if not _record_delivery(cortex, claim, channel_id, ts):
+        if not _record_delivery(cortex, claim, channel_id, ts, reply_ts):
             (outbox_dir / f"{partition_key}.json").unlink(missing_ok=True)
         report.delivered.append(partition_key)
         if updated:
@@ -134,6 +152,43 @@ def _deliver(cortex: Cortex, poster: SlackPoster, claim: Claim, owner: str, repo
     return *poster.post(claim.text, claim.blocks, key), False
 
 
+def _deliver_replies(
+    cortex: Cortex, poster: SlackPoster, claim: Claim, channel_id: str, ts: str, owner: str, report: DeliveryReport
+) -> list[str]:
+    """Post or update the message's thread replies, in order; the ts of each, as recorded."""
+    if not claim.replies and not claim.reply_ts:
+        return []
+    key, posted = claim.partition_key, list(claim.reply_ts)
+    if claim.ts is None:  # posted (or found) just now: recorded before any reply can be
+        _record_posted(cortex, claim, channel_id, ts, owner)
+    for part, reply in enumerate(claim.replies, 1):
+        if part <= len(posted):
+            poster.update(channel_id, posted[part - 1], reply["text"], reply["blocks"], key, part)
+            continue
+        outcome_unknown = claim.reply_unknown and part == len(claim.reply_ts) + 1  # the first not recorded
+        found = _find_reply(poster, channel_id, ts, key, part, report) if outcome_unknown else None
+        if found:
+            poster.update(channel_id, found, reply["text"], reply["blocks"], key, part)
+        else:
+            _record_intent(cortex, key, owner)
+            found = poster.reply(channel_id, ts, reply["text"], reply["blocks"], key, part)
+        posted.append(found)
+        _record_replies(cortex, claim, posted, owner)
+    for extra in posted[len(claim.replies) :]:  # a shorter version: what it no longer needs goes
+        poster.delete(channel_id, extra)
+    return posted[: len(claim.replies)]
+
+
+def _find_reply(poster: SlackPoster, channel_id: str, ts: str, key: str, part: int, report: DeliveryReport) -> str | None:
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        return poster.find_reply(channel_id, ts, key, part)
+    except SlackApiError as error:
+        report.warnings.append(f"could not look for an earlier reply {part} of {key} ({_describe(error)}); posting it")
+        return None
+
+
 def claim_partition(cortex: Cortex, partition_key: str, owner: str) -> Claim | None:
     """The partition's pending message, now claimed by `owner`; None when another live run holds it."""
     import duckdb
@@ -149,7 +204,7 @@ def claim_partition(cortex: Cortex, partition_key: str, owner: str) -> Claim | N
                 """UPDATE deliveries SET claimed_by = ?, claim_expires = now() + to_seconds(?)
                    WHERE partition_key = ? AND pending
                      AND (claimed_by IS NULL OR claim_expires <= now() OR claimed_by = ? OR claimed_by = ?)
-                   RETURNING text, blocks, channel_id, ts, epoch(intent_at), coalesce(revision, 0)""",
+                   RETURNING text, blocks, channel_id, ts, epoch(intent_at), coalesce(revision, 0), replies, reply_ts""",
                 [owner, CLAIM_S, partition_key, owner, gone],
             ).fetchone()
             db.execute("COMMIT")
@@ -157,8 +212,11 @@ def claim_partition(cortex: Cortex, partition_key: str, owner: str) -> Claim | N
             return None
     if row is None:
         return None
-    text, blocks, channel_id, ts, intent_at, revision = row
-    return Claim(partition_key, text, json.loads(blocks), channel_id, ts, intent_at, revision)
+    text, blocks, channel_id, ts, intent_at, revision, replies, reply_ts = row
+    return Claim(
+        partition_key, text, json.loads(blocks), channel_id, ts, intent_at, revision, json.loads(replies or "[]"),
+        json.loads(reply_ts or "[]"),
+    )
 
 
 def owner_gone(owner: str) -> bool:
@@ -191,15 +249,32 @@ def _record_intent(cortex: Cortex, partition_key: str, owner: str) -> None:
         )
 
 
-def _record_delivery(cortex: Cortex, claim: Claim, channel_id: str, ts: str) -> bool:
+def _record_posted(cortex: Cortex, claim: Claim, channel_id: str, ts: str, owner: str) -> None:
+    """The message is in Slack: its ts recorded, its intent resolved, the claim kept for the replies."""
+    with cortex.connect() as db:
+        db.execute(
+            "UPDATE deliveries SET channel_id = ?, ts = ?, intent_at = NULL WHERE partition_key = ? AND claimed_by = ?",
+            [channel_id, ts, claim.partition_key, owner],
+        )
+
+
+def _record_replies(cortex: Cortex, claim: Claim, reply_ts: list[str], owner: str) -> None:
+    with cortex.connect() as db:
+        db.execute(
+            "UPDATE deliveries SET reply_ts = ?, intent_at = NULL WHERE partition_key = ? AND claimed_by = ?",
+            [json.dumps(reply_ts), claim.partition_key, owner],
+        )
+
+
+def _record_delivery(cortex: Cortex, claim: Claim, channel_id: str, ts: str, reply_ts: list[str]) -> bool:
     """Record the posted message and release the claim; True when a newer version was kept
     meanwhile (it stays pending: the next delivery updates the message)."""
     with cortex.connect() as db:
         row = db.execute(
-            """UPDATE deliveries SET channel_id = ?, ts = ?, pending = (coalesce(revision, 0) <> ?),
+            """UPDATE deliveries SET channel_id = ?, ts = ?, reply_ts = ?, pending = (coalesce(revision, 0) <> ?),
                intent_at = NULL, claimed_by = NULL, claim_expires = NULL, attempts = attempts + 1,
                last_error = NULL, updated_at = now() WHERE partition_key = ? RETURNING pending""",
-            [channel_id, ts, claim.revision, claim.partition_key],
+            [channel_id, ts, json.dumps(reply_ts), claim.revision, claim.partition_key],
         ).fetchone()
     return bool(row and row[0])
 

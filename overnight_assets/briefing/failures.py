@@ -15,12 +15,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from overnight_assets.briefing.section import Section
+from overnight_assets.briefing.section import Line, Section, bold, link
 from overnight_assets.secret_urls import redact_text
 from overnight_assets.status import Status
 
 SECURITY_SECTION = "security_triage"  # the triage asset's name; domains meet by key, not by import
 MAX_ERROR_CHARS = 300
+RUN_LINK_LABEL = "The run in the Dagster UI"
 _QUALIFIED_CLASS = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*(?:Error|Exception)): ")  # package.module.XError:
 
 
@@ -48,14 +49,14 @@ def stand_in(failure: SectionFailure, previous: dict[str, Any] | None) -> Sectio
     known = {s["key"]: s for s in (previous or {}).get("sections", [])}.get(failure.key, {})
     title = known.get("title") or failure.key.replace("_", " ").capitalize()
     security = failure.key == SECURITY_SECTION
-    headline = f"**{title} {failure.outcome}**"
+    headline = Line.text(bold(f"{title} {failure.outcome}"))
     if security:
-        headline = f"**{title} {failure.outcome}: no security verdict tonight.** Check the host yourself."
+        headline = Line.text(bold(f"{title} {failure.outcome}: no security verdict tonight."), " Check the host yourself.")
     return Section(
         key=failure.key,
         title=title,
         status=Status.RED if security else Status.AMBER,
-        markdown=f"{headline}\n{failure.reason}\nRun: {failure.run_url}",
+        lines=(headline, Line.text(failure.reason), Line.text(link(RUN_LINK_LABEL, failure.run_url))),
         order=known.get("order", 0 if security else 50),
         llm="not run",
     )

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from overnight_assets.briefing.section import Section
+from overnight_assets.briefing.section import Line, Section, bold, code
 from overnight_assets.code_review.checks import located
 from overnight_assets.code_review.diffs import in_window, parse_log
 from overnight_assets.code_review.night import load_reviews, open_repository
@@ -38,7 +38,7 @@ class Merge:
     commits: int
     authors: list[str]
     shas: list[str] = field(default_factory=list)
-    highlights: list[str] = field(default_factory=list)
+    highlights: list[dict] = field(default_factory=list)  # {sha (short; None for "... and N more"), text}
 
 
 @dataclass
@@ -47,7 +47,7 @@ class WaitingBranch:
     ahead: int
     authors: list[str]
     shas: list[str] = field(default_factory=list)
-    highlights: list[str] = field(default_factory=list)
+    highlights: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -130,31 +130,32 @@ def review_highlights(review_items: list[dict], stored_reviews: dict[str, dict])
     return {sha: lines for sha, lines in found.items() if lines}
 
 
-def _highlights_of(shas: list[str], highlights: dict[str, list[str]]) -> list[str]:
-    lines = [f"`{sha[:8]}` {line}" for sha in shas for line in highlights.get(sha, [])]
-    return lines[:MAX_HIGHLIGHTS] + ([f"... and {len(lines) - MAX_HIGHLIGHTS} more"] if len(lines) > MAX_HIGHLIGHTS else [])
+def _highlights_of(shas: list[str], highlights: dict[str, list[str]]) -> list[dict]:
+    lines = [{"sha": sha[:8], "text": line} for sha in shas for line in highlights.get(sha, [])]
+    more = [{"sha": None, "text": f"... and {len(lines) - MAX_HIGHLIGHTS} more"}] if len(lines) > MAX_HIGHLIGHTS else []
+    return lines[:MAX_HIGHLIGHTS] + more
 
 
 def digest_section(digests: list[RepoDigest]) -> Section:
     lines = []
     for digest in digests:
         if digest.error or digest.note:
-            lines.append(f"*{digest.name}*: {digest.error or digest.note}")
+            lines.append(Line.text(bold(digest.name), f": {digest.error or digest.note}"))
             continue
-        lines.append(f"*{digest.name}*: {digest.summary}")
-        lines += [f"- ERROR {line}" for line in digest.secrets]
+        lines.append(Line.text(bold(digest.name), f": {digest.summary}"))
+        lines += [Line.item(line, severity="error") for line in digest.secrets]
         for merge in digest.merges:
-            lines.append(f"- landed `{merge.sha[:8]}` {merge.subject}: {_count(merge.commits, 'commit')} by {', '.join(merge.authors) or merge.author}")
-            lines += [f"  - {line}" for line in merge.highlights]
+            who = f"{_count(merge.commits, 'commit')} by {', '.join(merge.authors) or merge.author}"
+            lines.append(Line.item("landed ", code(merge.sha[:8]), f" {merge.subject}: {who}", details=_highlight_lines(merge.highlights)))
         for branch in digest.waiting:
-            lines.append(f"- waiting `{branch.name}`: {_count(branch.ahead, 'commit')} ahead of {digest.default_branch}, by {', '.join(branch.authors)}")
-            lines += [f"  - {line}" for line in branch.highlights]
+            ahead = f"{_count(branch.ahead, 'commit')} ahead of {digest.default_branch}, by {', '.join(branch.authors)}"
+            lines.append(Line.item("waiting ", code(branch.name), f": {ahead}", details=_highlight_lines(branch.highlights)))
     return Section(
         key="pr_digest",
         title="What landed, what is waiting",
         status=_status(digests),
         items=[d.to_dict() for d in digests],
-        markdown="\n".join(lines) or "No repositories configured.",
+        lines=tuple(lines) or (Line.text("No repositories configured."),),
         order=35,
     )
 
@@ -163,6 +164,10 @@ def _status(digests: list[RepoDigest]) -> Status:
     if any(d.secrets for d in digests):
         return Status.RED
     return Status.AMBER if any(d.error for d in digests) else Status.GREEN
+
+
+def _highlight_lines(highlights: list[dict]) -> list[Line]:
+    return [Line.item(code(h["sha"]), f" {h['text']}") if h["sha"] else Line.item(h["text"]) for h in highlights]
 
 
 def _count(number: int, noun: str) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from overnight_assets.briefing.section import Section
+from overnight_assets.briefing.section import Line, Section, bold, code, italic
 from overnight_assets.code_review.checks import CodeFinding, commit_findings, located, python_blobs_needed
 from overnight_assets.code_review.diffs import Commit, in_window, parse_log, reviewable_diff
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
@@ -161,38 +161,37 @@ def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome],
     lines = []
     for outcome in outcomes:
         if outcome.outcome == "failed":
-            lines.append(f"*{outcome.name}*: could not be read: {outcome.error}")
+            lines.append(Line.text(bold(outcome.name), f": could not be read: {outcome.error}"))
             continue
         mine = [p for p in prepared if p.repo == outcome.name]
         who = f" by {', '.join(outcome.authors)}" if outcome.authors else ""
-        lines.append(f"*{outcome.name}*: {len(mine)} commit{'s' if len(mine) != 1 else ''}{who}")
-        lines += [line for item in mine if item.worst in ("error", "warning") for line in _commit_lines(item)]
+        lines.append(Line.text(bold(outcome.name), f": {len(mine)} commit{'s' if len(mine) != 1 else ''}{who}"))
+        lines += [_commit_line(item) for item in mine if item.worst in ("error", "warning")]
     if any(p.review_source == "fallback" for p in prepared):
-        lines.append("_llm: unavailable; deterministic findings only for the commits not reviewed before._")
+        lines.append(Line.text(italic("llm: unavailable; deterministic findings only for the commits not reviewed before.")))
     if any(p.review_source == "over limit" for p in prepared):
-        lines.append("_Some commits were over tonight's LLM review limit: deterministic findings only._")
+        lines.append(Line.text(italic("Some commits were over tonight's LLM review limit: deterministic findings only.")))
     return Section(
         key="code_reviews",
         title="Code reviews",
         status=_status(prepared, outcomes),
         items=[item_for(p) for p in prepared],
-        markdown="\n".join(lines) or "No repositories configured.",
+        lines=tuple(lines) or (Line.text("No repositories configured."),),
         order=30,
         llm=llm_status,
     )
 
 
-def _commit_lines(item: PreparedCommit) -> list[str]:
-    lines = [f"- `{item.commit.sha[:8]}` {item.commit.subject} ({item.commit.author})"]
-    lines += [f"  - {f.line_text(f.severity.upper())}" for f in item.findings if f.severity != "info"]
+def _commit_line(item: PreparedCommit) -> Line:
+    details = [_finding_line(f.severity, f.file, f.line, f.message) for f in item.findings if f.severity != "info"]
     if item.review:
-        lines.append(f"  - review: {item.review['summary']}")
-        lines += [
-            f"  - {located(c['severity'], c['file'], c['line'], c['comment'])}"
-            for c in item.review["comments"]
-            if c["severity"] != "info"
-        ]
-    return lines
+        details.append(Line.item(f"review: {item.review['summary']}"))
+        details += [_finding_line(c["severity"], c["file"], c["line"], c["comment"]) for c in item.review["comments"] if c["severity"] != "info"]
+    return Line.item(code(item.commit.sha[:8]), f" {item.commit.subject} ({item.commit.author})", details=details)
+
+
+def _finding_line(severity: str, file: str, line: int | None, text: str) -> Line:
+    return Line.item(located("", file, line, text).lstrip(), severity=severity)  # the severity as the line's tag
 
 
 def _status(prepared: list[PreparedCommit], outcomes: list[RepoOutcome]) -> Status:

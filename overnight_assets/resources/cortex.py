@@ -127,6 +127,12 @@ MIGRATIONS: dict[str, str] = {
     ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS intent_at TIMESTAMPTZ;
     ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS revision INTEGER DEFAULT 0;
     """,
+    # a message longer than Slack's 50 blocks goes on in its thread (briefing/delivery.py): the
+    # replies to post (JSON list of {text, blocks}) and the ts of each one posted (JSON list)
+    "0007_delivery_thread_replies": """
+    ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS replies VARCHAR;
+    ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS reply_ts VARCHAR;
+    """,
 }
 
 _migrated: set[str] = set()

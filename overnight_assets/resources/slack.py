@@ -5,9 +5,10 @@ exponential backoff, except a chat.postMessage whose connection broke after it w
 may have accepted it, so it is not retried blindly (the next delivery looks for it first). The
 token is read at use time and never logged or put into metadata.
 
-Every briefing carries Slack message metadata naming its partition, so a delivery can find its
-own earlier post in conversations.history (scopes: chat:write, channels:history and
-channels:read; groups:* for a private channel).
+Every briefing carries Slack message metadata naming its partition (and, for a reply in its
+thread, the part), so a delivery can find its own earlier post in conversations.history or
+conversations.replies (scopes: chat:write, channels:history and channels:read; groups:* for a
+private channel).
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ class _ConnectionErrorRetryUnlessSent(ConnectionErrorRetryHandler):
         return super()._can_retry(state=state, request=request, response=response, error=error)
 
 
-def briefing_metadata(partition_key: str) -> dict:
-    return {"event_type": EVENT_TYPE, "event_payload": {"partition": partition_key}}
+def briefing_metadata(partition_key: str, part: int | None = None) -> dict:
+    """The message's metadata; a reply in its thread names its part (1, 2...) too."""
+    payload = {"partition": partition_key, **({"part": part} if part else {})}
+    return {"event_type": EVENT_TYPE, "event_payload": payload}
 
 
 class SlackPoster:
@@ -73,8 +76,27 @@ class SlackPoster:
         )
         return response["channel"], response["ts"]
 
-    def update(self, channel_id: str, ts: str, text: str, blocks: list[dict], partition_key: str) -> None:
-        self.client.chat_update(channel=channel_id, ts=ts, text=text, blocks=blocks, metadata=briefing_metadata(partition_key))
+    def update(self, channel_id: str, ts: str, text: str, blocks: list[dict], partition_key: str, part: int | None = None) -> None:
+        metadata = briefing_metadata(partition_key, part)
+        self.client.chat_update(channel=channel_id, ts=ts, text=text, blocks=blocks, metadata=metadata)
+
+    def reply(self, channel_id: str, thread_ts: str, text: str, blocks: list[dict], partition_key: str, part: int) -> str:
+        """Post `part` of the message in its thread; its ts."""
+        response = self.client.chat_postMessage(
+            channel=channel_id, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False,
+            metadata=briefing_metadata(partition_key, part),
+        )
+        return response["ts"]
+
+    def find_reply(self, channel_id: str, thread_ts: str, partition_key: str, part: int) -> str | None:
+        """The ts of this part's reply in the message's thread, if Slack has it."""
+        wanted = briefing_metadata(partition_key, part)
+        pages = self.client.conversations_replies(channel=channel_id, ts=thread_ts, include_all_metadata=True, limit=200)
+        found = [message["ts"] for page in pages for message in page.get("messages", []) if message.get("metadata") == wanted]
+        return min(found, key=float) if found else None
+
+    def delete(self, channel_id: str, ts: str) -> None:
+        self.client.chat_delete(channel=channel_id, ts=ts)
 
     def find_posted(self, partition_key: str, oldest: float) -> tuple[str, str] | None:
         """(channel id, ts) of this partition's briefing posted since `oldest` (epoch seconds), if any."""

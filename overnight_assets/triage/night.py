@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from overnight_assets.briefing.section import Section
+from overnight_assets.briefing.section import Line, Section, italic
 from overnight_assets.status import Status
 from overnight_assets.triage import auth_log, dagster_runs, disk, docker, integrity, ports, store
 from overnight_assets.triage.findings import Finding, Severity
@@ -90,23 +90,23 @@ def triage_section(night: TriageNight, status: Status, review: TriageReview | No
     problems without counting notes."""
     problems = sorted(night.problems, key=lambda f: (f.severity is not Severity.RED, f.collector))
     notes = sorted(night.notes, key=lambda f: f.collector)
-    lines = [f"- *{f.severity.value.upper()}* {f.collector}: {f.title}" for f in problems]
+    lines = [Line.item(f"{f.collector}: {f.title}", severity=f.severity.value) for f in problems]
     if not lines:
-        lines = ["All collectors report nothing suspicious."]
+        lines = [Line.text("All collectors report nothing suspicious.")]
     if review is not None:
-        lines += ["", f"LLM review: {review.summary}", *[f"- next: {action}" for action in review.actions]]
+        lines += [Line(), Line.text(f"LLM review: {review.summary}"), *[Line.item(f"next: {action}") for action in review.actions]]
     elif llm_status == "unavailable":
-        lines += ["", "_llm: unavailable; the deterministic gate's verdict stands._"]
+        lines += [Line(), Line.text(italic("llm: unavailable; the deterministic gate's verdict stands."))]
     if status is not night.gate_status:
-        lines.insert(0, f"The LLM raised the status from {night.gate_status.value} to {status.value}.")
+        lines.insert(0, Line.text(f"The LLM raised the status from {night.gate_status.value} to {status.value}."))
     if notes:
-        lines += ["", "_Notes: " + "; ".join(f"{f.collector}: {f.title}" for f in notes) + "._"]
+        lines += [Line(), Line.text(italic("Notes: " + "; ".join(f"{f.collector}: {f.title}" for f in notes) + "."))]
     return Section(
         key="security_triage",
         title="Security triage",
         status=status,
         items=[{**f.to_dict(), "note": False} for f in problems] + [{**f.to_dict(), "note": True} for f in notes],
-        markdown="\n".join(lines),
+        lines=tuple(lines),
         order=0,
         llm=llm_status,
     )

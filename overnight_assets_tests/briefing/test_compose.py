@@ -27,3 +27,16 @@ def test_any_new_section_is_composed_in_order_without_briefing_changes():
     assert markdown.index("## Triage: RED") < markdown.index("## Zeta: GREEN")
     assert markdown.startswith("# Morning briefing for 2026-11-20: RED")
     assert fallback_summary(sections) == "Overall RED. Triage: RED (1 item); Zeta: GREEN (0 items)."
+
+
+def test_the_ui_preview_is_cut_at_a_line_with_a_note():
+    from pathlib import Path
+
+    from overnight_assets.briefing.assets import PREVIEW_CHARS, preview
+
+    lines = [f"{n}. a pick whose title runs on and on {'word ' * 10}" for n in range(200)]
+    shown = preview("\n".join(lines), Path("/home/u/.overnight/briefings/2026-11-20.md"))
+    kept, note = shown.rsplit("\n\n", 1)
+    assert len(shown) <= PREVIEW_CHARS and kept.splitlines() == lines[: len(kept.splitlines())]
+    assert note == "_… cut here for the preview: the whole briefing is in /home/u/.overnight/briefings/2026-11-20.md_"
+    assert preview("short\nbriefing", Path("x.md")) == "short\nbriefing"

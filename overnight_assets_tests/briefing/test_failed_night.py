@@ -10,6 +10,7 @@ import dagster as dg
 import overnight_assets.briefing.assets as briefing_assets
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, no_briefing_needed
 from overnight_assets.definitions import build_defs
+from testkit import slack_payload_problems
 
 NIGHT = "2026-11-20"
 FAILED_LOGINS = "".join(
@@ -106,15 +107,16 @@ def test_the_briefing_goes_out_with_the_verdict_and_names_the_failed_sections(
     assert briefing.startswith(f"# Morning briefing for {NIGHT}: RED")  # the sudo grant's verdict
     assert "## Security triage: RED" in briefing and "mallory" in briefing
     link = f"http://dagster.lan:3000/runs/{result.run_id}"
-    assert f"**Code reviews FAILED**\nRuntimeError: git object store corrupt: bad object HEAD\nRun: {link}" in briefing
+    assert f"**Code reviews FAILED**\nRuntimeError: git object store corrupt: bad object HEAD\n[The run in the Dagster UI]({link})" in briefing
     assert "second line of the error" not in briefing
-    assert f"**Pr digest NOT RUN**\ncode_reviews failed first\nRun: {link}" in briefing
+    assert f"**Pr digest NOT RUN**\ncode_reviews failed first\n[The run in the Dagster UI]({link})" in briefing
     assert briefing.count("\n## ") == 6  # since yesterday + the five sections: three arrived, two stand-ins
 
     assert len(slack_server.posts) == 1
     post = slack_server.posts[0]
     assert "Morning briefing 2026-11-20: RED" in post["text"] and "Security triage: RED" in post["text"]
-    assert "Code reviews FAILED" in str(post["blocks"]) and link in str(post["blocks"])
+    assert "*Code reviews FAILED*" in str(post["blocks"]) and f"<{link}|The run in the Dagster UI>" in str(post["blocks"])
+    assert slack_payload_problems(slack_server, {link}) == []  # Slack's syntax, Slack's limits
     materialization = instance.get_latest_materialization_event(dg.AssetKey("morning_briefing")).asset_materialization
     assert materialization.metadata["failed_sections"].value == "code_reviews (FAILED), pr_digest (NOT RUN)"
 

@@ -78,7 +78,7 @@ def test_the_pr_digest_shows_what_landed_and_what_waits(make_config, instance, u
     assert f"`{busy.shas['feature'][:8]}` warning feature.py:1 'json' is imported but never used" in markdown
     assert "waiting `waiting`: 1 commit ahead of main, by Bob" in markdown
     assert "debug leftover" in markdown
-    assert f"*gone*: repository gone: path {tmp_path / 'nowhere'} does not exist" in markdown
+    assert f"**gone**: repository gone: path {tmp_path / 'nowhere'} does not exist" in markdown
 
 
 def test_the_nightly_briefing_carries_both_sections_and_never_the_secret(make_config, instance, ollama_server, slack_server, busy):

@@ -211,3 +211,86 @@ def test_history_unreadable_posts_anyway_and_says_so(tmp_path, slack_server):
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-20"] and len(slack_server.posts) == 1
     assert "could not look for an earlier post of 2026-11-20 (HTTP 200, error 'missing_scope'); posting it" in report.warnings
+
+
+def test_retry_after_is_honoured_as_the_server_sees_it(tmp_path, slack_server):
+    """A 429 with Retry-After: 1: the retry reaches the server no sooner than a second later."""
+    slack_server.script = [(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})]
+    report = deliver_pending(keep(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
+    assert report.delivered == ["2026-11-20"]
+    (limited, _), (retried, path) = slack_server.arrivals[:2]
+    assert path.endswith("/chat.postMessage") and retried - limited >= 1.0
+
+
+# --- past 50 blocks: the rest in the message's thread, once --------------------------------------
+
+REPLIES = [{"text": f"continued ({n} of 2)", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"part {n}"}}]} for n in (1, 2)]
+
+
+def keep_long(tmp_path, partition, replies=REPLIES, text="text"):
+    cortex = Cortex(tmp_path / "cortex.duckdb")
+    keep_in_outbox(cortex, tmp_path / "outbox", partition, text, BLOCKS, replies)
+    return cortex
+
+
+def thread_of(slack_server, partition="2026-11-20"):
+    """(the message's ts, [(reply ts, reply)] in its thread) of the partition's one message."""
+    [(ts, _)] = [(ts, m) for ts, m in slack_server.messages.items() if not m.get("thread_ts")]
+    return ts, slack_server.thread(ts)
+
+
+def reply_ts(cortex, partition="2026-11-20"):
+    with cortex.connect() as db:
+        return json.loads(db.execute("SELECT reply_ts FROM deliveries WHERE partition_key = ?", [partition]).fetchone()[0] or "[]")
+
+
+def test_replies_go_into_the_thread_and_a_rerun_updates_them(tmp_path, slack_server):
+    cortex = keep_long(tmp_path, "2026-11-20")
+    report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert report.delivered == ["2026-11-20"] and report.pending == []
+    ts, replies = thread_of(slack_server)
+    assert [reply["text"] for _, reply in replies] == ["continued (1 of 2)", "continued (2 of 2)"]
+    assert [reply["metadata"]["event_payload"] for _, reply in replies] == [{"partition": "2026-11-20", "part": n} for n in (1, 2)]
+    assert reply_ts(cortex) == [reply for reply, _ in replies]
+
+    keep_long(tmp_path, "2026-11-20", [{**reply, "text": reply["text"] + ", again"} for reply in REPLIES])
+    report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert report.updated == ["2026-11-20"] and len(slack_server.posts) == 3 and len(slack_server.updates) == 3
+    assert [reply["text"] for _, reply in thread_of(slack_server)[1]] == ["continued (1 of 2), again", "continued (2 of 2), again"]
+
+
+def test_killed_after_slack_accepted_a_reply_the_rerun_posts_nothing_twice(tmp_path, slack_server):
+    """The second reply is in Slack, its ts never recorded (the first one's was): the rerun updates
+    the message and the first reply, finds the second in the thread by its metadata and updates it."""
+    cortex = keep_long(tmp_path, "2026-11-20")
+    victim: list[subprocess.Popen] = []
+
+    def kill_on_the_second_reply(body):
+        if body.get("metadata", {}).get("event_payload", {}).get("part") == 2:
+            os.kill(victim[0].pid, signal.SIGKILL)
+            victim[0].wait()
+
+    slack_server.after_post = kill_on_the_second_reply
+    victim.append(delivering_process(tmp_path, slack_server))
+    assert victim[0].wait(timeout=120) == -signal.SIGKILL
+    pending, ts, intent_recorded, _ = row(cortex, "2026-11-20")
+    _, replies = thread_of(slack_server)
+    assert pending and ts is not None and intent_recorded and reply_ts(cortex) == [replies[0][0]]
+
+    slack_server.after_post = None
+    report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert report.delivered == ["2026-11-20"], report
+    message_ts, replies = thread_of(slack_server)
+    assert message_ts == ts and len(slack_server.posts) == 3 and len(replies) == 2  # nothing posted twice
+    assert len(slack_server.updates) == 3 and row(cortex, "2026-11-20")[0] is False
+    assert reply_ts(cortex) == [reply for reply, _ in replies]
+
+
+def test_a_shorter_version_deletes_the_replies_it_no_longer_needs(tmp_path, slack_server):
+    cortex = keep_long(tmp_path, "2026-11-20")
+    deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    _, [first, second] = thread_of(slack_server)
+    keep_long(tmp_path, "2026-11-20", REPLIES[:1])
+    deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
+    assert slack_server.deleted == [second[0]] and thread_of(slack_server)[1] == [(first[0], slack_server.messages[first[0]])]
+    assert reply_ts(cortex) == [first[0]]
