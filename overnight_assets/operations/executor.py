@@ -8,7 +8,11 @@ during execution. This executor runs the same plan with a concurrency context th
 - sleeps until its next claim check, at most a second, so a signal is seen within a second;
 - on SIGTERM/SIGINT while a step waits, asks for the run's cancellation and raises Dagster's own
   interruption: the run ends CANCELED and the pending claim is withdrawn;
-- says once per blocked step who holds the pool (run, step, since when).
+- says once per blocked step who holds the pool (run, step, since when);
+- takes and frees slots one process at a time on this host: Dagster's claim is check-then-act (it
+  sees a free slot, then takes one), so two runs claiming at the same instant can both get the one
+  `gpu` slot (benchmarks/gpu_pool_claim_race.py shows it); a lock file in DAGSTER_HOME closes that
+  race for every run on this host.
 It also records the worker's identity on the run (see run_workers.py) before any step claims a
 slot, so a dead worker can be told from a live one, and frees the run's slots when its steps are
 over, whatever ended them (in one process, no step of the run can still be running then).
@@ -19,8 +23,12 @@ The Dagster pieces used here are internal to 1.13.27 (pinned); operations tests 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 import dagster as dg
 from dagster._core.definitions.executor_definition import IN_PROC_CONFIG, _core_in_process_executor_creation
@@ -35,7 +43,22 @@ from dagster._utils.interrupts import check_captured_interrupt
 
 from overnight_assets.operations.run_workers import WORKER_TAG, Host, SlotHolder, waiting_message
 
+POOL_CLAIMS_LOCK = ".pool-claims.lock"  # in DAGSTER_HOME
 LONGEST_WAIT_S = 1.0  # between claim checks of a blocked step: how late a termination signal is seen
+
+
+@contextmanager
+def pool_claims_lock(instance: dg.DagsterInstance) -> Iterator[None]:
+    """Slot claims and releases of every run on this host, one at a time (see the module's note)."""
+    if not instance.root_directory:  # an in-memory instance: it ignores pools anyway
+        yield
+        return
+    with open(Path(instance.root_directory) / POOL_CLAIMS_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # claims are a few milliseconds: waiting here is short
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class _PatientConcurrencyContext(InstanceConcurrencyContext):
@@ -50,11 +73,20 @@ class _PatientConcurrencyContext(InstanceConcurrencyContext):
             message = f"Termination signal received while step {step_key} waited for the {concurrency_key} pool"
             self._instance.report_run_canceling(self._run, message)
             raise DagsterExecutionInterruptedError(message)
-        claimed = super().claim(concurrency_key, step_key, step_priority)
+        with pool_claims_lock(self._instance):
+            claimed = super().claim(concurrency_key, step_key, step_priority)
         if not claimed and step_key not in self._announced:
             self._announced.add(step_key)
             self._announce_wait(concurrency_key, step_key)
         return claimed
+
+    def free_step(self, step_key) -> None:
+        with pool_claims_lock(self._instance):  # a release hands the slot to a pending step: no claim meanwhile
+            super().free_step(step_key)
+
+    def __exit__(self, *exc_info):
+        with pool_claims_lock(self._instance):
+            return super().__exit__(*exc_info)
 
     def interval_to_next_pending_claim_check(self) -> float:
         if not self.has_pending_claims() or not self._pending_timeouts:
@@ -103,7 +135,8 @@ class _PoolCareExecutor(InProcessExecutor):
                 ),
             )
         finally:
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            with pool_claims_lock(instance):
+                instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
 
 
 def _patient_execution_iterator(job_context, execution_plan):

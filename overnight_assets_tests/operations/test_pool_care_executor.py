@@ -65,3 +65,46 @@ def test_a_blocked_step_sleeps_until_its_next_claim_check(instance):
         with _PatientConcurrencyContext(instance, waiter) as patient:
             assert not patient.claim("gpu", "gpu_warmup")
             assert 0 < patient.interval_to_next_pending_claim_check() <= LONGEST_WAIT_S
+
+
+def test_slots_are_claimed_and_freed_under_the_hosts_lock(instance, monkeypatch):
+    """Dagster's claim is check-then-act: two claims at once can both take the one slot
+    (benchmarks/gpu_pool_claim_race.py). Every claim and release here happens under the lock."""
+    import fcntl
+    from pathlib import Path
+
+    from overnight_assets.operations.executor import POOL_CLAIMS_LOCK
+
+    storage = instance.event_log_storage
+    lock_path = Path(instance.root_directory) / POOL_CLAIMS_LOCK
+    seen = []
+
+    def lock_is_held() -> bool:
+        with open(lock_path, "a") as other:  # another open file: flock conflicts as another process's would
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(other, fcntl.LOCK_UN)
+            return False
+
+    def recording(name):
+        original = getattr(storage, name)
+
+        def call(*args, **kwargs):
+            seen.append((name, lock_is_held()))
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(storage, name, call)
+
+    for name in ("claim_concurrency_slot", "free_concurrency_slot_for_step"):
+        recording(name)
+    holder = dg.DagsterRun(job_name="nightly", run_id=str(uuid.uuid4()))
+    waiter = dg.DagsterRun(job_name="nightly", run_id=str(uuid.uuid4()))
+    with _PatientConcurrencyContext(instance, holder) as holding:
+        assert holding.claim("gpu", "security_triage")
+        with _PatientConcurrencyContext(instance, waiter) as waiting:
+            assert not waiting.claim("gpu", "gpu_warmup")  # pending until the context ends
+        holding.free_step("security_triage")
+    assert {name for name, _ in seen} == {"claim_concurrency_slot", "free_concurrency_slot_for_step"}
+    assert all(held for _, held in seen), seen
