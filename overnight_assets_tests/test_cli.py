@@ -67,9 +67,11 @@ def test_bad_date_and_bad_config_are_named(tmp_path, capsys):
 def test_demo_runs_the_whole_chain_on_bundled_samples(tmp_path):
     result = overnight("demo", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Security triage: GREEN" in result.stdout
-    assert "Reading list: GREEN, 8 items (llm: unavailable)" in result.stdout  # 18 offline sample sources
-    assert "Code reviews: GREEN, 3 items (llm: unavailable)" in result.stdout  # the demo's repository
+    assert "Security triage: GREEN, 2 notes (llm: not needed)" in result.stdout  # baselines recorded: notes, not problems
+    assert "Reading list: GREEN, 8 to read (llm: unavailable)" in result.stdout  # 18 offline sample sources
+    assert "arXiv finds: NOT CONFIGURED, nothing to report" in result.stdout  # the demo runs offline: no queries
+    # the demo's repository: a forgotten breakpoint() and an unused import are warnings, never GREEN
+    assert "Code reviews: AMBER, 2 needing action (llm: unavailable)" in result.stdout
     briefings = list((tmp_path / ".dagster_home" / "overnight-home" / "briefings").glob("*.md"))
     assert len(briefings) == 1 and f"Morning message: {briefings[0]}" in result.stdout
     assert "Undelivered messages kept" in result.stdout  # no Slack in the demo: the outbox keeps it
