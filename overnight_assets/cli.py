@@ -178,7 +178,8 @@ def _counted(items: list[dict]) -> str:
     """'2 needing action', '8 to read', '2 notes': a note is never counted as a problem."""
     from overnight_assets.briefing.compose import picks, problems
 
-    counts = [(len(problems(items)), "needing action"), (len(picks(items)), "to read"), (sum(1 for i in items if i.get("note")), "notes")]
+    notes = sum(1 for item in items if item.get("note"))
+    counts = [(len(problems(items)), "needing action"), (len(picks(items)), "to read"), (notes, "note" if notes == 1 else "notes")]
     return ", ".join(f"{count} {what}" for count, what in counts if count) or "nothing to report"
 
 
