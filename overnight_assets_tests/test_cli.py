@@ -191,14 +191,18 @@ def test_passwords_in_urls_reach_the_servers_and_nothing_written(tmp_path, host_
     env = clean_env(DAGSTER_HOME=str(dagster_home), OVERNIGHT_TEST_SLACK_TOKEN=slack_server.token)
     try:
         validated = overnight("validate", "--config", str(config), env=env)
-        nights = [overnight("run", "--date", "2026-11-20", "--config", str(config), env=env) for _ in range(2)]  # clone, then fetch
+        nights, reviewed = [], []
+        for _ in range(2):  # clone, then fetch
+            nights.append(overnight("run", "--date", "2026-11-20", "--config", str(config), env=env))
+            reviewed.append(json.loads((tmp_path / "home" / "assets" / "code_reviews" / "2026-11-20.json").read_text())["items"])
     finally:
         private.close()
 
     assert validated.returncode == 0 and "LLM http://***@127.0.0.1:" in validated.stdout
     for night in nights:
         assert night.returncode == 0, night.stdout[-3000:] + night.stderr[-3000:]
-        assert "Code reviews: GREEN, 1 item" in night.stdout  # the commit came through the authenticated clone or fetch
+        assert "Code reviews: GREEN, nothing to report" in night.stdout  # a clean commit: nothing needs action
+    assert [len(items) for items in reviewed] == [1, 1]  # the commit came through the authenticated clone, then fetch
     assert private.authorized.count("/feed.xml") == 2
     assert private.authorized.count("/lab.git/info/refs?service=git-upload-pack") == 2
     for result in (validated, *nights):
