@@ -165,14 +165,22 @@ def _print_outcome(config, partition: str) -> None:
     if composed.exists():
         print()
         for section in json.loads(composed.read_text())["sections"]:
-            count = len(section["items"])
-            print(f"{section['title']}: {section['status']}, {count} item{'s' if count != 1 else ''} (llm: {section['llm']})")
+            print(f"{section['title']}: {section['status']}, {_counted(section['items'])} (llm: {section['llm']})")
     if briefing.exists():
         print(f"Morning message: {briefing}\n")
         print("\n".join(briefing.read_text().splitlines()[:12]))
     outbox = sorted((config.home_path / "outbox").glob("*.json"))
     if outbox:
         print(f"\nUndelivered messages kept in {config.home_path / 'outbox'}: {len(outbox)}")
+
+
+def _counted(items: list[dict]) -> str:
+    """'2 needing action', '8 to read', '2 notes': a note is never counted as a problem."""
+    from overnight_assets.briefing.compose import picks, problems
+
+    notes = sum(1 for item in items if item.get("note"))
+    counts = [(len(problems(items)), "needing action"), (len(picks(items)), "to read"), (notes, "note" if notes == 1 else "notes")]
+    return ", ".join(f"{count} {what}" for count, what in counts if count) or "nothing to report"
 
 
 def _rebaseline(args) -> int:

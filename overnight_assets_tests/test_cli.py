@@ -67,9 +67,11 @@ def test_bad_date_and_bad_config_are_named(tmp_path, capsys):
 def test_demo_runs_the_whole_chain_on_bundled_samples(tmp_path):
     result = overnight("demo", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Security triage: GREEN" in result.stdout
-    assert "Reading list: GREEN, 8 items (llm: unavailable)" in result.stdout  # 18 offline sample sources
-    assert "Code reviews: GREEN, 3 items (llm: unavailable)" in result.stdout  # the demo's repository
+    assert "Security triage: GREEN, 2 notes (llm: not needed)" in result.stdout  # baselines recorded: notes, not problems
+    assert "Reading list: GREEN, 8 to read (llm: unavailable)" in result.stdout  # 18 offline sample sources
+    assert "arXiv finds: NOT CONFIGURED, nothing to report" in result.stdout  # the demo runs offline: no queries
+    # the demo's repository: a forgotten breakpoint() and an unused import are warnings, never GREEN
+    assert "Code reviews: AMBER, 2 needing action (llm: unavailable)" in result.stdout
     briefings = list((tmp_path / ".dagster_home" / "overnight-home" / "briefings").glob("*.md"))
     assert len(briefings) == 1 and f"Morning message: {briefings[0]}" in result.stdout
     assert "Undelivered messages kept" in result.stdout  # no Slack in the demo: the outbox keeps it
@@ -189,14 +191,18 @@ def test_passwords_in_urls_reach_the_servers_and_nothing_written(tmp_path, host_
     env = clean_env(DAGSTER_HOME=str(dagster_home), OVERNIGHT_TEST_SLACK_TOKEN=slack_server.token)
     try:
         validated = overnight("validate", "--config", str(config), env=env)
-        nights = [overnight("run", "--date", "2026-11-20", "--config", str(config), env=env) for _ in range(2)]  # clone, then fetch
+        nights, reviewed = [], []
+        for _ in range(2):  # clone, then fetch
+            nights.append(overnight("run", "--date", "2026-11-20", "--config", str(config), env=env))
+            reviewed.append(json.loads((tmp_path / "home" / "assets" / "code_reviews" / "2026-11-20.json").read_text())["items"])
     finally:
         private.close()
 
     assert validated.returncode == 0 and "LLM http://***@127.0.0.1:" in validated.stdout
     for night in nights:
         assert night.returncode == 0, night.stdout[-3000:] + night.stderr[-3000:]
-        assert "Code reviews: GREEN, 1 item" in night.stdout  # the commit came through the authenticated clone or fetch
+        assert "Code reviews: GREEN, nothing to report" in night.stdout  # a clean commit: nothing needs action
+    assert [len(items) for items in reviewed] == [1, 1]  # the commit came through the authenticated clone, then fetch
     assert private.authorized.count("/feed.xml") == 2
     assert private.authorized.count("/lab.git/info/refs?service=git-upload-pack") == 2
     for result in (validated, *nights):

@@ -159,10 +159,13 @@ def test_junk_findings_cannot_crowd_a_red_one_out_of_the_triage_review():
 
 
 def test_a_long_section_cannot_crowd_the_verdict_out_of_the_summary_prompt():
+    commits = [{"title": f"homelab {n:08x} a commit", "sha": f"{n:08x}", "severity": "warning"} for n in range(50_000)]
     sections = [
-        Section("security_triage", "Security triage", Status.RED, markdown="- [RED] user mallory added to group sudo"),
-        Section("code_reviews", "Code reviews", Status.GREEN, markdown="- a commit\n" * 200_000),
+        Section("security_triage", "Security triage", Status.RED, items=[{"title": "user mallory added to group sudo", "severity": "red"}]),
+        Section("code_reviews", "Code reviews", Status.AMBER, items=commits),
     ]
     prompt = summary_prompt(NIGHT, sections, ["Security triage: GREEN → RED."])
-    assert len(prompt.encode()) < 2 * SECTION_BYTES + 1_000
-    assert "user mallory added to group sudo" in prompt and "… cut: " in prompt
+    assert len(prompt.encode()) < 5 * SECTION_BYTES + 1_000  # each of the prompt's fences within its budget
+    needs_action = prompt.split("<<<DATA needs action>>>\n", 1)[1]
+    assert needs_action.startswith("RED Security triage: user mallory added to group sudo\n")  # worst first, never crowded out
+    assert '"finding": "user mallory added to group sudo"' in prompt and prompt.count("… cut: ") == 2

@@ -31,6 +31,9 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _HOST = re.compile(r"[\w.-]+|[0-9a-f:.]+")  # a name (IDN too) or an IPv6 literal's inside
 
 
+_LINK_OR_HTML = re.compile(r"[\[\]<>]")
+
+
 @dataclass(frozen=True)
 class Span:
     text: str
@@ -133,14 +136,20 @@ def _markdown_span(span: Span) -> str:
         target = link_target(span.url)
         return f"[{label}]({target})" if target else label
     if not span.text.strip() or not span.style:
-        return span.text
+        return _inert(span.text)
     core = span.text.strip()
     lead, trail = span.text[: len(span.text) - len(span.text.lstrip())], span.text[len(span.text.rstrip()) :]
     if span.style == "code":
         fence = "``" if "`" in core else "`"
         return f"{lead}{fence}{core}{fence}{trail}"
     marker = "**" if span.style == "bold" else "_"
-    return f"{lead}{marker}{core}{marker}{trail}"
+    return f"{lead}{marker}{_inert(core)}{marker}{trail}"
+
+
+def _inert(text: str) -> str:
+    """Plain text that cannot become a link or HTML in Markdown: a feed's `[x](javascript:…)` or
+    `<img …>` stays text in the briefing file and the UI's preview."""
+    return _LINK_OR_HTML.sub(r"\\\g<0>", text)
 
 
 def lines_from_markdown(markdown: str) -> tuple[Line, ...]:

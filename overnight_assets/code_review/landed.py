@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from overnight_assets.briefing.section import Line, Section, bold, code
 from overnight_assets.code_review.checks import located
 from overnight_assets.code_review.diffs import in_window, parse_log
-from overnight_assets.code_review.night import load_reviews, open_repository
+from overnight_assets.code_review.night import NO_REPOSITORIES, load_reviews, open_repository
 from overnight_assets.redaction import redact_secrets
-from overnight_assets.status import Status
+from overnight_assets.status import Status, section_status, worst_severity
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,6 +39,7 @@ class Merge:
     authors: list[str]
     shas: list[str] = field(default_factory=list)
     highlights: list[dict] = field(default_factory=list)  # {sha (short; None for "... and N more"), text}
+    worst: str = "info"  # of the highlights, by the shared rule: red | amber | info
 
 
 @dataclass
@@ -48,6 +49,7 @@ class WaitingBranch:
     authors: list[str]
     shas: list[str] = field(default_factory=list)
     highlights: list[dict] = field(default_factory=list)
+    worst: str = "info"  # of the highlights, by the shared rule: red | amber | info
 
 
 @dataclass
@@ -61,12 +63,30 @@ class RepoDigest:
     secrets: list[str] = field(default_factory=list)  # where a secret was found (merge messages, branch names), never its value
 
     def to_dict(self) -> dict:
-        # the title is what the briefing compares with yesterday's
-        return {"title": f"{self.name}: {self.summary}", **asdict(self)}
+        # the title is what the briefing compares with yesterday's; severity and problem are what it counts
+        facts = {"title": f"{self.name}: {self.error or self.summary}", "severity": self.severity}
+        return {**facts, **({"problem": problem} if (problem := self.problem) else {}), **asdict(self)}
 
     @property
     def summary(self) -> str:
         return f"{_count(len(self.merges), 'merge')} landed, {_count(len(self.waiting), 'branch')} waiting"
+
+    @property
+    def severity(self) -> str:
+        """By the shared rule: a secret is an error, an unreadable repository AMBER, else the worst review highlight."""
+        if self.secrets:
+            return "error"
+        if self.error:
+            return "amber"
+        return worst_severity(group.worst for group in (*self.merges, *self.waiting))
+
+    @property
+    def problem(self) -> str | None:
+        if self.secrets:
+            return self.secrets[0] + (f" and {len(self.secrets) - 1} more" if len(self.secrets) > 1 else "")
+        flagged = [f"merge {m.sha[:8]}" for m in self.merges if m.worst != "info"]
+        flagged += [f"branch {b.name}" for b in self.waiting if b.worst != "info"]
+        return f"review findings in {', '.join(flagged)}" if flagged and not self.error else None
 
 
 def digest_night(repos: list[RepoConfig], start: datetime, end: datetime, review_items: list[dict], cortex: Cortex, cache_dir: Path) -> list[RepoDigest]:
@@ -82,6 +102,8 @@ def digest_night(repos: list[RepoConfig], start: datetime, end: datetime, review
     highlights = review_highlights(review_items, load_reviews(cortex, shas))
     for group in (group for digest in digests for group in (*digest.merges, *digest.waiting)):
         group.highlights = _highlights_of(group.shas, highlights)
+        # each highlight is `located(severity, ...)`: its first word is the severity
+        group.worst = worst_severity(line.split(" ", 1)[0] for sha in group.shas for line in highlights.get(sha, []))
     return digests
 
 
@@ -155,15 +177,16 @@ def digest_section(digests: list[RepoDigest]) -> Section:
         title="What landed, what is waiting",
         status=_status(digests),
         items=[d.to_dict() for d in digests],
-        lines=tuple(lines) or (Line.text("No repositories configured."),),
+        lines=tuple(lines) or (NO_REPOSITORIES,),
         order=35,
     )
 
 
 def _status(digests: list[RepoDigest]) -> Status:
-    if any(d.secrets for d in digests):
-        return Status.RED
-    return Status.AMBER if any(d.error for d in digests) else Status.GREEN
+    """The shared rule: secrets RED, the review highlights shown by their severity, an unreadable repository AMBER."""
+    return section_status(
+        (d.severity for d in digests), configured=bool(digests), sources=len(digests), failed=sum(1 for d in digests if d.error)
+    )
 
 
 def _highlight_lines(highlights: list[dict]) -> list[Line]:

@@ -15,7 +15,7 @@ from overnight_assets.code_review.diffs import Commit, in_window, parse_log, rev
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import memory_hash
-from overnight_assets.status import Status
+from overnight_assets.status import Status, section_status, severity_status
 
 if TYPE_CHECKING:
     from overnight_assets.config import CodeReviewConfig
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from overnight_assets.resources.git import GitRepository
     from overnight_assets.resources.llm import LLMSession
 
+NO_REPOSITORIES = Line.text("No repositories configured (", code("code_review.repos"), ").")
 PATCH_OPTIONS = ("--no-merges", "-p", "--raw", "--no-abbrev", "-M", "--no-color", "--no-ext-diff", "--no-textconv")
 
 
@@ -154,19 +155,28 @@ def item_for(item: PreparedCommit) -> dict:
         "review": item.review,
         "review_source": item.review_source,
         "worst": item.worst,
+        "severity": item.worst,  # the shared rule's word for what the briefing counts as a problem
+        **({"problem": problem} if (problem := _worst_finding(item)) else {}),
     }
+
+
+def _worst_finding(item: PreparedCommit) -> str | None:
+    """The one line that says what is wrong with a commit, for the briefing's summary."""
+    lines = [(f.severity, f.line_text()) for f in item.findings]
+    lines += [(c["severity"], located(c["severity"], c["file"], c["line"], c["comment"])) for c in (item.review or {}).get("comments", [])]
+    return next((line for severity, line in lines if severity == item.worst and item.worst != "info"), None)
 
 
 def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome], llm_status: str) -> Section:
     lines = []
-    for outcome in outcomes:
+    for outcome in sorted(outcomes, key=lambda o: o.outcome != "failed"):  # what could not be read comes first
         if outcome.outcome == "failed":
             lines.append(Line.text(bold(outcome.name), f": could not be read: {outcome.error}"))
             continue
         mine = [p for p in prepared if p.repo == outcome.name]
-        who = f" by {', '.join(outcome.authors)}" if outcome.authors else ""
-        lines.append(Line.text(bold(outcome.name), f": {len(mine)} commit{'s' if len(mine) != 1 else ''}{who}"))
-        lines += [_commit_line(item) for item in mine if item.worst in ("error", "warning")]
+        flagged = [item for item in mine if severity_status(item.worst).needs_action]
+        lines.append(Line.text(bold(outcome.name), f": {repo_headline(len(mine), outcome.authors, len(flagged))}"))
+        lines += [_commit_line(item) for item in flagged]
     if any(p.review_source == "fallback" for p in prepared):
         lines.append(Line.text(italic("llm: unavailable; deterministic findings only for the commits not reviewed before.")))
     if any(p.review_source == "over limit" for p in prepared):
@@ -176,7 +186,7 @@ def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome],
         title="Code reviews",
         status=_status(prepared, outcomes),
         items=[item_for(p) for p in prepared],
-        lines=tuple(lines) or (Line.text("No repositories configured."),),
+        lines=tuple(lines) or (NO_REPOSITORIES,),
         order=30,
         llm=llm_status,
     )
@@ -194,12 +204,22 @@ def _finding_line(severity: str, file: str, line: int | None, text: str) -> Line
     return Line.item(located("", file, line, text).lstrip(), severity=severity)  # the severity as the line's tag
 
 
+def repo_headline(commits: int, authors: list[str], flagged: int) -> str:
+    """'3 commits by A, B; 2 of 3 listed (those with findings).': the count announced is the count listed."""
+    said = f"{commits} commit{'s' if commits != 1 else ''}" + (f" by {', '.join(authors)}" if authors else "")
+    if not commits:
+        return said
+    return f"{said}; {flagged} of {commits} listed (those with findings)." if flagged else f"{said}; none with findings."
+
+
 def _status(prepared: list[PreparedCommit], outcomes: list[RepoOutcome]) -> Status:
-    if any(f.check == "secret" for p in prepared for f in p.findings):
-        return Status.RED
-    if any(o.outcome == "failed" for o in outcomes) or any(p.worst == "error" for p in prepared):
-        return Status.AMBER
-    return Status.GREEN
+    """The shared rule: the worst finding or review comment of any commit; an unreadable repository is AMBER."""
+    return section_status(
+        (p.worst for p in prepared),
+        configured=bool(outcomes),
+        sources=len(outcomes),
+        failed=sum(1 for o in outcomes if o.outcome == "failed"),
+    )
 
 
 def memories_for(prepared: list[PreparedCommit]) -> list[dict]:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from overnight_assets.reading import store
 from overnight_assets.reading.fetch import Fetched, fetch_all, is_file
 from overnight_assets.reading.items import Item, display_url
-from overnight_assets.reading.judge import Asker, Pick, candidate_limit, judge_and_pick
+from overnight_assets.reading.judge import Asker, Pick, candidate_limit, has_interests, judge_and_pick
 from overnight_assets.reading.parse import parse_source
 from overnight_assets.reading.score import Scorer, rank_new
 
@@ -43,6 +43,8 @@ class Selection:
     new_by_source: dict[str, int]  # items in the window that neither repeat another source nor Cortex
     candidates: int  # how many went to the LLM
     dropped: dict[str, int] = field(default_factory=dict)
+    matched: int = 0  # new items that match an interest keyword
+    by_interest: bool = True  # interest keywords are configured (without them everything new competes)
 
     @property
     def new(self) -> int:
@@ -97,10 +99,13 @@ def select(
     llm: Asker,
     also_known: set[str] = frozenset(),
 ) -> Selection:
-    """Dedup against each other and Cortex, rank, and have the LLM judge the top candidates."""
+    """Dedup against each other and Cortex, rank, and have the LLM judge the top candidates; keep at
+    most `keep` of those worth listing (judge.py: precision before filling the digest)."""
     weights = {source.name: source.weight for source in reading.sources} | store.source_weights(cortex)
     known_urls, known_titles = store.known_elsewhere(cortex, items, kind, partition_key)
     ranked, dropped = rank_new(items, Scorer(reading.interests, weights), known_urls | set(also_known), known_titles)
     picks = judge_and_pick(ranked, reading.interests, keep, llm)
     new_by_source = Counter(scored.item.source for scored in ranked)
-    return Selection(picks, dict(new_by_source), min(len(ranked), candidate_limit(keep)), dropped)
+    matched = sum(1 for scored in ranked if scored.matched)
+    candidates = min(len(ranked), candidate_limit(keep))
+    return Selection(picks, dict(new_by_source), candidates, dropped, matched, has_interests(reading.interests))

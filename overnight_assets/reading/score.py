@@ -30,7 +30,7 @@ class Scored:
     def why(self) -> str:
         if self.matched:
             return "matches " + "; ".join(self.matched)
-        return "no interest keyword matched; ranked by source weight and recency"
+        return "no interest keyword matched"
 
 
 class Scorer:

@@ -9,7 +9,6 @@ from overnight_assets.config import OvernightConfig
 from overnight_assets.operations.assets import llm_section_asset
 from overnight_assets.partitions import partition_window
 from overnight_assets.resources.definitions import CortexResource, LLMResource
-from overnight_assets.status import Status
 from overnight_assets.triage.gate import raise_only
 from overnight_assets.triage.night import collect, triage_section
 from overnight_assets.triage.review import REVIEW_SYSTEM, TriageReview, review_prompt
@@ -28,7 +27,7 @@ def build_triage_defs(config: OvernightConfig, partitions: dg.PartitionsDefiniti
             lambda: failed_runs(context, window[1] - lookback, window[1]),
         )
         session, review, status = llm.session(), None, night.gate_status
-        if status is not Status.GREEN:
+        if status.needs_action:  # GREEN and NOT CONFIGURED: nothing to review
             review = session.ask("triage", REVIEW_SYSTEM, review_prompt(night.findings), TriageReview)
             status = raise_only(status, review.status if review else None)
         section = triage_section(night, status, review, session.status)

@@ -3,23 +3,26 @@
 import time
 from collections.abc import Callable
 
-from overnight_assets.status import Status
-from overnight_assets.triage.findings import Finding, Severity, collector_failed
+from overnight_assets.status import Status, section_status
+from overnight_assets.triage.findings import Finding, collector_failed
 
 Collector = Callable[[], list[Finding]]
-
-_STATUS_OF_SEVERITY = {
-    Severity.INFO: Status.GREEN,
-    Severity.AMBER: Status.AMBER,
-    Severity.RED: Status.RED,
-}
 # an error can carry a whole traceback or response body; the briefing needs a line, not a page
 _MAX_ERROR_CHARS = 500
 
 
-def gate(findings: list[Finding]) -> Status:
-    """RED if any finding is RED, AMBER if any is AMBER, else GREEN: INFO never raises it."""
-    return Status.worst(_STATUS_OF_SEVERITY[finding.severity] for finding in findings)
+def gate(findings: list[Finding], outcomes: dict[str, dict] | None = None) -> Status:
+    """The shared rule (overnight_assets.status): RED if any finding is RED, AMBER if any is AMBER,
+    else GREEN; INFO never raises it. Given the collectors' outcomes: NOT CONFIGURED when every
+    collector is disabled, and RED when every enabled one failed (no security verdict tonight)."""
+    enabled = [o for o in (outcomes or {}).values() if o["outcome"] != "disabled"]
+    return section_status(
+        (finding.severity.value for finding in findings),
+        configured=outcomes is None or bool(enabled),
+        sources=len(enabled),
+        failed=sum(1 for o in enabled if o["outcome"] == "failed"),
+        nothing_read=Status.RED,
+    )
 
 
 def raise_only(gate_status: Status, llm_status: Status | str | None) -> Status:
@@ -28,12 +31,11 @@ def raise_only(gate_status: Status, llm_status: Status | str | None) -> Status:
 
 
 def _as_status(value: Status | str | None) -> Status | None:
-    if isinstance(value, Status):
-        return value
     try:
-        return Status(str(value).strip().upper())
+        status = Status(value if isinstance(value, Status) else str(value).strip().upper())
     except ValueError:
         return None
+    return status if status.rank >= Status.GREEN.rank else None  # only a colour is a verdict
 
 
 def run_collectors(

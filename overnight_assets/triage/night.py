@@ -51,7 +51,7 @@ def collect(
         "dagster_runs": config.dagster_runs and (lambda: dagster_runs.failed_run_findings(failed_runs())),
     }
     findings, outcomes = run_collectors({name: fn or None for name, fn in collectors.items()})
-    return TriageNight(findings, outcomes, gate(findings))
+    return TriageNight(findings, outcomes, gate(findings, outcomes))
 
 
 def _auth_log(config: TriageConfig, window: tuple[datetime, datetime], cortex: Cortex) -> list[Finding]:
@@ -92,7 +92,7 @@ def triage_section(night: TriageNight, status: Status, review: TriageReview | No
     notes = sorted(night.notes, key=lambda f: f.collector)
     lines = [Line.item(f"{f.collector}: {f.title}", severity=f.severity.value) for f in problems]
     if not lines:
-        lines = [Line.text("All collectors report nothing suspicious.")]
+        lines = [Line.text(quiet_line(night.outcomes))]
     if review is not None:
         lines += [Line(), Line.text(f"LLM review: {review.summary}"), *[Line.item(f"next: {action}") for action in review.actions]]
     elif llm_status == "unavailable":
@@ -110,3 +110,13 @@ def triage_section(night: TriageNight, status: Status, review: TriageReview | No
         order=0,
         llm=llm_status,
     )
+
+
+def quiet_line(outcomes: dict[str, dict]) -> str:
+    """What a night without problems says: which collectors looked, so silence is never mistaken for a check."""
+    enabled = [name for name, o in outcomes.items() if o["outcome"] != "disabled"]
+    off = [name for name, o in outcomes.items() if o["outcome"] == "disabled"]
+    if not enabled:
+        return "Every collector is disabled under triage in the config: no security verdict tonight."
+    ran = f"{len(enabled)} collector{'s' if len(enabled) != 1 else ''}"
+    return f"Nothing suspicious from the {ran} that ran" + (f" ({', '.join(off)} disabled)." if off else ".")

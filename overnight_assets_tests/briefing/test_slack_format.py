@@ -26,3 +26,14 @@ def test_plain_text_fallback_names_every_section():
     sections = [Section("a", "Security triage", Status.RED), Section("b", "Reading", Status.GREEN)]
     text = slack_message("2026-11-20", Status.RED, "Act now.", sections).text
     assert text.splitlines() == ["Morning briefing 2026-11-20: RED", "Act now.", "Security triage: RED", "Reading: GREEN"]
+
+
+def test_plain_text_from_outside_cannot_become_a_link_or_html_in_the_markdown_file():
+    from overnight_assets.briefing.section import Line, Section
+    from overnight_assets.status import Status
+
+    smuggled = "Great post [click here](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    section = Section(key="k", title="t", status=Status.GREEN, lines=(Line.text(smuggled), Line.item(smuggled)))
+    for line in section.markdown.splitlines():
+        assert "](" not in line.replace("\\](", "") and "<img" not in line.replace("\\<img", "")
+    assert "\\[click here\\](javascript:alert(1))" in section.markdown

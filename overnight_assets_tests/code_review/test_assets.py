@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 
 from git_history import AWS_KEY, NIGHT
+from overnight_assets.briefing.compose import SUMMARY_SYSTEM
 from overnight_assets.definitions import build_defs
 
 REVIEWED_BY_LLM = 8  # the busy window's 10 commits less an empty one and a binary-only one
@@ -85,8 +86,17 @@ def test_the_nightly_briefing_carries_both_sections_and_never_the_secret(make_co
     config = make_config(ollama_server.url, slack_server.url, code_review__repos=repos_config(busy))
     run_reviews(config, instance, job="nightly")
     briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
-    assert "## Code reviews: RED" in briefing and "## What landed, what is waiting: GREEN" in briefing
+    # the waiting branch holds a forgotten breakpoint(): a warning shown is never under GREEN
+    assert "## Code reviews: RED" in briefing and "## What landed, what is waiting: AMBER" in briefing
     assert AWS_KEY not in briefing and AWS_KEY not in json.dumps(slack_server.posts)
+    # the summary's model reads the findings as fenced data, worst first, not the sections' Markdown
+    [asked] = [chat["messages"][1]["content"] for chat in ollama_server.chats if chat["messages"][0]["content"].startswith(SUMMARY_SYSTEM)]
+    needs_action = asked.split("<<<DATA needs action>>>\n", 1)[1].split("\n<<<END DATA>>>", 1)[0].splitlines()
+    assert any(line.startswith(f"RED Code reviews: homelab {busy.shas['secret'][:8]} ") for line in needs_action)
+    statuses = [line.split(" ", 1)[0] for line in needs_action]
+    assert statuses == sorted(statuses, key=["RED", "AMBER"].index)  # every RED before any AMBER
+    assert any(line.startswith("AMBER What landed, what is waiting: homelab: ") for line in needs_action)
+    assert "- `" not in asked and AWS_KEY not in asked
 
 
 def test_a_review_after_a_fallback_night_completes_the_memory(make_config, instance, unused_url, ollama_server, busy, tmp_path):

@@ -50,10 +50,10 @@ def test_every_bad_source_has_a_clear_outcome_and_the_good_ones_are_intact(feed_
     assert outcomes["latin1"]["notes"][0].startswith("charset:")
     assert outcomes["undated"]["notes"] == ["1 item(s) without a date: counted on the night they are first seen"]
     digest = section(config, "article_digest")
-    assert digest["status"] == "GREEN" and digest["llm"] == "ok"
-    assert "Failed: malformed (malformed feed" in digest["markdown"]
-    assert "; html (an HTML page" in digest["markdown"] and "; loop (more than 3 redirects" in digest["markdown"]
-    assert "7 of 14 sources answered" in digest["markdown"]
+    assert digest["status"] == "AMBER" and digest["llm"] == "ok"  # a failed source is AMBER: the list is incomplete
+    sources_line = digest["markdown"].splitlines()[0]
+    assert sources_line.startswith("14 sources: 7 answered, 7 failed (malformed: malformed feed")
+    assert "; html: an HTML page" in sources_line and "; loop: more than 3 redirects" in sources_line
     assert {o["in_window"] for name, o in outcomes.items() if name in {p.strip("/") for p in good}} == {1}
 
 
@@ -81,7 +81,7 @@ def test_an_unchanged_feed_is_not_downloaded_or_parsed_again_yet_its_items_count
     outcome = metadata(instance, "article_digest", "2026-11-21")["sources"]["Feed"]
     assert (outcome["outcome"], outcome["in_window"], outcome["new"]) == ("not_modified", 1, 1)
     assert [item["title"] for item in section(config, "article_digest", "2026-11-21")["items"]] == ["Night two: gguf"]
-    assert "Feed: not modified, 1 new" in section(config, "article_digest", "2026-11-21")["markdown"]
+    assert section(config, "article_digest", "2026-11-21")["markdown"].startswith("1 source: 1 not modified.\n")
 
 
 def test_dedup_across_two_sources_and_two_nights(feed_server, reading_config, instance):
@@ -114,7 +114,7 @@ def test_the_llm_sees_at_most_twice_the_digest_size_and_a_rerun_asks_nothing(fee
     assert all("<<<DATA item>>>" in text for text in asked)
     first = section(config, "article_digest")
     assert len(first["items"]) == 4 and first["items"][0]["summary"] == "A one-line summary."
-    assert first["items"][0]["why"].startswith("relevance 7/10: On topic.; matches")
+    assert first["items"][0]["why"].startswith("On topic; matches") and first["items"][0]["relevance"] == 7
     meta = metadata(instance, "article_digest")
     assert (meta["llm_calls"], meta["llm_cache_hits"], meta["llm_candidates"], meta["new"]) == (8, 0, 8, 60)
 
@@ -142,13 +142,23 @@ def test_a_backfill_of_seven_nights_asks_nothing_about_items_already_judged(feed
 
 
 def test_without_the_llm_the_ranking_stands_with_the_feeds_summaries_and_says_so(feed_server, reading_config, instance, unused_url):
-    feed_server.routes["/feed"] = Reply(200, rss2([Entry("GGUF quantization explained", "https://q.example/", "The feed's own words.", at(NIGHT))]))
+    entries = [Entry("GGUF quantization explained", "https://q.example/", "The feed's own words.", at(NIGHT)),
+               Entry("Celebrity gossip", "https://gossip.example/", "Nothing on any interest.", at(NIGHT, "11:00"))]
+    feed_server.routes["/feed"] = Reply(200, rss2(entries))
     config = reading_config([source("Feed", feed_server, "/feed")], llm_url=unused_url)
     run_reading(config, instance)
     digest = section(config, "article_digest")
     assert digest["llm"] == "unavailable" and digest["items"][0]["summary"] == "The feed's own words."
+    assert len(digest["items"]) == 1 and digest["items"][0]["score"] > 0  # no pick with score 0; the score stays in the data
     assert digest["items"][0]["why"] == "matches gguf, quantization (local LLM inference)"
-    assert "_llm: unavailable; ranked by keyword score, with the feeds' own summaries._" in digest["markdown"]
+    assert digest["markdown"].splitlines()[1:6] == [
+        "1 worth reading out of 2 new items.",
+        "",
+        "1. [GGUF quantization explained](https://q.example/) (Feed)",  # no internal score shown
+        "   The feed's own words.",
+        "   _Why: matches gguf, quantization (local LLM inference)._",
+    ]
+    assert "_llm: unavailable; ranked by interest keywords, with the feeds' own summaries._" in digest["markdown"]
     assert metadata(instance, "article_digest")["llm"] == "unavailable"
 
 

@@ -80,3 +80,24 @@ def test_run_collectors_truncates_huge_error_messages():
 
     findings, outcomes = run_collectors({"noisy": noisy})
     assert len(findings[0].detail) <= 500 and outcomes["noisy"]["error"] == findings[0].detail
+
+
+def test_every_collector_disabled_is_not_configured_and_says_there_is_no_verdict():
+    from overnight_assets.triage.night import TriageNight, triage_section
+
+    findings, outcomes = run_collectors({"docker": None, "auth_log": None})
+    assert gate(findings, outcomes) is Status.NOT_CONFIGURED
+    assert raise_only(Status.GREEN, "NOT CONFIGURED") is Status.GREEN  # only a colour is a verdict
+    section = triage_section(TriageNight(findings, outcomes, Status.NOT_CONFIGURED), Status.NOT_CONFIGURED, None, "not needed")
+    assert section.markdown == "Every collector is disabled in `triage`: no security verdict tonight."
+
+
+def test_every_enabled_collector_failing_is_red_like_a_failed_triage_and_one_failing_is_amber():
+    def broken():
+        raise OSError("gone")
+
+    def fine():
+        return []
+
+    assert gate(*run_collectors({"docker": broken, "disk": broken, "ports": None})) is Status.RED
+    assert gate(*run_collectors({"docker": broken, "disk": fine})) is Status.AMBER

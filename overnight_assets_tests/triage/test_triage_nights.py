@@ -49,7 +49,7 @@ def test_a_clean_first_night_has_notes_and_no_findings(make_config, instance, un
     section, metadata = run_triage(make_config(unused_url), instance, "2026-11-20")
     assert (metadata["status"], metadata["findings"], metadata["notes"]) == ("GREEN", 0, 2)
     assert [item["note"] for item in section["items"]] == [True, True]
-    assert section["markdown"].startswith("All collectors report nothing suspicious.")
+    assert section["markdown"].startswith("Nothing suspicious from the 5 collectors that ran (docker disabled).")
     assert section["markdown"].endswith(
         "_Notes: auth_log: recorded 1 SSH login address as the baseline; integrity: baseline recorded for 2 files._"
     )
