@@ -36,17 +36,17 @@ def test_an_error_finding_is_red():
 def test_the_commits_announced_are_the_commits_listed_or_it_says_how_many_of_them():
     section = reviews_section(*night(commit("a12a04b4", "WIP", BREAKPOINT), commit("30f2546b", "Backup"), commit("dddddddd", "Docs")), "ok")
     lines = section.markdown.splitlines()
-    assert lines[0] == "*homelab*: 3 commits by Radu; 1 of 3 listed (those with findings)."
+    assert lines[0] == "**homelab**: 3 commits by Radu; 1 of 3 listed (those with findings)."
     assert [line for line in lines if line.startswith("- `")] == ["- `a12a04b4` WIP (Radu)"]
     clean = reviews_section(*night(commit("30f2546b", "Backup")), "ok")
-    assert (clean.status, clean.markdown.splitlines()[0]) == (Status.GREEN, "*homelab*: 1 commit by Radu; none with findings.")
+    assert (clean.status, clean.markdown.splitlines()[0]) == (Status.GREEN, "**homelab**: 1 commit by Radu; none with findings.")
 
 
 def test_an_unreadable_repository_is_amber_and_named_first():
     prepared, outcomes = night(commit("30f2546b", "Backup"))
     outcomes.append(RepoOutcome("infra", outcome="failed", error="repository gone"))
     section = reviews_section(prepared, outcomes, "ok")
-    assert section.status is Status.AMBER and section.markdown.startswith("*infra*: could not be read: repository gone\n")
+    assert section.status is Status.AMBER and section.markdown.startswith("**infra**: could not be read: repository gone\n")
 
 
 def test_no_repositories_configured_is_said_and_never_green():
@@ -56,7 +56,7 @@ def test_no_repositories_configured_is_said_and_never_green():
 
 
 def test_the_pr_digest_shows_review_highlights_under_the_status_they_earn():
-    waiting = WaitingBranch("disk-alerts", 1, ["Radu"], ["a" * 40], ["`aaaaaaaa` warning scripts/alerts.py:7 debug leftover: breakpoint()"], worst="amber")
+    waiting = WaitingBranch("disk-alerts", 1, ["Radu"], ["a" * 40], [{"sha": "aaaaaaaa", "text": "warning scripts/alerts.py:7 debug leftover: breakpoint()"}], worst="amber")
     landed = Merge("b" * 40, "Merge branch 'dashboards'", "Radu", "2026-11-20T10:00:00+00:00", 1, ["Radu"])
     digest = RepoDigest("homelab", "main", merges=[landed], waiting=[waiting])
     section = digest_section([digest])

@@ -67,7 +67,7 @@ def test_a_failing_query_is_said_and_the_others_go_on(feed_server, reading_confi
     assert finds["status"] == "AMBER" and len(finds["items"]) == 1  # a failed query is AMBER: the finds are incomplete
     expected = f"{feed_server.url('/api/query')} answered HTTP 500 on each of 3 tries"
     assert metadata(instance, "arxiv_finds")["queries"]["abs:bad"] == {"outcome": "failed", "error": expected}
-    assert finds["markdown"].startswith(f"2 queries: 1 answered, 1 failed (`abs:bad`: {expected}).\n")
+    assert finds["markdown"].startswith(f"2 queries: 1 answered, 1 failed (abs:bad: {expected}).\n")
 
 
 def test_when_every_query_fails_the_section_is_amber(feed_server, reading_config, instance):

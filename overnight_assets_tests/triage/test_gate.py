@@ -89,7 +89,7 @@ def test_every_collector_disabled_is_not_configured_and_says_there_is_no_verdict
     assert gate(findings, outcomes) is Status.NOT_CONFIGURED
     assert raise_only(Status.GREEN, "NOT CONFIGURED") is Status.GREEN  # only a colour is a verdict
     section = triage_section(TriageNight(findings, outcomes, Status.NOT_CONFIGURED), Status.NOT_CONFIGURED, None, "not needed")
-    assert section.markdown == "Every collector is disabled in `triage`: no security verdict tonight."
+    assert section.markdown == "Every collector is disabled under triage in the config: no security verdict tonight."
 
 
 def test_every_enabled_collector_failing_is_red_like_a_failed_triage_and_one_failing_is_amber():
