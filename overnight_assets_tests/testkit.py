@@ -144,19 +144,23 @@ def _decode_body(raw: bytes, content_type: str) -> dict:
     return dict(parse_qsl(raw.decode()))
 
 
-def fill_schema(schema: dict, overrides: dict[str, Any], defs: dict | None = None) -> Any:
-    """The smallest value valid for a JSON schema, with chosen field values; a model that obeys."""
+ANSWER_TEXT = "A loopback model's answer."
+
+
+def fill_schema(schema: dict, overrides: dict[str, Any], defs: dict | None = None, text: str = ANSWER_TEXT) -> Any:
+    """The smallest value valid for a JSON schema, with chosen field values (and `text` in every other
+    string); a model that obeys."""
     defs = defs if defs is not None else schema.get("$defs", {})
     if "$ref" in schema:
-        return fill_schema(defs[schema["$ref"].split("/")[-1]], overrides, defs)
+        return fill_schema(defs[schema["$ref"].split("/")[-1]], overrides, defs, text)
     if "enum" in schema:
         return schema["enum"][0]
     if "anyOf" in schema:
-        return fill_schema(schema["anyOf"][0], overrides, defs)
+        return fill_schema(schema["anyOf"][0], overrides, defs, text)
     kind = schema.get("type")
     if kind == "object":
         return {
-            name: overrides[name] if name in overrides else fill_schema(prop, overrides, defs)
+            name: overrides[name] if name in overrides else fill_schema(prop, overrides, defs, text)
             for name, prop in schema.get("properties", {}).items()
         }
     if kind == "array":
@@ -165,7 +169,7 @@ def fill_schema(schema: dict, overrides: dict[str, Any], defs: dict | None = Non
         return 1
     if kind == "boolean":
         return True
-    return "A loopback model's answer."
+    return text
 
 
 @dataclass
@@ -186,6 +190,7 @@ class FakeOllama:
     trickle_s: float = 0.5
     open_replies: int = 0  # trickling or hanging answers still going
     basic_auth: tuple[str, str] | None = None  # credentials every request must carry, when set
+    answer_text: str = ANSWER_TEXT  # what the "model" writes in every free-text field no override names
 
     def handle(self, path: str, headers: dict, body: dict):
         if self.basic_auth and _basic_auth(headers) != self.basic_auth:
@@ -225,7 +230,7 @@ class FakeOllama:
         if self.mode == "error":
             return 500, {"error": "model crashed"}, {}
         malformed = self.mode == "malformed" or (self.mode == "malformed_once" and len(self.chats) == 1)
-        content = "I think it is fine!" if malformed else json.dumps(fill_schema(body.get("format") or {}, self.overrides))
+        content = "I think it is fine!" if malformed else json.dumps(fill_schema(body.get("format") or {}, self.overrides, text=self.answer_text))
         message = {"role": "assistant", "content": content}
         return 200, {"model": body["model"], "created_at": _now(), "message": message, "done": True, "done_reason": "stop"}, {}
 

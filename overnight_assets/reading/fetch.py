@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from overnight_assets.local_files import open_regular_file
 from overnight_assets.reading.items import display_url, link_parts
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import with_credentials
 
 if TYPE_CHECKING:
@@ -90,8 +91,8 @@ def fetch_one(client: httpx.Client, url: str, known: Validators, settings: Fetch
             fetched = Fetched(url, "ok", body=_read_file(url, settings.max_bytes))
         else:
             fetched = _get(client, url, known, settings, started)
-    except FetchError as error:
-        fetched = Fetched(url, "failed", error=str(error))
+    except FetchError as error:  # a server's reason phrase or an error text may quote anything: redacted
+        fetched = Fetched(url, "failed", error=redact_secrets(str(error)))
     return replace(fetched, seconds=round(time.perf_counter() - started, 3))
 
 

@@ -2,7 +2,8 @@
 
 The package paces its requests (`delay_s` between them; arXiv's terms ask for 3 s) and retries a
 failing page `num_retries` times. `api_url` replaces the endpoint (a mirror, or the tests'
-loopback server). A failing query is an outcome; the other queries go on.
+loopback server). A failing query is an outcome; the other queries go on. A paper's every text
+(title, abstract, authors, links) is redacted as it is read, through items.py's helpers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from overnight_assets.reading.items import Item, canonical_url, clean_text, display_url, keep_usable, one_line, safe_link, skipped_notes
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import redact_text, with_credentials
 
 if TYPE_CHECKING:
@@ -93,8 +95,8 @@ def _paper(result: arxiv.Result, query: str, tz: ZoneInfo) -> Item:
         summary=clean_text(result.summary),
         published=result.published.astimezone(tz),
         extra={
-            "authors": [author.name for author in result.authors],
-            "categories": list(result.categories),
+            "authors": [one_line(author.name) for author in result.authors],
+            "categories": [one_line(category) for category in result.categories],
             "pdf_url": safe_link(result.pdf_url),  # None: the section links the abstract instead
             "query": query,
         },
@@ -109,4 +111,4 @@ def _describe(error: Exception, config: ArxivConfig) -> str:
         return f"{endpoint} answered HTTP {error.status} on each of {config.num_retries + 1} tries"
     if isinstance(error, arxiv.UnexpectedEmptyPageError):
         return f"{endpoint} kept returning an empty page ({config.num_retries + 1} tries)"
-    return f"{endpoint}: {type(error).__name__}: {redact_text(str(error)).strip()[:_MAX_ERROR_CHARS]}"  # an ArxivError names the URL
+    return f"{endpoint}: {type(error).__name__}: {redact_secrets(redact_text(str(error))).strip()[:_MAX_ERROR_CHARS]}"  # names the URL

@@ -6,6 +6,7 @@ answer is parsed against a pydantic schema (Ollama's structured outputs) and nev
 Unreachable, silent past the deadline, or malformed twice (not JSON, the wrong shape, outside the
 schema): with `on_unavailable: fallback` the caller gets None and does its deterministic work; with
 `fail` a clear LLMUnavailableError is raised. No other exception from a bad answer gets out.
+An answer's text and an error's are redacted before they are stored or shown.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import Cortex, content_hash, stable_json
 from overnight_assets.secret_urls import redact_text
 
@@ -236,7 +238,7 @@ class LLMSession:
             return self._unavailable()
         request = {"model": model, "messages": messages, "format": json_schema, "options": options, "keep_alive": self.keep_alive}
         try:
-            answer = self._answer("chat", request, lambda response: schema.model_validate_json(response.message.content or ""))
+            answer = self._answer("chat", request, lambda response: redacted(schema.model_validate_json(response.message.content or "")))
         except _NoAnswer as no_answer:
             self.unavailable_reason = no_answer.reason
             return self._unavailable()
@@ -291,7 +293,7 @@ class LLMSession:
         if row is None:
             return None
         try:
-            return schema.model_validate_json(row[0])
+            return redacted(schema.model_validate_json(row[0]))  # kept before answers were redacted, perhaps
         except ValidationError:
             return None  # a stored answer this code can no longer read is asked again, not a crash
 
@@ -313,6 +315,25 @@ class LLMSession:
         if self.unavailable_reason:
             data["llm_unavailable_reason"] = self.unavailable_reason
         return data
+
+
+def redacted(answer: Answer) -> Answer:
+    """The answer with secrets in its text redacted. The model sees only redacted text, so a secret in
+    an answer is one it made up or one redaction missed; either way it is not stored or shown. A
+    field whose redacted value breaks the schema (a Literal) makes the answer malformed."""
+    data = answer.model_dump()
+    cleaned = _redact_strings(data)
+    return answer if cleaned == data else type(answer).model_validate(cleaned)
+
+
+def _redact_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {key: _redact_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_strings(item) for item in value]
+    return value
 
 
 def _confirms_load(response) -> Any:
@@ -351,4 +372,4 @@ def _short(error: BaseException) -> str:
     """One line naming the error, without any credentials a URL in it may carry."""
     text = str(error).strip()
     line = text.splitlines()[0] if text else type(error).__name__
-    return f"{type(error).__name__}: {redact_text(line)[:300]}"
+    return f"{type(error).__name__}: {redact_secrets(redact_text(line))[:300]}"  # an error body may quote anything
