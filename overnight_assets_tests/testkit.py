@@ -250,6 +250,7 @@ class FakeSlack:
     # kills its client there), conversations.history with message metadata, conversations.list
     delay_s: float = 0.0
     after_post: Callable[[dict], None] | None = None
+    history_answer: dict | None = None  # answered to every conversations.history when set: junk, a cursor loop
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def handle(self, path: str, headers: dict, body: dict):
@@ -294,6 +295,8 @@ class FakeSlack:
             return 200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}, {}
         if not parts.path.endswith("/conversations.history"):
             return 200, {"ok": False, "error": "unknown_method"}, {}
+        if self.history_answer is not None:
+            return 200, self.history_answer, {}
         if query.get("channel") != "C0OVERNIGHT":
             return 200, {"ok": False, "error": "channel_not_found"}, {}
         with_metadata = query.get("include_all_metadata") in ("1", "true")
