@@ -68,7 +68,7 @@ class _Server:
                 raw = self.rfile.read(length)
                 body = _decode_body(raw, self.headers.get("Content-Type", ""))
                 status, payload, headers = handle(self.path, dict(self.headers), body)
-                if isinstance(payload, RawReply):
+                if isinstance(payload, (RawReply, EndlessReply)):
                     return payload.send(self)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -93,6 +93,29 @@ class _Server:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+HOSTILE_HTTP = ("http_500", "http_429", "redirect_loop", "endless")
+
+
+@dataclass
+class EndlessReply:
+    """A 200 whose JSON body never ends (no Content-Length), until the client hangs up."""
+
+    counter: Any  # its endless_sent counts the bytes written
+
+    def send(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.end_headers()
+        chunk = b" " * 65536
+        try:
+            handler.wfile.write(b'{"model": "m", "message": {"role": "assistant", "content": "')
+            while True:
+                handler.wfile.write(chunk)
+                self.counter.endless_sent += len(chunk)
+        except OSError:
+            pass  # the client hung up
 
 
 @dataclass
@@ -186,6 +209,11 @@ class FakeOllama:
     # not_object | trickle | hang; the first `hostile_times` answers only, when set
     hostile: str = ""
     hostile_times: int | None = None
+    # hostile HTTP answers (issue 7's tour): http_500 | http_429 | redirect_loop | endless (a 200 whose
+    # body never ends); a model answered 404 as Ollama does for one not pulled
+    missing_model: str | None = None
+    error_text: str = "model crashed"  # the error an http_* answer carries
+    endless_sent: int = 0  # bytes of endless answers written before the client hung up
     hostile_given: int = 0
     trickle_s: float = 0.5
     open_replies: int = 0  # trickling or hanging answers still going
@@ -195,11 +223,22 @@ class FakeOllama:
     def handle(self, path: str, headers: dict, body: dict):
         if self.basic_auth and _basic_auth(headers) != self.basic_auth:
             return 401, {"error": "unauthorized"}, {}
+        if self.missing_model and body.get("model") == self.missing_model:
+            return 404, {"error": f"model '{self.missing_model}' not found, try pulling it first"}, {}
         status, payload, more = self.answer(path, headers, body)
         if status == 200 and self.hostile and (self.hostile_times is None or self.hostile_given < self.hostile_times):
             self.hostile_given += 1
+            if self.hostile in HOSTILE_HTTP:
+                return self.hostile_http(path)
             payload = self.hostile_reply(path, payload)
         return status, payload, more
+
+    def hostile_http(self, path: str):
+        if self.hostile == "redirect_loop":
+            return 307, {}, {"Location": path}  # 307 keeps the POST and its body, round and round
+        if self.hostile == "endless":
+            return 200, EndlessReply(self), {}
+        return int(self.hostile.removeprefix("http_")), {"error": self.error_text}, {}
 
     def hostile_reply(self, path: str, payload: dict):
         if self.hostile == "not_json":

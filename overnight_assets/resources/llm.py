@@ -12,6 +12,7 @@ An answer's text and an error's are redacted before they are stored or shown.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import socket
 import threading
@@ -40,6 +41,9 @@ DATA_RULES = (
 # backstop that keeps any path from sending an unbounded request (about 100k tokens).
 PROMPT_MAX_BYTES = 400_000
 ABORT_GRACE_S = 2.0  # how long a call cut at its deadline gets to wind down before it is left behind
+# An answer is a few kB of JSON. A server streaming an endless body filled memory at ~400 MB/s
+# until the deadline (600 s by default): past this size the answer is refused.
+ANSWER_MAX_BYTES = 8_000_000
 
 
 class LLMUnavailableError(RuntimeError):
@@ -85,6 +89,10 @@ class _Malformed(ValueError):
 
 class _PastDeadline(Exception):
     pass
+
+
+class AnswerTooLarge(Exception):
+    """A body over ANSWER_MAX_BYTES, or compressed (asked for identity, a compressed one has no bound)."""
 
 
 class OllamaCalls:
@@ -157,8 +165,9 @@ class OllamaCalls:
                     host=self._host,
                     timeout=self._phase_timeout_s,
                     auth=self._auth,
+                    headers={"Accept-Encoding": "identity"},
                     limits=httpx.Limits(max_keepalive_connections=0),
-                    event_hooks={"request": [self._trace_connections]},
+                    event_hooks={"request": [self._trace_connections], "response": [_cap_answer]},
                 )
             except (ValueError, httpx.InvalidURL) as error:
                 raise ConnectionError(f"cannot connect to {redact_text(self._host)}: {error}") from None
@@ -186,6 +195,37 @@ class OllamaCalls:
             _shut(sock)
         with contextlib.suppress(Exception):  # closing a client a worker still uses may complain; it is closed
             self._client.close()
+
+
+def _cap_answer(response: httpx.Response) -> None:
+    """An httpx response hook, run before the body is read: the body is read up to ANSWER_MAX_BYTES."""
+    encoding = response.headers.get("content-encoding", "identity").lower()
+    declared = response.headers.get("content-length", "")
+    if encoding != "identity" or (declared.isdigit() and int(declared) > ANSWER_MAX_BYTES):
+        raise AnswerTooLarge(f"an answer of {declared or 'unstated'} bytes, encoding {encoding}: refused")
+    response.stream = _capped_stream_class()(response.stream)
+
+
+@functools.cache
+def _capped_stream_class() -> type:
+    import httpx  # at first use, as everywhere in this module
+
+    class CappedStream(httpx.SyncByteStream):
+        def __init__(self, stream: httpx.SyncByteStream):
+            self._stream = stream
+
+        def __iter__(self):
+            read = 0
+            for chunk in self._stream:
+                read += len(chunk)
+                if read > ANSWER_MAX_BYTES:
+                    raise AnswerTooLarge(f"an answer larger than {ANSWER_MAX_BYTES // 1_000_000} MB: stopped reading")
+                yield chunk
+
+        def close(self) -> None:
+            self._stream.close()
+
+    return CappedStream
 
 
 def _shut(sock: socket.socket) -> None:
@@ -345,11 +385,11 @@ def _confirms_load(response) -> Any:
 def _transport_errors() -> tuple[type[Exception], ...]:
     """What an unreachable or failing Ollama makes the client raise: httpx's errors (timeouts,
     resets, redirects, a body httpx cannot decode), ConnectionError (ollama's word for a refused
-    connection) and ollama.ResponseError (an HTTP error status)."""
+    connection), ollama.ResponseError (an HTTP error status) and an answer too large to read."""
     import httpx
     import ollama
 
-    return (httpx.HTTPError, ConnectionError, ollama.ResponseError)
+    return (httpx.HTTPError, ConnectionError, ollama.ResponseError, AnswerTooLarge)
 
 
 def _is_model_error(error: Exception) -> bool:
