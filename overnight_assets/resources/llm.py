@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import Cortex, content_hash, stable_json
+from overnight_assets.socket_cutter import SocketCutter
 from overnight_assets.secret_urls import redact_text
 
 if TYPE_CHECKING:
@@ -116,8 +116,7 @@ class OllamaCalls:
         # exists); a little longer than the deadline, so that the deadline is what a slow call meets
         self._phase_timeout_s = phase_timeout_s or timeout_s + ABORT_GRACE_S
         self._client = None  # built at the first call: a host that cannot be parsed is an unavailable LLM, not a crash
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
+        self._cutter = SocketCutter()
 
     def chat(self, **request) -> Any:
         return self._call("chat", request)
@@ -127,8 +126,7 @@ class OllamaCalls:
 
     def _call(self, method: str, request: dict) -> Any:
         client = self._connect()
-        with self._lock:
-            self._sockets.clear()  # calls are one at a time and no connection is reused
+        self._cutter.forget()  # calls are one at a time and no connection is reused
         outcome: dict[str, Any] = {}
 
         def work() -> None:
@@ -174,25 +172,11 @@ class OllamaCalls:
         return self._client
 
     def _trace_connections(self, request: httpx.Request) -> None:
-        request.extensions["trace"] = self._on_trace  # httpcore's documented trace extension
-
-    def _on_trace(self, event: str, info: dict) -> None:
-        # TLS wraps the TCP socket in a new object and detaches the old one: both are recorded
-        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
-            return
-        sock = info["return_value"].get_extra_info("socket")
-        with self._lock:
-            self._sockets.append(sock)
-            too_late = self.closed
-        if too_late:  # connected just after the deadline: this socket is cut too
-            _shut(sock)
+        request.extensions["trace"] = self._cutter.trace  # httpcore's documented trace extension
 
     def _abort(self) -> None:
-        with self._lock:
-            self.closed = True
-            sockets = list(self._sockets)
-        for sock in sockets:
-            _shut(sock)
+        self.closed = True
+        self._cutter.cut()
         with contextlib.suppress(Exception):  # closing a client a worker still uses may complain; it is closed
             self._client.close()
 
@@ -226,11 +210,6 @@ def _capped_stream_class() -> type:
             self._stream.close()
 
     return CappedStream
-
-
-def _shut(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed by its call: nothing to cut
-        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _without_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
