@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import Cortex, content_hash, stable_json
-from overnight_assets.socket_cutter import SocketCutter
+from overnight_assets.deadlines import SocketCutter
 from overnight_assets.secret_urls import redact_text
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ import random
 import re
 import threading
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -44,6 +44,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.handler import RetryHandler
 
+from overnight_assets.deadlines import PastDeadline, call_within
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import redact_text, with_credentials
 
@@ -206,23 +207,13 @@ class SlackPoster:
         end on its own (urllib gives no socket to cut) and retries nothing, and this poster is done."""
         if self._gave_up.is_set():
             raise SlackUnreachable(f"{method} not tried: an earlier call got no answer within {self.deadline_s:g} s")
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                outcome["result"] = call()
-            except BaseException as error:  # handed to the caller's thread, which decides
-                outcome["error"] = error
-
-        worker = threading.Thread(target=work, name=f"slack-{method}", daemon=True)
-        worker.start()
-        worker.join(self.deadline_s)
-        if worker.is_alive():
+        try:
+            return call_within(self.deadline_s, call, f"slack-{method}")
+        except PastDeadline:
             self._gave_up.set()
-            raise SlackUnreachable(f"Slack gave no complete answer to {method} within {self.deadline_s:g} s")
-        if "error" in outcome:
-            raise _readable(outcome["error"], method) from None
-        return outcome["result"]
+            raise SlackUnreachable(f"Slack gave no complete answer to {method} within {self.deadline_s:g} s") from None
+        except Exception as error:  # noqa: BLE001 - made into what the delivery handles
+            raise _readable(error, method) from None
 
 
 def _pages(response, key: str) -> list[list]:

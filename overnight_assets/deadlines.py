@@ -1,7 +1,11 @@
-"""Cutting an httpx request off at a deadline of its own: httpx's timeouts are per phase (connect,
-each read, each write), so a server sending a byte now and then never trips them.
+"""Total deadlines for calls to outside systems. Their clients' timeouts are per phase (connect,
+each read, each write: httpx, urllib, requests), so a server sending a byte now and then never
+trips them.
 
-A SocketCutter is handed to a request as httpcore's documented `trace` extension; it records each
+`call_within` runs a call in a thread and gives up on it at the deadline: for clients whose sockets
+cannot be reached, the call is left behind to end on its own (use it for calls that are safe to
+abandon). For httpx, a SocketCutter ends the call itself:
+a SocketCutter is handed to a request as httpcore's documented `trace` extension; it records each
 socket the request connects, and `cut()` shuts them down, which wakes a blocked read or write at
 once (closing alone does not wake a read that waits for a silent server). A socket connected after
 the cut is shut as it appears. Only a request whose connection was made for it can be cut: a
@@ -13,7 +17,38 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from typing import Callable
+from typing import Any, Callable, TypeVar
+
+Result = TypeVar("Result")
+
+class PastDeadline(TimeoutError):
+    """A call given up at its deadline (an OSError: what callers already handle for a network failure)."""
+
+    def __init__(self, message: str, seconds: float):
+        super().__init__(message)
+        self.seconds = seconds
+
+
+def call_within(seconds: float, call: Callable[[], Result], name: str) -> Result:
+    """call()'s result, or its exception, within `seconds`; PastDeadline after that, the call left
+    running in a daemon thread (it holds nothing the caller needs)."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = call()
+        except BaseException as error:  # handed to the caller's thread, which decides
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise PastDeadline(f"{name}: no complete answer within {seconds:g} s", seconds)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
 
 _CONNECTED = ("connection.connect_tcp.complete", "connection.start_tls.complete")  # TLS wraps the TCP socket anew
 
