@@ -214,6 +214,7 @@ class FakeOllama:
     missing_model: str | None = None
     error_text: str = "model crashed"  # the error an http_* answer carries
     endless_sent: int = 0  # bytes of endless answers written before the client hung up
+    on_chat: Callable[[dict], None] | None = None  # run on each /api/chat request first (a test kills its client there)
     hostile_given: int = 0
     trickle_s: float = 0.5
     open_replies: int = 0  # trickling or hanging answers still going
@@ -266,6 +267,8 @@ class FakeOllama:
         if path != "/api/chat":
             return 404, {"error": f"unknown path {path}"}, {}
         self.chats.append(body)
+        if self.on_chat:
+            self.on_chat(body)
         if self.mode == "error":
             return 500, {"error": "model crashed"}, {}
         malformed = self.mode == "malformed" or (self.mode == "malformed_once" and len(self.chats) == 1)
@@ -290,6 +293,7 @@ class FakeSlack:
     delay_s: float = 0.0
     after_post: Callable[[dict], None] | None = None
     history_answer: dict | None = None  # answered to every conversations.history when set: junk, a cursor loop
+    before_post: Callable[[dict], None] | None = None  # run before a post is stored; raising drops it unstored
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def handle(self, path: str, headers: dict, body: dict):
@@ -303,6 +307,8 @@ class FakeSlack:
         if "/conversations." in path:
             return self._conversations(path, body)
         if path.endswith("/chat.postMessage"):
+            if self.before_post:
+                self.before_post(body)
             with self._lock:  # a ts is the post's time, as Slack's; concurrent posts get distinct ones
                 ts = f"{max(time.time(), float(max(self.messages, key=float, default=0)) + 1e-6):.6f}"
                 self.posts.append(body)
