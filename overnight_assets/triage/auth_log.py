@@ -360,7 +360,7 @@ def _record(events: _Events, offset: int, stamp: datetime, rest: str) -> None:
         _record_ssh(events, f"{program}[{pid or f'byte {offset}'}]", stamp, message, times)
     # judged by the program that wrote the line: `logger` can write any text under any other name
     if program == "sudo":
-        events.privilege_changes.record(privilege.sudo_changes(message), stamp)
+        events.privilege_changes.record_sudo_line(pid, message, stamp)
     else:
         events.privilege_changes.record(privilege.tool_line_changes(program, message), stamp)
 
