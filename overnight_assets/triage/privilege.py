@@ -380,15 +380,16 @@ class _SudoPieces:
     pieces: list[str]  # what each of sudo's lines logged after `user : ` (or `(command continued) `)
     size: int = 0
 
-    def command(self, invoker: str) -> str:
-        """The pieces joined as sudo split them: a piece that fills its line exactly was cut
-        mid-word, any other one at a space."""
+    def commands(self, invoker: str) -> Iterator[str]:
+        """The first piece, then it joined with each next one in turn, as sudo split them: a piece
+        that fills its line exactly was cut mid-word, any other one at a space."""
         joined = self.pieces[0]
+        yield f"{invoker} : {joined}"
         for number, piece in enumerate(self.pieces[1:]):
             fmt = "%8s : %s" if number == 0 else "%8s : (command continued) %s"
             room = SYSLOG_MAXLEN - (len(fmt) - 5 + len(invoker.encode()))
             joined += ("" if len(self.pieces[number].encode()) == room else " ") + piece
-        return f"{invoker} : {joined}"
+            yield f"{invoker} : {joined}"
 
 
 @dataclass
@@ -415,8 +416,18 @@ class PrivilegeLedger:
             self.sudo_open[key] = _SudoPieces(stamp, [logged["logged"]], len(logged["logged"]))
 
     def _judge(self, key: tuple) -> None:
-        if command := self.sudo_open.pop(key, None):
-            self.record(sudo_changes(command.command(key[1])), command.stamp)
+        """Every change the command shows at any of its lengths, each at its worst. Anyone can write
+        a "(command continued)" line (`logger -t sudo`): one appended to a real command (`-r`,
+        `--help`) must not take back what its own lines showed."""
+        command = self.sudo_open.pop(key, None)
+        if command is None:
+            return
+        worst: dict[tuple, Change] = {}
+        for text in command.commands(key[1]):
+            for change in sudo_changes(text):
+                if change.key not in worst or _RANK[change.severity] > _RANK[worst[change.key].severity]:
+                    worst[change.key] = change
+        self.record(list(worst.values()), command.stamp)
 
     def record(self, changes: list[Change], stamp: datetime) -> None:
         for change in changes:

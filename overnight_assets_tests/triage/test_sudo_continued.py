@@ -63,3 +63,11 @@ def test_continuations_of_two_sudo_processes_interleaved_are_kept_apart():
     second = sudo_lines("ana", f"{FIELDS}/usr/bin/true {'b ' * 600}harmless", pid="[12]").splitlines(keepends=True)
     interleaved = "".join(line for pair in zip(first, second) for line in pair)
     assert red_titles(interleaved) == ["/etc/sudoers changed through sudo"]
+
+
+def test_a_forged_continuation_cannot_take_a_grant_back():
+    """`logger -t sudo 'ana : (command continued) -r'` written after a real grant: `usermod -r`
+    removes, but the grant was logged whole before it."""
+    real = sudo_lines("ana", f"{FIELDS}/usr/sbin/usermod -aG sudo eve")
+    forged = "Nov 20 05:00:01 homelab sudo:      ana : (command continued) -r\n"
+    assert red_titles(real + forged) == ["user eve added to group sudo"]
