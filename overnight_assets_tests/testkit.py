@@ -294,6 +294,7 @@ class FakeSlack:
     after_post: Callable[[dict], None] | None = None
     history_answer: dict | None = None  # answered to every conversations.history when set: junk, a cursor loop
     before_post: Callable[[dict], None] | None = None  # run before a post is stored; raising drops it unstored
+    stored_then: list[tuple[int, dict, dict]] = field(default_factory=list)  # answers to posts stored anyway (a proxy's 504)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def handle(self, path: str, headers: dict, body: dict):
@@ -315,6 +316,8 @@ class FakeSlack:
                 self.messages[ts] = body
             if self.after_post:
                 self.after_post(body)
+            if self.stored_then:
+                return self.stored_then.pop(0)
             return 200, {"ok": True, "channel": "C0OVERNIGHT", "ts": ts, "message": {"text": body.get("text")}}, {}
         if path.endswith("/chat.update"):
             if body.get("ts") not in self.messages or body.get("channel") != "C0OVERNIGHT":

@@ -1,8 +1,9 @@
 """Slack through slack-sdk: the token from a named environment variable, retries built in.
 
 429 answers are retried after their Retry-After; 5xx answers and dropped connections with
-exponential backoff, except a chat.postMessage whose connection broke after it was sent: Slack
-may have accepted it, so it is not retried blindly (the next delivery looks for it first). The
+exponential backoff, except a chat.postMessage whose connection broke after it was sent or that got
+a 5xx: Slack may have accepted it, so it is not retried blindly (after a 5xx the history is looked
+at first; after a broken connection the next delivery looks). The
 token is read at use time and never logged or put into metadata.
 
 Every briefing carries Slack message metadata naming its partition, so a delivery can find its
@@ -30,6 +31,7 @@ import logging
 import random
 import re
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Callable, TypeVar
 from urllib.error import URLError
@@ -53,6 +55,7 @@ _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 CALL_DEADLINE_S = 120.0  # a whole call with its retries (three 30 s reads, or backoffs and rate-limit waits)
 MAX_RETRY_AFTER_S = 60.0  # a longer wait is left to the outbox's next attempt
 MAX_PAGES = 20  # of conversations.history (200 messages each) or .list (1000 channels each)
+CLOCK_SKEW_S = 10 * 60  # a post is looked for in the history from this long before it was sent
 Result = TypeVar("Result")
 
 
@@ -125,10 +128,12 @@ def retry_after_s(headers: dict) -> float:
 
 
 class _AnyServerErrorRetryHandler(_UntilGivenUp, ServerErrorRetryHandler):
-    """slack-sdk retries only 500 and 503; a proxy in front of Slack also answers 502 and 504."""
+    """slack-sdk retries only 500 and 503; a proxy in front of Slack also answers 502 and 504. A
+    chat.postMessage is not retried: Slack may have stored it (a gateway timing out while it did),
+    so SlackPoster.post looks for it before posting again."""
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-        return response is not None and 500 <= response.status_code < 600
+        return response is not None and 500 <= response.status_code < 600 and not request.url.endswith("/chat.postMessage")
 
 
 class _ConnectionErrorRetryUnlessSent(_UntilGivenUp, ConnectionErrorRetryHandler):
@@ -165,6 +170,23 @@ class SlackPoster:
         self.deadline_s = deadline_s
 
     def post(self, text: str, blocks: list[dict], partition_key: str) -> tuple[str, str]:
+        """(channel id, ts) of the posted message. After a server error Slack may have stored the post
+        anyway: it is looked for in the history, and posted once more only when it is not there (a
+        history that cannot be read leaves it to the next delivery, which looks again)."""
+        started = time.time()
+        try:
+            return self._post_once(text, blocks, partition_key)
+        except SlackApiError as error:
+            if getattr(error.response, "status_code", 0) < 500:
+                raise
+            server_error = error
+        try:
+            found = self.find_posted(partition_key, oldest=started - CLOCK_SKEW_S)
+        except (SlackApiError, LookupError, OSError):
+            raise server_error from None
+        return found or self._post_once(text, blocks, partition_key)
+
+    def _post_once(self, text: str, blocks: list[dict], partition_key: str) -> tuple[str, str]:
         response = self._call("chat.postMessage", lambda: self.client.chat_postMessage(
             channel=self.channel, text=text, blocks=blocks, unfurl_links=False, metadata=briefing_metadata(partition_key)
         ))  # fmt: skip

@@ -122,3 +122,19 @@ def test_a_history_cursor_sent_round_in_a_loop_is_read_a_bounded_number_of_pages
     assert slack_server.requests == 1 + MAX_PAGES + 1  # the list, the pages read, the post
     assert report.delivered == [NIGHT] and len(slack_server.posts) == 1
     assert f"more than {MAX_PAGES} pages of messages" in report.warnings[0]
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_server_error_after_slack_stored_the_post_is_not_posted_again(tmp_path, slack_server, status):
+    """A proxy answering 5xx while Slack stores the post (a gateway timeout): slack-sdk's retry
+    posted it again, once per retry. The post is looked for in the history first."""
+    slack_server.stored_then = [(status, {"ok": False}, {})] * 4
+    cortex, report = deliver(tmp_path, slack_server)
+    assert report.delivered == [NIGHT] and len(slack_server.posts) == 1 and pending_partitions(cortex) == []
+    assert row(cortex, NIGHT)[1] == next(iter(slack_server.messages))  # the stored post is the one recorded
+
+
+def test_a_server_error_before_anything_was_stored_is_posted_again_after_a_look(tmp_path, slack_server):
+    slack_server.script = [(503, {"ok": False}, {})]
+    _, report = deliver(tmp_path, slack_server)
+    assert report.delivered == [NIGHT] and len(slack_server.posts) == 1
