@@ -1,6 +1,7 @@
 """Issue 7's rule against whole processes: `overnight run` killed with SIGKILL in the middle of a
-step, then run again; the same night run twice at once. Every night still ends with a briefing file,
-one Slack post, and the security verdict the host's log gives."""
+step, then run again; the same night run twice at once; a night against an Ollama whose answer never
+ends and a Slack that trickles. Every night still ends with a briefing file, one Slack post (or the
+message kept in the outbox, saying why), and the security verdict the host's log gives."""
 
 import os
 import signal
@@ -8,12 +9,13 @@ import subprocess
 from datetime import date
 
 import dagster as dg
+from test_hostile_llm import busy_night, run  # noqa: F401 - busy_night is a fixture
 from test_never_lose_the_night import dagster_env, finished, overnight_run, posts_per_night
-from test_nightly import NEW_SUDO_USER
+from test_nightly import NEW_SUDO_USER, metadata
 
 from overnight_assets.code_review.review import REVIEW_SYSTEM
 from overnight_assets.operations.demo import prepare_demo_repository
-from testkit import write_config
+from testkit import RawReply, write_config
 
 NIGHT = "2026-11-20"
 
@@ -91,3 +93,17 @@ def test_the_same_night_run_twice_at_once_posts_once(tmp_path, host_files, ollam
         assert code == 0, output[-3000:]
     the_night_went_out_once(tmp_path, slack_server)
     assert [run.status for run in runs(env)] == [dg.DagsterRunStatus.SUCCESS] * 2
+
+
+def test_an_endless_ollama_and_a_trickling_slack_cost_the_night_nothing_but_time(busy_night, instance, ollama_server, slack_server):
+    ollama_server.hostile = "endless"
+    slack_server.script = [(200, RawReply(b'{"ok": true}' + b" " * 1000, trickle_s=0.2), {})]
+    config = busy_night(ollama_server.url, slack__base_url=slack_server.url, slack__timeout_s=1)
+    assert run(config, instance).success
+    assert metadata(instance, "security_triage")["status"] == "RED"
+    assert "an answer larger than 8 MB" in metadata(instance, "security_triage")["llm_unavailable_reason"]
+    briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
+    assert briefing.startswith(f"# Morning briefing for {NIGHT}: RED") and "user mallory added to group sudo" in briefing
+    delivery = metadata(instance, "morning_delivery")
+    assert delivery["delivery"] == "kept in outbox" and "no complete answer to chat.postMessage within 1 s" in delivery["error"]
+    assert (config.home_path / "outbox" / f"{NIGHT}.json").exists()

@@ -21,7 +21,7 @@ SECRET = "xoxb-2048-LEAK-Z8t4Vb7Nc1Md"
 def deliver(tmp_path, slack_server, deadline_s: float = 120.0, limit_s: float = 30.0):
     """deliver_pending in a thread: a delivery still going after limit_s fails the test, not hangs it."""
     cortex = keep(tmp_path, NIGHT)
-    poster = SlackResource(token_env="OVERNIGHT_TEST_SLACK_TOKEN", base_url=slack_server.url, backoff_s=0.01, deadline_s=deadline_s).poster()
+    poster = SlackResource(token_env="OVERNIGHT_TEST_SLACK_TOKEN", base_url=slack_server.url, backoff_s=0.01, timeout_s=deadline_s).poster()
     outcome = {}
     worker = threading.Thread(target=lambda: outcome.update(report=deliver_pending(cortex, tmp_path / "outbox", poster)), daemon=True)
     worker.start()
@@ -50,6 +50,18 @@ def test_an_error_text_quoting_a_secret_is_redacted(tmp_path, slack_server):
     slack_server.script = [(200, {"ok": False, "error": f"invalid_auth for {SECRET}"}, {})]
     cortex, report = deliver(tmp_path, slack_server)
     kept_with(cortex, report, "error 'invalid_auth for [redacted Slack token]'")
+
+
+@pytest.mark.parametrize(
+    "answer, reason",
+    [((200, {"ok": False, "error": "ratelimited"}, {}), "HTTP 200, error 'ratelimited'"), ((503, {"ok": False}, {}), "HTTP 503")],
+    ids=["ratelimited in a 200 without Retry-After", "503 forever"],
+)
+def test_a_refusal_that_lasts_keeps_the_message_for_the_outbox_sensor(tmp_path, slack_server, answer, reason):
+    slack_server.script = [answer] * 20
+    cortex, report = deliver(tmp_path, slack_server)
+    kept_with(cortex, report, reason)
+    assert slack_server.posts == []
 
 
 def test_a_retry_after_given_as_an_http_date_is_waited_out(tmp_path, slack_server):
