@@ -232,6 +232,7 @@ class SlackConfig(_Strict):
     channel: str = "#overnight"
     token_env: EnvName = "SLACK_BOT_TOKEN"
     base_url: Annotated[str, _http_url("https://slack.com/api/", credentials=False)] | None = None
+    timeout_s: Float = Field(120, gt=0)  # a total deadline per Slack call, retries included
 
 
 class UIConfig(_Strict):

@@ -1,17 +1,22 @@
 """A secret of every kind overnight_assets.redaction knows, shaped to fit each place a repository
-holds text. Each (kind, place) gets its own value, so a leak names where it came from.
+holds text, or another outside source (a feed, the auth log, the model's answer). Each (kind, place)
+gets its own value, so a leak names where it came from. And where to look for a leak: everything
+a night wrote.
 
 A module of its own (not conftest.py) so tests in any folder can import it.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from overnight_assets.redaction import KINDS
 
 PLACES = ("subject", "body", "branch name", "tag name", "file path", "author name", "author email", "diff line", "merge message")
-TAGS = dict(zip(PLACES, ("SUBJ", "BODY", "BRCH", "TAGN", "PATH", "NAME", "MAIL", "DIFF", "MRGE")))
+# text read from outside a repository; free text, one line each
+OUTSIDE_PLACES = ("feed title", "feed summary", "paper title", "paper abstract", "paper author", "sudo command", "auth log junk", "model answer")
+TAGS = dict(zip(PLACES + OUTSIDE_PLACES, ("SUBJ", "BODY", "BRCH", "TAGN", "PATH", "NAME", "MAIL", "DIFF", "MRGE", "FTTL", "FSUM", "PTTL", "PABS", "PAUT", "SUDO", "JUNK", "LLMA")))
 REF_PLACES = ("branch name", "tag name")  # git refuses spaces and ':' there
 MULTI_LINE_PLACES = ("body", "diff line", "merge message")
 
@@ -74,3 +79,32 @@ def plant(kind: str, place: str) -> Plant | None:
 
 
 PLANTS_OF_PLACES = [(kind, place) for place in PLACES for kind in KINDS if plant(kind, place)]  # every pair git can hold
+
+
+def everything_written(home, dagster_home, instance) -> dict[str, bytes]:
+    """Every file (its name and its bytes) under home and DAGSTER_HOME, every text column of
+    Cortex (DuckDB may compress what it stores), and every event and tag of every run."""
+    import dagster as dg
+    import duckdb
+
+    sources = {}
+    for root in (home, dagster_home):
+        for path in sorted(root.rglob("*")):
+            sources[f"file name {path}"] = str(path).encode()
+            if path.is_file():
+                sources[f"file {path}"] = path.read_bytes()
+    with duckdb.connect(str(home / "cortex.duckdb"), read_only=True) as db:
+        columns = db.execute("SELECT table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'").fetchall()
+        for table, column in columns:
+            values = [row[0] for row in db.execute(f'SELECT "{column}" FROM "{table}"').fetchall()]
+            sources[f"cortex {table}.{column}"] = "\n".join(map(str, values)).encode()
+    for run in instance.get_runs():
+        events = [dg.serialize_value(entry) for entry in instance.all_logs(run.run_id)]
+        sources[f"run {run.run_id} events"] = "\n".join(events).encode()
+        sources[f"run {run.run_id} tags"] = json.dumps(run.tags).encode()
+    return sources
+
+
+def leaks(sources: dict[str, bytes], value: str) -> list[str]:
+    """The names of the sources the value appears in."""
+    return [name for name, data in sources.items() if value.encode() in data]

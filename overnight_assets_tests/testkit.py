@@ -78,7 +78,7 @@ class _Server:
                 raw = self.rfile.read(length)
                 body = _decode_body(raw, self.headers.get("Content-Type", ""))
                 status, payload, headers = handle(self.path, dict(self.headers), body)
-                if isinstance(payload, RawReply):
+                if isinstance(payload, (RawReply, EndlessReply)):
                     return payload.send(self)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -103,6 +103,29 @@ class _Server:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+HOSTILE_HTTP = ("http_500", "http_429", "redirect_loop", "endless")
+
+
+@dataclass
+class EndlessReply:
+    """A 200 whose JSON body never ends (no Content-Length), until the client hangs up."""
+
+    counter: Any  # its endless_sent counts the bytes written
+
+    def send(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.end_headers()
+        chunk = b" " * 65536
+        try:
+            handler.wfile.write(b'{"model": "m", "message": {"role": "assistant", "content": "')
+            while True:
+                handler.wfile.write(chunk)
+                self.counter.endless_sent += len(chunk)
+        except OSError:
+            pass  # the client hung up
 
 
 @dataclass
@@ -154,19 +177,23 @@ def _decode_body(raw: bytes, content_type: str) -> dict:
     return dict(parse_qsl(raw.decode()))
 
 
-def fill_schema(schema: dict, overrides: dict[str, Any], defs: dict | None = None) -> Any:
-    """The smallest value valid for a JSON schema, with chosen field values; a model that obeys."""
+ANSWER_TEXT = "A loopback model's answer."
+
+
+def fill_schema(schema: dict, overrides: dict[str, Any], defs: dict | None = None, text: str = ANSWER_TEXT) -> Any:
+    """The smallest value valid for a JSON schema, with chosen field values (and `text` in every other
+    string); a model that obeys."""
     defs = defs if defs is not None else schema.get("$defs", {})
     if "$ref" in schema:
-        return fill_schema(defs[schema["$ref"].split("/")[-1]], overrides, defs)
+        return fill_schema(defs[schema["$ref"].split("/")[-1]], overrides, defs, text)
     if "enum" in schema:
         return schema["enum"][0]
     if "anyOf" in schema:
-        return fill_schema(schema["anyOf"][0], overrides, defs)
+        return fill_schema(schema["anyOf"][0], overrides, defs, text)
     kind = schema.get("type")
     if kind == "object":
         return {
-            name: overrides[name] if name in overrides else fill_schema(prop, overrides, defs)
+            name: overrides[name] if name in overrides else fill_schema(prop, overrides, defs, text)
             for name, prop in schema.get("properties", {}).items()
         }
     if kind == "array":
@@ -175,7 +202,7 @@ def fill_schema(schema: dict, overrides: dict[str, Any], defs: dict | None = Non
         return 1
     if kind == "boolean":
         return True
-    return "A loopback model's answer."
+    return text
 
 
 @dataclass
@@ -192,6 +219,12 @@ class FakeOllama:
     # not_object | trickle | hang; the first `hostile_times` answers only, when set
     hostile: str = ""
     hostile_times: int | None = None
+    # hostile HTTP answers (issue 7's tour): http_500 | http_429 | redirect_loop | endless (a 200 whose
+    # body never ends); a model answered 404 as Ollama does for one not pulled
+    missing_model: str | None = None
+    error_text: str = "model crashed"  # the error an http_* answer carries
+    endless_sent: int = 0  # bytes of endless answers written before the client hung up
+    on_chat: Callable[[dict], None] | None = None  # run on each /api/chat request first (a test kills its client there)
     hostile_given: int = 0
     trickle_s: float = 0.5
     open_replies: int = 0  # trickling or hanging answers still going
@@ -202,6 +235,7 @@ class FakeOllama:
     max_in_flight: int = 0
     hold: threading.Event | None = None
     _flight_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    answer_text: str = ANSWER_TEXT  # what the "model" writes in every free-text field no override names
 
     def handle(self, path: str, headers: dict, body: dict):
         with self._serving():
@@ -223,11 +257,22 @@ class FakeOllama:
     def _handle(self, path: str, headers: dict, body: dict):
         if self.basic_auth and _basic_auth(headers) != self.basic_auth:
             return 401, {"error": "unauthorized"}, {}
+        if self.missing_model and body.get("model") == self.missing_model:
+            return 404, {"error": f"model '{self.missing_model}' not found, try pulling it first"}, {}
         status, payload, more = self.answer(path, headers, body)
         if status == 200 and self.hostile and (self.hostile_times is None or self.hostile_given < self.hostile_times):
             self.hostile_given += 1
+            if self.hostile in HOSTILE_HTTP:
+                return self.hostile_http(path)
             payload = self.hostile_reply(path, payload)
         return status, payload, more
+
+    def hostile_http(self, path: str):
+        if self.hostile == "redirect_loop":
+            return 307, {}, {"Location": path}  # 307 keeps the POST and its body, round and round
+        if self.hostile == "endless":
+            return 200, EndlessReply(self), {}
+        return int(self.hostile.removeprefix("http_")), {"error": self.error_text}, {}
 
     def hostile_reply(self, path: str, payload: dict):
         if self.hostile == "not_json":
@@ -255,10 +300,12 @@ class FakeOllama:
         if path != "/api/chat":
             return 404, {"error": f"unknown path {path}"}, {}
         self.chats.append(body)
+        if self.on_chat:
+            self.on_chat(body)
         if self.mode == "error":
             return 500, {"error": "model crashed"}, {}
         malformed = self.mode == "malformed" or (self.mode == "malformed_once" and len(self.chats) == 1)
-        content = "I think it is fine!" if malformed else json.dumps(fill_schema(body.get("format") or {}, self.overrides))
+        content = "I think it is fine!" if malformed else json.dumps(fill_schema(body.get("format") or {}, self.overrides, text=self.answer_text))
         message = {"role": "assistant", "content": content}
         return 200, {"model": body["model"], "created_at": _now(), "message": message, "done": True, "done_reason": "stop"}, {}
 
@@ -278,6 +325,9 @@ class FakeSlack:
     # kills its client there), conversations.history with message metadata, conversations.list
     delay_s: float = 0.0
     after_post: Callable[[dict], None] | None = None
+    history_answer: dict | None = None  # answered to every conversations.history when set: junk, a cursor loop
+    before_post: Callable[[dict], None] | None = None  # run before a post is stored; raising drops it unstored
+    stored_then: list[tuple[int, dict, dict]] = field(default_factory=list)  # answers to posts stored anyway (a proxy's 504)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # the thread (a message past 50 blocks goes on in replies): chat.delete, conversations.replies;
     # and when each request arrived (time.monotonic(), path), to see waits from the server's side
@@ -300,12 +350,16 @@ class FakeSlack:
         if "/conversations." in path:
             return self._conversations(path, body)
         if path.endswith("/chat.postMessage"):
+            if self.before_post:
+                self.before_post(body)
             with self._lock:  # a ts is the post's time, as Slack's; concurrent posts get distinct ones
                 ts = f"{max(time.time(), float(max(self.messages, key=float, default=0)) + 1e-6):.6f}"
                 self.posts.append(body)
                 self.messages[ts] = body
             if self.after_post:
                 self.after_post(body)
+            if self.stored_then:
+                return self.stored_then.pop(0)
             return 200, {"ok": True, "channel": "C0OVERNIGHT", "ts": ts, "message": {"text": body.get("text")}}, {}
         if path.endswith("/chat.update"):
             if body.get("ts") not in self.messages or body.get("channel") != "C0OVERNIGHT":
@@ -331,6 +385,8 @@ class FakeSlack:
             return 200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}, {}
         if not parts.path.endswith("/conversations.history"):
             return 200, {"ok": False, "error": "unknown_method"}, {}
+        if self.history_answer is not None:
+            return 200, self.history_answer, {}
         if query.get("channel") != "C0OVERNIGHT":
             return 200, {"ok": False, "error": "channel_not_found"}, {}
         with_metadata = query.get("include_all_metadata") in ("1", "true")

@@ -1,4 +1,4 @@
-"""Fetching sources concurrently: a timeout, a size cap, a User-Agent, conditional GET, bounded redirects.
+"""Fetching sources concurrently: a total deadline, a size cap, a User-Agent, conditional GET, bounded redirects.
 
 Each URL is fetched in its own thread with one shared httpx client, so the fetch phase takes about
 as long as the slowest source, not the sum of them. A URL without a scheme is a file path, read
@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from overnight_assets.local_files import open_regular_file
 from overnight_assets.reading.items import display_url, link_parts
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import with_credentials
+from overnight_assets.deadlines import SocketCutter, cut_after
 
 if TYPE_CHECKING:
     import httpx
@@ -74,6 +76,7 @@ def fetch_all(urls: list[str], known: dict[str, Validators], settings: FetchConf
         follow_redirects=True,
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.user_agent, "Accept": _ACCEPT},
+        limits=httpx.Limits(max_keepalive_connections=0),  # a connection per request: the deadline cuts its own
     )
     with client, ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(distinct))) as pool:
         futures = {url: pool.submit(fetch_one, client, url, known.get(url, Validators()), settings) for url in distinct}
@@ -90,8 +93,8 @@ def fetch_one(client: httpx.Client, url: str, known: Validators, settings: Fetch
             fetched = Fetched(url, "ok", body=_read_file(url, settings.max_bytes))
         else:
             fetched = _get(client, url, known, settings, started)
-    except FetchError as error:
-        fetched = Fetched(url, "failed", error=str(error))
+    except FetchError as error:  # a server's reason phrase or an error text may quote anything: redacted
+        fetched = Fetched(url, "failed", error=redact_secrets(str(error)))
     return replace(fetched, seconds=round(time.perf_counter() - started, 3))
 
 
@@ -108,16 +111,31 @@ def _read_file(path: str, max_bytes: int) -> bytes:
 
 
 def _get(client: httpx.Client, url: str, known: Validators, settings: FetchConfig, started: float) -> Fetched:
+    """One GET within `timeout_s` from `started` in all: past it the connection is cut, whatever phase
+    it is in (httpx's timeout is per read: a byte every few seconds, in the headers or the body, never
+    trips it)."""
+    with cut_after(started + settings.timeout_s - time.perf_counter()) as cutter:
+        try:
+            fetched = _get_traced(client, url, known, settings, cutter)
+        except FetchError:
+            if not cutter.cut_off:
+                raise
+        if cutter.cut_off:  # a body without a length ends when the connection does: a cut one is no body
+            raise FetchError(f"no answer within {settings.timeout_s:g} s (cut off at the total deadline)") from None
+        return fetched
+
+
+def _get_traced(client: httpx.Client, url: str, known: Validators, settings: FetchConfig, cutter: SocketCutter) -> Fetched:
     import httpx
 
     try:
         link_parts(url)  # a clearer reason than httpx's for a bad port or IPv6 literal
-        with client.stream("GET", with_credentials(url), headers=known.headers()) as response:
+        with client.stream("GET", with_credentials(url), headers=known.headers(), extensions={"trace": cutter.trace}) as response:
             if response.status_code == 304 and known.headers():
                 return Fetched(url, "not_modified", validators=known)
             if response.status_code >= 300:
                 raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
-            body = _read_capped(response, settings.max_bytes, started + settings.timeout_s)
+            body = _read_capped(response, settings.max_bytes)
             return Fetched(
                 url,
                 "ok",
@@ -135,7 +153,7 @@ def _get(client: httpx.Client, url: str, known: Validators, settings: FetchConfi
         raise FetchError(f"unusable URL {display_url(url)}: {_first_line(error)}") from None
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"{_size(int(declared))} is larger than the {_size(max_bytes)} cap")
@@ -144,8 +162,6 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> b
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(f"larger than the {_size(max_bytes)} cap (stopped reading)")
-        if time.perf_counter() > deadline:  # httpx's timeout is per read; a trickle must end too
-            raise FetchError("the body was still arriving when the timeout ran out")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -4,6 +4,8 @@ Canonical URLs drop tracking parameters, fragments and default ports (and name a
 its id, without version), summaries become clean text, and times are aware, in the timezone.
 A link from a feed is untrusted: only an http(s) URL with a sound host and port is kept, and the
 characters that would end a Markdown link are percent-quoted; anything else is an UnusableLink.
+Any text a source wrote may hold a secret: every title, summary, link and short field passes
+through `one_line`, `clean_text`, `canonical_url` or `safe_link`, which redact it where it enters.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from datetime import datetime
 from typing import TypeVar
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
+
+from overnight_assets.redaction import redact_secrets
 
 EARLIEST_DATED_YEAR, LATEST_DATED_YEAR = 1970, 9998  # outside: a placeholder date, not a publication time
 SUMMARY_CHARS = 600
@@ -57,8 +61,9 @@ class Item:
 
 
 def canonical_url(url: str) -> str:
-    """The URL two sources would agree on: no tracking parameters, fragment or default port; UnusableLink if unsafe."""
-    parts, port = link_parts(url)
+    """The URL two sources would agree on: no tracking parameters, fragment or default port, secrets
+    in it redacted (`?token=…`); UnusableLink if unsafe."""
+    parts, port = link_parts(redact_secrets(url))
     scheme, host = parts.scheme.lower(), parts.hostname
     if host.endswith("arxiv.org") and (match := _ARXIV.match(parts.path)):
         return f"https://arxiv.org/abs/{match['id']}"
@@ -69,9 +74,10 @@ def canonical_url(url: str) -> str:
 
 
 def safe_link(url: str | None) -> str | None:
-    """url as given, fit for a Markdown link; None when it is missing or unusable."""
+    """url as given (secrets in it redacted), fit for a Markdown link; None when it is missing or unusable."""
     if not url:
         return None
+    url = redact_secrets(url)
     try:
         link_parts(url)
     except UnusableLink:
@@ -156,21 +162,23 @@ def _is_tracking(name: str) -> bool:
 
 
 def clean_text(markup: str | None, limit: int = SUMMARY_CHARS) -> str:
-    """Plain text from an HTML (or plain) summary, whitespace collapsed, cut at a word boundary."""
+    """Plain text from an HTML (or plain) summary, whitespace collapsed, secrets redacted (before the
+    cut, which could leave half a secret no pattern knows), cut at a word boundary."""
     if not markup:
         return ""
     if "<" in markup:
         from bs4 import BeautifulSoup  # at first use: the code location need not load it
 
         markup = BeautifulSoup(markup, "html.parser").get_text(" ")
-    text = _SPACE.sub(" ", _BOILERPLATE.sub(" ", html.unescape(markup))).strip()
+    text = redact_secrets(_SPACE.sub(" ", _BOILERPLATE.sub(" ", html.unescape(markup))).strip())
     if len(text) <= limit:
         return text
     return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def one_line(text: str | None) -> str:
-    return _SPACE.sub(" ", text or "").strip()
+    """A source's short text (a title, an author) on one line, secrets redacted."""
+    return redact_secrets(_SPACE.sub(" ", text or "").strip())
 
 
 def title_from(text: str, words: int = TITLE_WORDS) -> str:

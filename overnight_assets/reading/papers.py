@@ -2,7 +2,8 @@
 
 The package paces its requests (`delay_s` between them; arXiv's terms ask for 3 s) and retries a
 failing page `num_retries` times. `api_url` replaces the endpoint (a mirror, or the tests'
-loopback server). A failing query is an outcome; the other queries go on.
+loopback server). A failing query is an outcome; the other queries go on. A paper's every text
+(title, abstract, authors, links) is redacted as it is read, through items.py's helpers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from overnight_assets.deadlines import PastDeadline, call_within
 from overnight_assets.reading.items import Item, canonical_url, clean_text, display_url, keep_usable, one_line, safe_link, skipped_notes
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import redact_text, with_credentials
 
 if TYPE_CHECKING:
@@ -42,10 +45,11 @@ def windowed_query(query: str, window: tuple[datetime, datetime]) -> str:
 def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: ZoneInfo, timeout_s: float) -> PapersFound:
     import arxiv  # at first use: the code location need not load it
 
-    client = _client(config, timeout_s)
     papers: dict[str, Item] = {}
     outcomes = {}
+    deadline_s = search_deadline_s(config, timeout_s)
     for query in config.queries:
+        client = _client(config, timeout_s)  # a query given up at its deadline keeps its own client
         search = arxiv.Search(
             query=windowed_query(query, window),
             max_results=config.max_results,
@@ -53,7 +57,7 @@ def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: Zone
             sort_order=arxiv.SortOrder.Descending,
         )
         try:
-            results = list(client.results(search))
+            results = call_within(deadline_s, lambda: list(client.results(search)), "arXiv query")
         except Exception as error:  # noqa: BLE001 - one failing query must not sink the others
             outcomes[query] = {"outcome": "failed", "error": _describe(error, config)}
             continue
@@ -66,6 +70,13 @@ def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: Zone
         for paper in found:
             papers.setdefault(paper.url, paper)
     return PapersFound(list(papers.values()), outcomes)
+
+
+def search_deadline_s(config: ArxivConfig, timeout_s: float) -> float:
+    """A query's total deadline: every page, each try of it and the pause before it, a timeout each.
+    requests' timeout is per read: a mirror sending a byte now and then never trips it."""
+    pages = -(-config.max_results // PAGE_SIZE)
+    return pages * (config.num_retries + 1) * (timeout_s + config.delay_s)
 
 
 def _client(config: ArxivConfig, timeout_s: float) -> arxiv.Client:
@@ -93,8 +104,8 @@ def _paper(result: arxiv.Result, query: str, tz: ZoneInfo) -> Item:
         summary=clean_text(result.summary),
         published=result.published.astimezone(tz),
         extra={
-            "authors": [author.name for author in result.authors],
-            "categories": list(result.categories),
+            "authors": [one_line(author.name) for author in result.authors],
+            "categories": [one_line(category) for category in result.categories],
             "pdf_url": safe_link(result.pdf_url),  # None: the section links the abstract instead
             "query": query,
         },
@@ -107,6 +118,8 @@ def _describe(error: Exception, config: ArxivConfig) -> str:
     endpoint = display_url(config.api_url) if config.api_url else "arXiv's API"
     if isinstance(error, arxiv.HTTPError):
         return f"{endpoint} answered HTTP {error.status} on each of {config.num_retries + 1} tries"
+    if isinstance(error, PastDeadline):
+        return f"{endpoint} gave no complete answer within {error.seconds:g} s (the query's total deadline)"
     if isinstance(error, arxiv.UnexpectedEmptyPageError):
         return f"{endpoint} kept returning an empty page ({config.num_retries + 1} tries)"
-    return f"{endpoint}: {type(error).__name__}: {redact_text(str(error)).strip()[:_MAX_ERROR_CHARS]}"  # an ArxivError names the URL
+    return f"{endpoint}: {type(error).__name__}: {redact_secrets(redact_text(str(error))).strip()[:_MAX_ERROR_CHARS]}"  # names the URL

@@ -4,7 +4,8 @@ feedparser reads RSS 0.9x/1.0/2.0 and Atom (Reddit's .rss and Hacker News feeds 
 recovers what it can from broken XML or a wrong charset; what it had to forgive is kept as a
 note, and a document it cannot read as a feed at all is a NotAFeedError with the reason. An entry
 whose link is unusable (not http(s), a bad port...) is skipped and counted in the notes: an item
-nobody can open is no reading.
+nobody can open is no reading. Every text taken from a document (titles, summaries, links, a
+trending row's fields, the parser's complaints, which may quote the document) is redacted here.
 """
 
 from __future__ import annotations
@@ -25,12 +26,16 @@ from overnight_assets.reading.items import (
     skipped_notes,
     title_from,
 )
+from overnight_assets.redaction import redact_secrets
 
 GITHUB = "https://github.com/"
 
 
 class NotAFeedError(ValueError):
-    pass
+    """A document that is no feed; the message may quote it (a header, the parser's complaint): redacted."""
+
+    def __init__(self, reason: str):
+        super().__init__(redact_secrets(reason))
 
 
 @dataclass
@@ -57,8 +62,13 @@ def parse_feed(source: str, body: bytes, content_type: str, tz: ZoneInfo) -> Par
     items, skipped = keep_usable(lambda entry: _feed_item(source, entry, tz), feed.entries)
     problem = feed.get("bozo_exception")
     if feed.entries and not items and feed.get("bozo") and problem is not None and not _is_charset_problem(problem):
-        raise NotAFeedError(f"malformed feed ({type(problem).__name__}: {str(problem)[:120]}); no item could be recovered")
+        raise NotAFeedError(f"malformed feed ({type(problem).__name__}: {_complaint(problem)}); no item could be recovered")
     return Parsed(items, _feed_notes(feed, len(feed.entries), items, skipped))
+
+
+def _complaint(problem: Exception) -> str:
+    """The parser's complaint, which may quote the document: redacted before it is cut."""
+    return redact_secrets(str(problem))[:120]
 
 
 def _is_charset_problem(problem: Exception) -> bool:
@@ -80,9 +90,9 @@ def _feed_notes(feed, entries: int, items: list[Item], skipped: dict[str, int]) 
     problem = feed.get("bozo_exception")
     if feed.get("bozo") and problem is not None:
         if _is_charset_problem(problem):
-            notes.append(f"charset: {problem}")
+            notes.append(redact_secrets(f"charset: {problem}"))
         else:
-            notes.append(f"malformed feed ({type(problem).__name__}: {str(problem)[:120]}); {len(items)} item(s) recovered")
+            notes.append(f"malformed feed ({type(problem).__name__}: {_complaint(problem)}); {len(items)} item(s) recovered")
     if not entries:
         notes.append("no items: the feed was read and holds none")
     notes += entries_skipped(entries - len(items) - sum(skipped.values()), "without a title or link")
@@ -98,7 +108,7 @@ def _not_a_feed_reason(body: bytes, content_type: str, problem) -> str:
         return "an empty document, not a feed"
     if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
         return f"an HTML page, not a feed (Content-Type {content_type or 'not given'})"
-    detail = f": {type(problem).__name__}: {str(problem)[:120]}" if problem is not None else ""
+    detail = f": {type(problem).__name__}: {_complaint(problem)}" if problem is not None else ""
     return f"not an RSS or Atom feed{detail}"
 
 
@@ -119,7 +129,7 @@ def _trending_item(source: str, row) -> Item | None:
     link = row.select_one("h2 a[href]")
     if link is None:
         return None
-    path = link["href"].strip("/")
+    path = one_line(link["href"].strip("/"))
     extra = {"repository": path}
     if language := row.select_one("[itemprop=programmingLanguage]"):
         extra["language"] = one_line(language.get_text())

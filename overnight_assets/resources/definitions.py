@@ -62,6 +62,7 @@ class SlackResource(dg.ConfigurableResource):
     token_env: str = "SLACK_BOT_TOKEN"
     base_url: str | None = None
     backoff_s: float = 1.0
+    timeout_s: float = 120.0  # a total deadline per Slack call, retries included
 
     def poster(self):  # -> SlackPoster | None
         token = os.environ.get(self.token_env)  # read at use time; never stored in the snapshot
@@ -69,7 +70,7 @@ class SlackResource(dg.ConfigurableResource):
             return None
         from overnight_assets.resources.slack import SlackPoster  # slack_sdk loads at first use
 
-        return SlackPoster(token, self.channel, self.base_url, self.backoff_s)
+        return SlackPoster(token, self.channel, self.base_url, self.backoff_s, self.timeout_s)
 
 
 def build_resources(config: OvernightConfig) -> dict:

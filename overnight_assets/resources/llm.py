@@ -6,13 +6,14 @@ answer is parsed against a pydantic schema (Ollama's structured outputs) and nev
 Unreachable, silent past the deadline, or malformed twice (not JSON, the wrong shape, outside the
 schema): with `on_unavailable: fallback` the caller gets None and does its deterministic work; with
 `fail` a clear LLMUnavailableError is raised. No other exception from a bad answer gets out.
+An answer's text and an error's are redacted before they are stored or shown.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import Cortex, content_hash, stable_json
+from overnight_assets.deadlines import SocketCutter
 from overnight_assets.secret_urls import redact_text
 
 if TYPE_CHECKING:
@@ -38,6 +41,9 @@ DATA_RULES = (
 # backstop that keeps any path from sending an unbounded request (about 100k tokens).
 PROMPT_MAX_BYTES = 400_000
 ABORT_GRACE_S = 2.0  # how long a call cut at its deadline gets to wind down before it is left behind
+# An answer is a few kB of JSON. A server streaming an endless body filled memory at ~400 MB/s
+# until the deadline (600 s by default): past this size the answer is refused.
+ANSWER_MAX_BYTES = 8_000_000
 
 
 class LLMUnavailableError(RuntimeError):
@@ -85,6 +91,10 @@ class _PastDeadline(Exception):
     pass
 
 
+class AnswerTooLarge(Exception):
+    """A body over ANSWER_MAX_BYTES, or compressed (asked for identity, a compressed one has no bound)."""
+
+
 class OllamaCalls:
     """One session's ollama client, with a total deadline per call.
 
@@ -106,8 +116,7 @@ class OllamaCalls:
         # exists); a little longer than the deadline, so that the deadline is what a slow call meets
         self._phase_timeout_s = phase_timeout_s or timeout_s + ABORT_GRACE_S
         self._client = None  # built at the first call: a host that cannot be parsed is an unavailable LLM, not a crash
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
+        self._cutter = SocketCutter()
 
     def chat(self, **request) -> Any:
         return self._call("chat", request)
@@ -117,8 +126,7 @@ class OllamaCalls:
 
     def _call(self, method: str, request: dict) -> Any:
         client = self._connect()
-        with self._lock:
-            self._sockets.clear()  # calls are one at a time and no connection is reused
+        self._cutter.forget()  # calls are one at a time and no connection is reused
         outcome: dict[str, Any] = {}
 
         def work() -> None:
@@ -155,40 +163,53 @@ class OllamaCalls:
                     host=self._host,
                     timeout=self._phase_timeout_s,
                     auth=self._auth,
+                    headers={"Accept-Encoding": "identity"},
                     limits=httpx.Limits(max_keepalive_connections=0),
-                    event_hooks={"request": [self._trace_connections]},
+                    event_hooks={"request": [self._trace_connections], "response": [_cap_answer]},
                 )
             except (ValueError, httpx.InvalidURL) as error:
                 raise ConnectionError(f"cannot connect to {redact_text(self._host)}: {error}") from None
         return self._client
 
     def _trace_connections(self, request: httpx.Request) -> None:
-        request.extensions["trace"] = self._on_trace  # httpcore's documented trace extension
-
-    def _on_trace(self, event: str, info: dict) -> None:
-        # TLS wraps the TCP socket in a new object and detaches the old one: both are recorded
-        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
-            return
-        sock = info["return_value"].get_extra_info("socket")
-        with self._lock:
-            self._sockets.append(sock)
-            too_late = self.closed
-        if too_late:  # connected just after the deadline: this socket is cut too
-            _shut(sock)
+        request.extensions["trace"] = self._cutter.trace  # httpcore's documented trace extension
 
     def _abort(self) -> None:
-        with self._lock:
-            self.closed = True
-            sockets = list(self._sockets)
-        for sock in sockets:
-            _shut(sock)
+        self.closed = True
+        self._cutter.cut()
         with contextlib.suppress(Exception):  # closing a client a worker still uses may complain; it is closed
             self._client.close()
 
 
-def _shut(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed by its call: nothing to cut
-        sock.shutdown(socket.SHUT_RDWR)
+def _cap_answer(response: httpx.Response) -> None:
+    """An httpx response hook, run before the body is read: the body is read up to ANSWER_MAX_BYTES."""
+    encoding = response.headers.get("content-encoding", "identity").lower()
+    declared = response.headers.get("content-length", "")
+    if encoding != "identity" or (declared.isdigit() and int(declared) > ANSWER_MAX_BYTES):
+        raise AnswerTooLarge(f"an answer of {declared or 'unstated'} bytes, encoding {encoding}: refused")
+    response.stream = _capped_stream_class()(response.stream)
+
+
+@functools.cache
+def _capped_stream_class() -> type:
+    import httpx  # at first use, as everywhere in this module
+
+    class CappedStream(httpx.SyncByteStream):
+        def __init__(self, stream: httpx.SyncByteStream):
+            self._stream = stream
+
+        def __iter__(self):
+            read = 0
+            for chunk in self._stream:
+                read += len(chunk)
+                if read > ANSWER_MAX_BYTES:
+                    raise AnswerTooLarge(f"an answer larger than {ANSWER_MAX_BYTES // 1_000_000} MB: stopped reading")
+                yield chunk
+
+        def close(self) -> None:
+            self._stream.close()
+
+    return CappedStream
 
 
 def _without_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
@@ -236,7 +257,7 @@ class LLMSession:
             return self._unavailable()
         request = {"model": model, "messages": messages, "format": json_schema, "options": options, "keep_alive": self.keep_alive}
         try:
-            answer = self._answer("chat", request, lambda response: schema.model_validate_json(response.message.content or ""))
+            answer = self._answer("chat", request, lambda response: redacted(schema.model_validate_json(response.message.content or "")))
         except _NoAnswer as no_answer:
             self.unavailable_reason = no_answer.reason
             return self._unavailable()
@@ -291,7 +312,7 @@ class LLMSession:
         if row is None:
             return None
         try:
-            return schema.model_validate_json(row[0])
+            return redacted(schema.model_validate_json(row[0]))  # kept before answers were redacted, perhaps
         except ValidationError:
             return None  # a stored answer this code can no longer read is asked again, not a crash
 
@@ -315,6 +336,25 @@ class LLMSession:
         return data
 
 
+def redacted(answer: Answer) -> Answer:
+    """The answer with secrets in its text redacted. The model sees only redacted text, so a secret in
+    an answer is one it made up or one redaction missed; either way it is not stored or shown. A
+    field whose redacted value breaks the schema (a Literal) makes the answer malformed."""
+    data = answer.model_dump()
+    cleaned = _redact_strings(data)
+    return answer if cleaned == data else type(answer).model_validate(cleaned)
+
+
+def _redact_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {key: _redact_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_strings(item) for item in value]
+    return value
+
+
 def _confirms_load(response) -> Any:
     if response.done is not True:  # Ollama answers a load with "done": true
         raise _Malformed(f"the answer to a load does not say it is done: {str(response)[:200]}")
@@ -324,11 +364,11 @@ def _confirms_load(response) -> Any:
 def _transport_errors() -> tuple[type[Exception], ...]:
     """What an unreachable or failing Ollama makes the client raise: httpx's errors (timeouts,
     resets, redirects, a body httpx cannot decode), ConnectionError (ollama's word for a refused
-    connection) and ollama.ResponseError (an HTTP error status)."""
+    connection), ollama.ResponseError (an HTTP error status) and an answer too large to read."""
     import httpx
     import ollama
 
-    return (httpx.HTTPError, ConnectionError, ollama.ResponseError)
+    return (httpx.HTTPError, ConnectionError, ollama.ResponseError, AnswerTooLarge)
 
 
 def _is_model_error(error: Exception) -> bool:
@@ -351,4 +391,4 @@ def _short(error: BaseException) -> str:
     """One line naming the error, without any credentials a URL in it may carry."""
     text = str(error).strip()
     line = text.splitlines()[0] if text else type(error).__name__
-    return f"{type(error).__name__}: {redact_text(line)[:300]}"
+    return f"{type(error).__name__}: {redact_secrets(redact_text(line))[:300]}"  # an error body may quote anything

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, NamedTuple
 
 from overnight_assets.local_files import open_regular_file
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.triage import privilege
 from overnight_assets.triage.findings import Finding, Severity, printable
 
@@ -359,7 +360,7 @@ def _record(events: _Events, offset: int, stamp: datetime, rest: str) -> None:
         _record_ssh(events, f"{program}[{pid or f'byte {offset}'}]", stamp, message, times)
     # judged by the program that wrote the line: `logger` can write any text under any other name
     if program == "sudo":
-        events.privilege_changes.record(privilege.sudo_changes(message), stamp)
+        events.privilege_changes.record_sudo_line(pid, message, stamp)
     else:
         events.privilege_changes.record(privilege.tool_line_changes(program, message), stamp)
 
@@ -368,18 +369,26 @@ def _record_ssh(
     events: _Events, connection: str, stamp: datetime, message: str, times: int
 ) -> None:
     if failed := _FAILED.match(message):
-        key = (connection, failed["source"])
+        source = _address(failed)
+        key = (connection, source)
         events.failed_lines[key].append((stamp, times))
         events.failed_connections.setdefault(key, stamp)
     elif accepted := _ACCEPTED.match(message):
-        events.accepted[accepted["source"]].append((stamp, accepted["user"]))
+        source = _address(accepted)
+        events.accepted[source].append((stamp, accepted["user"]))
     else:
         for pattern in _CONNECTION_FAILED:
             if failed := pattern.search(message):
-                events.failed_connections.setdefault((connection, failed["source"]), stamp)
+                events.failed_connections.setdefault((connection, _address(failed)), stamp)
         return
-    if _is_ip(source := (failed or accepted)["source"]):
+    if _is_ip(source):
         events.connection_ip.setdefault(connection, source)
+
+
+def _address(match: re.Match) -> str:
+    """The source a line names: kept in Cortex as a known address, so redacted here (`logger -t sshd`
+    can write anything where an address belongs)."""
+    return redact_secrets(match["source"])
 
 
 def _failure_findings(failures: Counter, threshold: int) -> list[Finding]:

@@ -2,8 +2,10 @@
 
 Works on `container.attrs` from the docker SDK, from Docker itself or podman's compatible API.
 Podman fills fields differently (None where Docker has {}), so every lookup tolerates gaps.
+What a container says (its name, error, health output) is redacted by Finding when it is quoted.
 """
 
+from overnight_assets.redaction import redact_secrets
 from overnight_assets.triage.findings import Finding, Severity
 
 COLLECTOR = "docker"
@@ -77,7 +79,8 @@ def _health(attrs: dict):
     health = _dict(_get(attrs, "State", "Health") or _get(attrs, "State", "Healthcheck"))
     if health.get("Status") == "unhealthy":
         last_check = _dict((_list(health.get("Log")) or [{}])[-1])
-        yield Severity.AMBER, "is unhealthy", str(last_check.get("Output") or "").strip()[:300]
+        # the check's output may print anything (an env dump): redacted before the cut, not after
+        yield Severity.AMBER, "is unhealthy", redact_secrets(str(last_check.get("Output") or "").strip())[:300]
 
 
 def _privileged(attrs: dict):

@@ -13,6 +13,11 @@ text with `logger`):
 A sudo run of an account tool also makes the tool's own line: both give the same key, so the change
 is one finding naming both sources.
 
+sudo logs a line longer than its syslog_maxlen (960 bytes by default) in pieces: the first, then
+"ana : (command continued) …" lines, broken at the last space that fits, or mid-word when none does.
+A command padded past that length would hide its tail (`… ; echo x >>/etc/sudoers`): the pieces are
+joined back into one command before it is judged.
+
 Not seen: what is done in a root shell (`sudo -i`, `sudo bash`) beyond the tools' own lines.
 """
 
@@ -43,6 +48,10 @@ _TOOL_LINES = (
 # --- a sudo line, and the commands in it ---------------------------------------------------
 
 _SUDO_RUN = re.compile(r"\s*(?P<invoker>\S+) : (?P<fields>[A-Z]+=.*)")  # a refusal starts with its reason
+_SUDO_LOGGED = re.compile(r"\s*(?P<invoker>\S+) : (?P<logged>.*)")  # `%8s : %s`, sudo's own format
+_SUDO_CONTINUED = re.compile(r"\s*(?P<invoker>\S+) : \(command continued\) (?P<logged>.*)")
+SYSLOG_MAXLEN = 960  # sudoers' syslog_maxlen default: where sudo breaks a line
+MAX_COMMAND_BYTES = 1 << 20  # pieces of one command kept at most: a flood of continuations is bounded
 _SUDO_COMMAND = re.compile(r"(?:^|\s;\s)COMMAND=")  # the last field; an argument may hold " ; COMMAND=" too
 _SUDO_PWD = re.compile(r"(?:^|\s;\s)PWD=(?P<pwd>.*?)(?=\s;\s|$)")
 _WORD = re.compile(r"[;&|()`]+|[^\s;&|()`'\"]+")  # separators, or words with the quotes sudo left in
@@ -366,12 +375,59 @@ class _Seen:
 
 
 @dataclass
+class _SudoPieces:
+    stamp: datetime
+    pieces: list[str]  # what each of sudo's lines logged after `user : ` (or `(command continued) `)
+    size: int = 0
+
+    def commands(self, invoker: str) -> Iterator[str]:
+        """The first piece, then it joined with each next one in turn, as sudo split them: a piece
+        that fills its line exactly was cut mid-word, any other one at a space."""
+        joined = self.pieces[0]
+        yield f"{invoker} : {joined}"
+        for number, piece in enumerate(self.pieces[1:]):
+            fmt = "%8s : %s" if number == 0 else "%8s : (command continued) %s"
+            room = SYSLOG_MAXLEN - (len(fmt) - 5 + len(invoker.encode()))
+            joined += ("" if len(self.pieces[number].encode()) == room else " ") + piece
+            yield f"{invoker} : {joined}"
+
+
+@dataclass
 class PrivilegeLedger:
     """The window's changes by key: the sudo line and the tool's own line of one change are one.
     Bounded: a few sources per change, MAX_FINDINGS findings, so lines forged in bulk (`logger -t
     usermod`) cost a line of the briefing, not the briefing."""
 
     seen: dict[tuple, _Seen] = field(default_factory=dict)
+    sudo_open: dict[tuple, _SudoPieces] = field(default_factory=dict)  # (pid, invoker) -> a command still being logged
+
+    def record_sudo_line(self, pid: str | None, message: str, stamp: datetime) -> None:
+        """A line sudo wrote: a command is judged once its last piece is known (the next line of the
+        same sudo, or the end of the window)."""
+        if continued := _SUDO_CONTINUED.fullmatch(message):
+            command = self.sudo_open.setdefault((pid, continued["invoker"]), _SudoPieces(stamp, ["COMMAND="]))  # its start was not seen
+            if command.size < MAX_COMMAND_BYTES:
+                command.pieces.append(continued["logged"])
+                command.size += len(continued["logged"])
+            return
+        if logged := _SUDO_LOGGED.fullmatch(message):
+            key = (pid, logged["invoker"])
+            self._judge(key)
+            self.sudo_open[key] = _SudoPieces(stamp, [logged["logged"]], len(logged["logged"]))
+
+    def _judge(self, key: tuple) -> None:
+        """Every change the command shows at any of its lengths, each at its worst. Anyone can write
+        a "(command continued)" line (`logger -t sudo`): one appended to a real command (`-r`,
+        `--help`) must not take back what its own lines showed."""
+        command = self.sudo_open.pop(key, None)
+        if command is None:
+            return
+        worst: dict[tuple, Change] = {}
+        for text in command.commands(key[1]):
+            for change in sudo_changes(text):
+                if change.key not in worst or _RANK[change.severity] > _RANK[worst[change.key].severity]:
+                    worst[change.key] = change
+        self.record(list(worst.values()), command.stamp)
 
     def record(self, changes: list[Change], stamp: datetime) -> None:
         for change in changes:
@@ -383,6 +439,8 @@ class PrivilegeLedger:
                 entry.sources.append((stamp, change.source))
 
     def findings(self, collector: str) -> list[Finding]:
+        for key in list(self.sudo_open):
+            self._judge(key)
         entries = sorted(self.seen.values(), key=lambda e: (-_RANK[e.severity], e.title))
         findings = [Finding(collector, e.severity, e.title, _detail(e)) for e in entries[:MAX_FINDINGS]]
         if rest := entries[MAX_FINDINGS:]:

@@ -15,7 +15,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import duckdb
 import pytest
 import yaml
 
@@ -24,7 +23,7 @@ from overnight_assets.code_review.review import REVIEW_SYSTEM
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.redaction import KINDS, redact_secrets
-from planted_secrets import PLANTS_OF_PLACES, plant
+from planted_secrets import PLANTS_OF_PLACES, everything_written, leaks, plant
 from testkit import REPO, SAMPLES, FakeOllama, FakeSlack, _Server, write_config
 
 FENCE_END = "<<<END DATA>>>"
@@ -37,7 +36,7 @@ class Night:
         self.sources, self.shas, self.home, self.chats = sources, shas, home, chats
 
     def leaks(self, value: str) -> list[str]:
-        return [name for name, data in self.sources.items() if value.encode() in data]
+        return leaks(self.sources, value)
 
     def asset(self, name: str) -> dict:
         return json.loads((self.home / "assets" / name / f"{NIGHT}.json").read_text())
@@ -100,27 +99,6 @@ def look_twice(defs, instance, repo: GitRepo) -> str:
         seen += [cursor or "", result.skip_message or "", *(json.dumps(request.tags) for request in result.run_requests)]
     assert "leak-" in seen[-1]  # the second look requested a run for the moved branches
     return "\n".join(seen)
-
-
-def everything_written(home, dagster_home, instance) -> dict[str, bytes]:
-    """Every file (its name and its bytes) under home and DAGSTER_HOME, every text column of
-    Cortex (DuckDB may compress what it stores), and every event and tag of every run."""
-    sources = {}
-    for root in (home, dagster_home):
-        for path in sorted(root.rglob("*")):
-            sources[f"file name {path}"] = str(path).encode()
-            if path.is_file():
-                sources[f"file {path}"] = path.read_bytes()
-    with duckdb.connect(str(home / "cortex.duckdb"), read_only=True) as db:
-        columns = db.execute("SELECT table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'").fetchall()
-        for table, column in columns:
-            values = [row[0] for row in db.execute(f'SELECT "{column}" FROM "{table}"').fetchall()]
-            sources[f"cortex {table}.{column}"] = "\n".join(map(str, values)).encode()
-    for run in instance.get_runs():
-        events = [dg.serialize_value(entry) for entry in instance.all_logs(run.run_id)]
-        sources[f"run {run.run_id} events"] = "\n".join(events).encode()
-        sources[f"run {run.run_id} tags"] = json.dumps(run.tags).encode()
-    return sources
 
 
 def reached(night: Night, kind: str, place: str) -> bool:

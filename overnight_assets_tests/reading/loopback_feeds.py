@@ -25,6 +25,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     stream: Iterable[bytes] | None = None  # sent without Content-Length, until the client hangs up
     hold_s: float = 0.0  # answer only after this long (or when the server closes)
+    raw: Iterable[bytes] | None = None  # written as it comes, status line and headers included (a server trickling its headers)
 
 
 Route = Reply | Callable[[dict, dict], Reply]  # (request headers, query) -> Reply
@@ -53,6 +54,8 @@ class FeedServer:
                 reply = route(headers, parse_qs(parts.query)) if callable(route) else route
                 if reply.hold_s:
                     server.closing.wait(reply.hold_s)  # the server being slow, not the test waiting
+                if reply.raw is not None:
+                    return self._write_raw(reply.raw)
                 self.send_response(reply.status)
                 for key, value in reply.headers.items():
                     self.send_header(key, value)
@@ -67,6 +70,15 @@ class FeedServer:
                             self.wfile.write(chunk)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client stopped reading, as it should at a size cap
+
+            def _write_raw(self, pieces: Iterable[bytes]) -> None:
+                self.close_connection = True
+                try:
+                    for piece in pieces:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client hung up, as it should at its deadline
 
             def log_message(self, *args):
                 pass
@@ -102,6 +114,17 @@ def conditional(body: bytes, etag: str, content_type: str = "application/rss+xml
         return Reply(200, body, {"Content-Type": content_type, "ETag": etag, "Last-Modified": "Thu, 19 Nov 2026 10:00:00 GMT"})
 
     return answer
+
+
+def trickle(server: FeedServer, data: bytes, every_s: float = 0.05, forever: bytes = b"") -> Iterable[bytes]:
+    """`data` a byte at a time, then `forever` one byte at a time for good: a server that never
+    finishes, each byte well within any read timeout. Ends when the server closes."""
+    for index in range(len(data)):
+        yield data[index : index + 1]
+        if server.closing.wait(every_s):  # the server being slow, not the test waiting
+            return
+    while forever and not server.closing.wait(every_s):
+        yield forever
 
 
 def scripted(*replies: Reply) -> Route:

@@ -113,3 +113,36 @@ def test_a_paper_with_an_unusable_link_is_skipped_and_an_unusable_pdf_link_dropp
     finds = section(config, "arxiv_finds")
     assert sorted(item["url"] for item in finds["items"]) == ["https://arxiv.org/abs/2611.00001", "https://arxiv.org/abs/2611.00008"]
     assert "javascript:" not in finds["markdown"] and "[PDF](https://arxiv.org/abs/2611.00008)" in finds["markdown"]
+
+
+def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_next_query_runs(feed_server):
+    """requests' timeout is per read: a byte every 50 ms held arxiv_finds, inside the gpu pool, for good."""
+    import threading
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from reading.loopback_feeds import trickle
+
+    from overnight_assets.config import ArxivConfig
+    from overnight_assets.reading.papers import find_papers
+
+    def answer(headers, query):
+        if "slow" in query["search_query"][0]:
+            return Reply(200, stream=trickle(feed_server, arxiv_feed(PAPERS)[:200], forever=b" "))
+        return Reply(200, arxiv_feed(PAPERS[:1]))
+
+    feed_server.routes["/api/query"] = answer
+    config = ArxivConfig(queries=["abs:slow", "abs:gguf"], api_url=feed_server.url("/api/query"), delay_s=0.01, num_retries=0, max_results=10)
+    zone = ZoneInfo("Europe/Bucharest")
+    found = {}
+    window = (datetime(2026, 11, 20, tzinfo=zone), datetime(2026, 11, 21, tzinfo=zone))
+    worker = threading.Thread(target=lambda: found.update(result=find_papers(config, window, zone, timeout_s=0.5)), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "a trickling mirror held the query past its deadline"
+    outcomes = found["result"].outcomes
+    assert outcomes["abs:slow"] == {
+        "outcome": "failed",
+        "error": f"{feed_server.url('/api/query')} gave no complete answer within 0.51 s (the query's total deadline)",
+    }
+    assert outcomes["abs:gguf"]["outcome"] == "ok" and [paper.title for paper in found["result"].papers] == [PAPERS[0].title]

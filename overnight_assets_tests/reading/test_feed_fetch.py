@@ -142,3 +142,29 @@ def _release_fifo(fifo):
     except OSError:  # ENXIO: nobody is reading, nothing to release
         pass
 
+
+
+
+def test_a_feed_that_trickles_forever_fails_at_the_total_deadline(feed_server):
+    """httpx's timeout is per read: a byte every 50 ms, in the headers or the body, never trips it."""
+    import threading
+
+    from reading.loopback_feeds import trickle
+
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nX-Slow: "
+    feed_server.routes["/headers"] = Reply(raw=trickle(feed_server, head, forever=b"x"))  # a header line without end
+    feed_server.routes["/body"] = Reply(200, stream=trickle(feed_server, FEED[:60], forever=b" "))  # a body without end
+    settings = SETTINGS.model_copy(update={"timeout_s": 1})
+    fetched = {}
+    worker = threading.Thread(target=lambda: fetched.update(zip(("headers", "body"), fetch(feed_server, "/headers", "/body", settings=settings))), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "a trickling source held the fetch past its deadline"
+    for name in ("headers", "body"):
+        assert fetched[name].outcome == "failed" and fetched[name].error == "no answer within 1 s (cut off at the total deadline)", fetched[name]
+
+
+def test_a_reason_phrase_quoting_a_secret_is_redacted_in_the_outcome(feed_server):
+    feed_server.routes["/busy"] = Reply(raw=iter([b"HTTP/1.1 503 Busy, api_key=k3yPf3HsJ42x\r\nContent-Length: 0\r\n\r\n"]))
+    (busy,) = fetch(feed_server, "/busy")
+    assert (busy.outcome, busy.error) == ("failed", "HTTP 503 Busy, api_key=[redacted API key]")
