@@ -27,6 +27,13 @@ from overnight_assets.secret_urls import redact_text, redact_url, with_credentia
 SAFE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
 BRANCHES_REFSPEC = "+refs/heads/*:refs/heads/*"
 SAFE_OPTIONS = {"c": ["core.hooksPath=/dev/null", "core.fsmonitor=false", "protocol.ext.allow=never", "core.quotePath=false"]}
+# a clone or fetch slower than this for this long is given up: a trickling server must not hold
+# code_reviews (a gpu-pool step) for good; git's timeouts, read when each clone or fetch starts
+LOW_SPEED_BYTES_PER_S, LOW_SPEED_TIME_S = 1000, 60
+
+
+def _network_options() -> list[str]:
+    return [f"http.lowSpeedLimit={LOW_SPEED_BYTES_PER_S}", f"http.lowSpeedTime={LOW_SPEED_TIME_S}"]
 
 
 class RepositoryError(RuntimeError):
@@ -169,7 +176,7 @@ def _mirror(url: str, target: Path, fetch: bool) -> git.Repo:
     repo = git.Repo(target)
     if fetch:
         repo.git.update_environment(**SAFE_ENV)
-        repo.git.set_persistent_git_options(**SAFE_OPTIONS)  # a fetch runs the reference-transaction hook
+        repo.git.set_persistent_git_options(c=SAFE_OPTIONS["c"] + _network_options())  # a fetch runs the reference-transaction hook
         repo.git.config("remote.origin.url", url)  # also clears a password an older version stored there
         repo.git.fetch("--prune", with_credentials(url), BRANCHES_REFSPEC)
     return repo
@@ -179,7 +186,7 @@ def _clone_bare(url: str, target: Path) -> git.Repo:
     """Branches only (not a GitHub mirror's refs/pull/*), cloned beside the target and renamed into
     place, so a clone cut short never leaves a half-made repository behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    options = [f"--config={option}" for option in SAFE_OPTIONS["c"]]
+    options = [f"--config={option}" for option in SAFE_OPTIONS["c"] + _network_options()]
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".cloning-") as staging:
         # the --config options are ours (no hooks); gitpython still refuses ext:: and other unsafe URLs
         repo = git.Repo.clone_from(

@@ -124,3 +124,61 @@ def test_awkward_content_keeps_each_file_with_its_own_patch(make_repo, tmp_path)
     z = sorted((f.check, f.file, f.line) for f in items[swapped].findings)
     assert z == [("debug leftover", "z.py", 3), ("unused import", "z.py", 1)]
     assert [(f.check, f.line) for f in items[counted].findings] == [("debug leftover", 3)]
+
+
+class TricklingGitServer:
+    """An HTTP git server that answers 200 and then a byte every 0.2 s: it never finishes."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        closing = self.closing = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-git-upload-pack-advertisement")
+                self.end_headers()
+                for _ in range(150):  # 30 s at most: a bound for the test, not for the code under test
+                    if closing.wait(0.2):
+                        return
+                    try:
+                        self.wfile.write(b"0")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/lab.git"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.closing.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_trickling_git_server_fails_its_repository_instead_of_holding_the_night(make_repo, tmp_path, monkeypatch):
+    import subprocess
+
+    import overnight_assets.resources.git as git_resource
+
+    monkeypatch.setattr(git_resource, "LOW_SPEED_TIME_S", 1)
+    server = TricklingGitServer()
+    try:
+        repo = Repo(name="lab", url=server.url)
+        _, [first_night] = prepare(repo, tmp_path=tmp_path)  # the clone
+        upstream = make_repo("upstream")
+        upstream.commit("In the window", {"x.py": "x = 1\n"}, at=at(2))
+        mirror = mirror_path(tmp_path / "cache", "lab", repo.url)
+        subprocess.run(["git", "clone", "-q", "--bare", str(upstream.path), str(mirror)], check=True)
+        _, [next_night] = prepare(repo, tmp_path=tmp_path)  # a fetch into the mirror
+    finally:
+        server.close()
+    for outcome in (first_night, next_night):
+        assert outcome.outcome == "failed" and "too slow" in outcome.error.lower(), outcome.error
