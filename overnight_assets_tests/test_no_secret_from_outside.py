@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 
-import dagster as dg
 import pytest
-import yaml
 from reading.loopback_feeds import Entry, FeedServer, Paper, Reply, arxiv_feed, at, rss2
 from reading.reading_runs import INTERESTS
 
@@ -24,8 +22,8 @@ from overnight_assets.definitions import build_defs
 from overnight_assets.redaction import KINDS, placeholder, redact_secrets
 from overnight_assets.triage.auth_log import auth_log_findings
 from overnight_assets.triage.docker import container_findings
-from planted_secrets import OUTSIDE_PLACES, everything_written, leaks, plant
-from testkit import REPO, SAMPLES, FakeOllama, FakeSlack, _Server, write_config
+from planted_secrets import OUTSIDE_PLACES, everything_written, leaks, loopback_instance, plant
+from testkit import SAMPLES, FakeOllama, FakeSlack, write_config
 
 NIGHT = "2026-11-20"
 SAMPLED_JUNK = 3  # the auth log shows this many unparsed lines
@@ -87,16 +85,10 @@ def night(tmp_path_factory):
         log.writelines(junk(kind) for kind in KINDS)
     feeds, ollama, slack = served_feeds(), FakeOllama(answer_text=model_answer(), overrides={"relevance": 8}), FakeSlack()
     ollama.overrides["actions"] = [model_answer()]
-    ollama_server, slack_server = _Server(ollama.handle), _Server(slack.handle)
-    overrides = yaml.safe_load((REPO / "dagster.yaml").read_text())
-    overrides.pop("run_monitoring", None)
-    dagster_home = root / "dagster_home"
-    dagster_home.mkdir()
     try:
-        with pytest.MonkeyPatch.context() as patch, dg.instance_for_test(overrides=overrides, temp_dir=str(dagster_home)) as instance:
-            patch.setenv("OVERNIGHT_TEST_SLACK_TOKEN", slack.token)
+        with loopback_instance(root, ollama, slack) as (instance, dagster_home, ollama_url, slack_url):
             config = load_config(write_config(
-                root, host, ollama_server.url, slack_server.url + "/api/",
+                root, host, ollama_url, slack_url,
                 reading__sources=[{"name": "Feed", "url": feeds.url("/feed")}],
                 reading__interests=INTERESTS,
                 reading__digest_size=len(KINDS),
@@ -109,8 +101,7 @@ def night(tmp_path_factory):
             assert len(slack.posts) == 1 and ollama.chats
             yield Night(sources, config.home_path, instance)
     finally:
-        for server in (ollama_server, slack_server, feeds):
-            server.close()
+        feeds.close()
 
 
 @pytest.mark.parametrize("kind, place", PLANTS, ids=[f"{kind} in {place}" for kind, place in PLANTS])

@@ -16,15 +16,14 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-import yaml
 
 from git_history import NIGHT, GitRepo, plant_everywhere
 from overnight_assets.code_review.review import REVIEW_SYSTEM
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.redaction import KINDS, redact_secrets
-from planted_secrets import PLANTS_OF_PLACES, everything_written, leaks, plant
-from testkit import REPO, SAMPLES, FakeOllama, FakeSlack, _Server, write_config
+from planted_secrets import PLANTS_OF_PLACES, everything_written, leaks, loopback_instance, plant
+from testkit import SAMPLES, FakeOllama, FakeSlack, write_config
 
 FENCE_END = "<<<END DATA>>>"
 
@@ -54,30 +53,18 @@ def night(tmp_path_factory):
     host = root / "host"
     shutil.copytree(SAMPLES, host)
     ollama, slack = FakeOllama(), FakeSlack()
-    ollama_server, slack_server = _Server(ollama.handle), _Server(slack.handle)
-    overrides = yaml.safe_load((REPO / "dagster.yaml").read_text())
-    overrides.pop("run_monitoring", None)
-    dagster_home = root / "dagster_home"
-    dagster_home.mkdir()
-    try:
-        with pytest.MonkeyPatch.context() as patch, dg.instance_for_test(overrides=overrides, temp_dir=str(dagster_home)) as instance:
-            patch.setenv("OVERNIGHT_TEST_SLACK_TOKEN", slack.token)
-            repos = [{"name": "homelab", "path": str(repo.path)}]
-            config = load_config(
-                write_config(root, host, ollama_server.url, slack_server.url + "/api/", code_review__repos=repos, code_review__max_llm_reviews=100)
-            )
-            defs = build_defs(config)
-            assert defs.resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance).success
-            sensor_output = look_twice(defs, instance, repo)
-            sources = everything_written(config.home_path, dagster_home, instance)
+    with loopback_instance(root, ollama, slack) as (instance, dagster_home, ollama_url, slack_url):
+        repos = [{"name": "homelab", "path": str(repo.path)}]
+        config = load_config(write_config(root, host, ollama_url, slack_url, code_review__repos=repos, code_review__max_llm_reviews=100))
+        defs = build_defs(config)
+        assert defs.resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance).success
+        sensor_output = look_twice(defs, instance, repo)
+        sources = everything_written(config.home_path, dagster_home, instance)
         sources["ollama requests"] = json.dumps([ollama.chats, ollama.loads]).encode()
         sources["slack requests"] = json.dumps([slack.posts, slack.updates]).encode()
         sources["sensor cursor, requests and messages"] = sensor_output.encode()
         assert slack.posts and ollama.chats  # the night did reach both
         yield Night(sources, shas, config.home_path, ollama.chats)
-    finally:
-        ollama_server.close()
-        slack_server.close()
 
 
 def look_twice(defs, instance, repo: GitRepo) -> str:
