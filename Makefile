@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # embedded SQLite instance for demo and dev, git-ignored
 LOCAL_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo dev test bench validate clean
+.PHONY: install demo dev lint test bench validate clean
 
 $(BIN)/overnight: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ dev: install $(LOCAL_HOME)/dagster.yaml  ## the UI and daemon on workspace.yaml
 	DAGSTER_HOME=$(LOCAL_HOME) OVERNIGHT_HOME=$(LOCAL_HOME)/overnight-home $(BIN)/overnight demo --inputs-only
 	DAGSTER_HOME=$(LOCAL_HOME) OVERNIGHT_HOME=$(LOCAL_HOME)/overnight-home $(BIN)/dagster dev -w workspace.yaml
 
-test: install  ## the whole suite
-	$(BIN)/pytest
+lint: install  ## the house rules: ruff's lint and format
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint  ## the house rules, then the whole suite (no tests collected is a failure)
+	$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: a suite that runs nothing proves nothing" >&2; exit 1; fi; \
+	exit $$status
 
 bench: install  ## the figures the issues ask for
 	$(BIN)/python benchmarks/run_all.py

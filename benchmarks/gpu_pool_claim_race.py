@@ -73,7 +73,9 @@ def trials(home: str, count: int, locked: bool) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--postgres", help="a database URL (postgresql+psycopg2://...): PostgreSQL storage instead of SQLite")
+    parser.add_argument(
+        "--postgres", help="a database URL (postgresql+psycopg2://...): PostgreSQL storage instead of SQLite"
+    )
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="pool-race-")
     try:
@@ -87,12 +89,16 @@ def main() -> None:
     finally:
         shutil.rmtree(home, ignore_errors=True)
     storage = "postgres" if args.postgres else "sqlite"
-    print(f"both claimed the one slot in {dagsters} of {args.trials} trials with Dagster's claim, {ours} with the project's ({storage})")
+    print(
+        f"both claimed the one slot in {dagsters} of {args.trials} trials with Dagster's claim, {ours} with the project's ({storage})"
+    )
     report(
         "gpu_pool_claim_race",
         [
             figure(f"double claims of {args.trials}, Dagster's claim ({storage})", dagsters, "trials"),
-            figure(f"double claims of {args.trials}, the project's executor ({storage})", ours, "trials", "0", ours == 0),
+            figure(
+                f"double claims of {args.trials}, the project's executor ({storage})", ours, "trials", "0", ours == 0
+            ),
         ],
     )
 

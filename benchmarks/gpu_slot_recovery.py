@@ -33,7 +33,9 @@ def overnight_run(night: str, log: Path) -> subprocess.Popen:
     with open(log, "w") as output:
         return subprocess.Popen(
             [sys.executable, "-m", "overnight_assets.cli", "run", "--date", night],
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -64,7 +66,9 @@ def kill_a_night_holding_the_slot(instance: dg.DagsterInstance, night: str, log:
 def sensor_ticks(instance: dg.DagsterInstance) -> int:
     from dagster._core.definitions.run_request import InstigatorType
 
-    states = [state for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR) if state.name == SENSOR]
+    states = [
+        state for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR) if state.name == SENSOR
+    ]
     return sum(len(instance.get_ticks(state.instigator_origin_id, state.selector_id)) for state in states)
 
 
@@ -88,9 +92,11 @@ def without_daemon(instance: dg.DagsterInstance, root: Path, env) -> float:
     poll(lambda: run_id not in slot_holders(instance), "the next overnight run to free the slot")
     seconds = time.monotonic() - killed_at
     following.wait(timeout=600)
-    print(f"  without the daemon: slot free {seconds:.1f} s after the kill; the next night then "
-          f"{'completed' if following.returncode == 0 else f'FAILED ({following.returncode})'} "
-          f"{time.monotonic() - killed_at:.1f} s after the kill")
+    print(
+        f"  without the daemon: slot free {seconds:.1f} s after the kill; the next night then "
+        f"{'completed' if following.returncode == 0 else f'FAILED ({following.returncode})'} "
+        f"{time.monotonic() - killed_at:.1f} s after the kill"
+    )
     assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
     return seconds
 
@@ -105,10 +111,13 @@ def main() -> None:
             daemon_s = with_daemon(instance, env.root)
             env.ollama.delay_s = 600
             cli_s = without_daemon(instance, env.root, env)
-    report("gpu_slot_recovery", [
-        figure("killed worker -> slot free, daemon sensor", daemon_s, "s", "<= 120 s", daemon_s <= TARGET_S),
-        figure("killed worker -> slot free, next overnight run", cli_s, "s", "<= 120 s", cli_s <= TARGET_S),
-    ])
+    report(
+        "gpu_slot_recovery",
+        [
+            figure("killed worker -> slot free, daemon sensor", daemon_s, "s", "<= 120 s", daemon_s <= TARGET_S),
+            figure("killed worker -> slot free, next overnight run", cli_s, "s", "<= 120 s", cli_s <= TARGET_S),
+        ],
+    )
 
 
 if __name__ == "__main__":

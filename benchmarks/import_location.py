@@ -38,7 +38,11 @@ def importtime_tree(env: dict, cwd: str) -> list[tuple[str, int, int, list]]:
     """`-X importtime` as a tree: (module, self µs, cumulative µs, children), roots in import order."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", f"import {OURS}.definitions"],
-        env=env, cwd=cwd, check=True, capture_output=True, text=True,
+        env=env,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     pending: dict[int, list] = {}
     for line in done.stderr.splitlines():
@@ -73,16 +77,25 @@ def main(profile: bool = False) -> None:
     from _report import figure, report
 
     with tempfile.TemporaryDirectory(prefix="overnight-bench-") as tmp:
-        env = {**os.environ, "DAGSTER_HOME": tmp, "OVERNIGHT_HOME": str(Path(tmp) / "home"),
-               "OVERNIGHT_CONFIG": str(REPO / OURS / "demo" / "overnight.yaml")}
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": tmp,
+            "OVERNIGHT_HOME": str(Path(tmp) / "home"),
+            "OVERNIGHT_CONFIG": str(REPO / OURS / "demo" / "overnight.yaml"),
+        }
         env.pop("OLLAMA_HOST", None)
         fresh_import(f"{OURS}.definitions", env, tmp)  # warm the OS file cache and .pyc files
         medians = {}
         for module in (f"{OURS}.definitions", "dagster"):
             runs = [fresh_import(module, env, tmp) for _ in range(RUNS)]
-            medians[module] = [statistics.median(column) for column in zip(*runs)]
-            print(f"  {module:<30} import " + " ".join(f"{i:.2f}" for i, _ in runs)
-                  + " s;  process " + " ".join(f"{w:.2f}" for _, w in runs) + " s")
+            medians[module] = [statistics.median(column) for column in zip(*runs, strict=True)]
+            print(
+                f"  {module:<30} import "
+                + " ".join(f"{i:.2f}" for i, _ in runs)
+                + " s;  process "
+                + " ".join(f"{w:.2f}" for _, w in runs)
+                + " s"
+            )
         (location, location_wall), (dagster, dagster_wall) = medians.values()
         if profile or location > TARGET_S:
             print("\n  -X importtime: what our modules are first to import (cumulative ms)")
@@ -90,13 +103,16 @@ def main(profile: bool = False) -> None:
                 print(f"  {micros / 1000:8.1f}  {ours:<45} {package}")
             print()
 
-    report("import_location", [
-        figure("import overnight_assets.definitions", location, "s", f"<= {TARGET_S} s", location <= TARGET_S),
-        figure("  whole process (start, import, exit)", location_wall, "s"),
-        figure("import dagster (reference)", dagster, "s"),
-        figure("  whole process (start, import, exit)", dagster_wall, "s"),
-        figure("ours on top of dagster (import)", location - dagster, "s"),
-    ])
+    report(
+        "import_location",
+        [
+            figure("import overnight_assets.definitions", location, "s", f"<= {TARGET_S} s", location <= TARGET_S),
+            figure("  whole process (start, import, exit)", location_wall, "s"),
+            figure("import dagster (reference)", dagster, "s"),
+            figure("  whole process (start, import, exit)", dagster_wall, "s"),
+            figure("ours on top of dagster (import)", location - dagster, "s"),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ def multiprocess_nightly() -> dg.JobDefinition:
 def run_once(job_fn, partition: str) -> tuple[float, str]:
     with dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
-        with dg.execute_job(dg.reconstructable(job_fn), instance=instance, tags={"dagster/partition": partition}) as result:
+        with dg.execute_job(
+            dg.reconstructable(job_fn), instance=instance, tags={"dagster/partition": partition}
+        ) as result:
             seconds = time.perf_counter() - started
             if not result.success:
                 raise SystemExit(f"{job_fn.__name__} failed for {partition}")
@@ -42,7 +44,7 @@ def run_once(job_fn, partition: str) -> tuple[float, str]:
 
 
 def check_same_work() -> None:
-    from overnight_assets.cli import nightly_job
+    from overnight_assets.launch import nightly_job
 
     ours, theirs = nightly_job(), multiprocess_nightly()
     assert ours.executor_def.name == "in_process" and theirs.executor_def is dg.multiprocess_executor
@@ -76,7 +78,7 @@ def main() -> None:
     from _loopback import loopback
     from _report import figure, report
 
-    from overnight_assets.cli import nightly_job
+    from overnight_assets.launch import nightly_job
 
     variants = {"in_process": nightly_job, "multiprocess": multiprocess_nightly}
     times: dict[str, list[float]] = {name: [] for name in variants}
@@ -92,9 +94,11 @@ def main() -> None:
                 facts = night_facts(run_id, night.isoformat())
                 asked = len(env.ollama.chats) - chats_before
                 times[name].append(seconds)
-                print(f"  {name:<12} {night} {seconds:6.2f} s  triage {facts['triage']}, "
-                      f"{facts['steps']} steps taking {facts['step_seconds']:.2f} s, "
-                      f"{asked} LLM chats, pool waits {facts['pool_waits']}, 'database is locked' {facts['locked']}")
+                print(
+                    f"  {name:<12} {night} {seconds:6.2f} s  triage {facts['triage']}, "
+                    f"{facts['steps']} steps taking {facts['step_seconds']:.2f} s, "
+                    f"{asked} LLM chats, pool waits {facts['pool_waits']}, 'database is locked' {facts['locked']}"
+                )
                 assert facts["triage"] == "AMBER" and asked >= 1, "the LLM was not asked: the run is not AMBER"
                 night += timedelta(days=1)
         with dg.DagsterInstance.get() as instance:
@@ -103,11 +107,14 @@ def main() -> None:
 
     in_process, multiprocess = (statistics.median(times[name]) for name in variants)
     ratio = in_process / multiprocess
-    report("nightly_executor", [
-        figure("in_process_executor median wall", in_process, "s"),
-        figure("multiprocess_executor median wall", multiprocess, "s"),
-        figure("in_process / multiprocess", ratio, "ratio", "<= 0.167", ratio <= 1 / 6),
-    ])
+    report(
+        "nightly_executor",
+        [
+            figure("in_process_executor median wall", in_process, "s"),
+            figure("multiprocess_executor median wall", multiprocess, "s"),
+            figure("in_process / multiprocess", ratio, "ratio", "<= 0.167", ratio <= 1 / 6),
+        ],
+    )
 
 
 if __name__ == "__main__":

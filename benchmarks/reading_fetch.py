@@ -32,11 +32,16 @@ def main() -> None:
     from overnight_assets.config import FetchConfig, ReadingConfig, Source
     from overnight_assets.partitions import partition_window
     from overnight_assets.reading.fetch import fetch_all
-    from overnight_assets.reading.night import read_sources
+    from overnight_assets.reading.reading_list import read_sources
     from overnight_assets.resources.cortex import Cortex
 
     server = FeedServer()
-    feed = rss2([Entry(f"Story {n}", f"https://bench.example/{n}", "text", at("2026-11-20", f"{n % 20 + 1:02d}:00")) for n in range(50)])
+    feed = rss2(
+        [
+            Entry(f"Story {n}", f"https://bench.example/{n}", "text", at("2026-11-20", f"{n % 20 + 1:02d}:00"))
+            for n in range(50)
+        ]
+    )
     for n in range(SOURCES):
         server.routes[f"/feed{n}"] = Reply(200, feed, hold_s=DELAY_S)
     reading = ReadingConfig(sources=[Source(name=f"source {n}", url=server.url(f"/feed{n}")) for n in range(SOURCES)])
@@ -46,7 +51,14 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="overnight-bench-") as tmp:
             for repeat in range(REPEATS):
-                night = read_sources(reading.sources, settings, Cortex(Path(tmp) / f"cortex{repeat}.duckdb"), "2026-11-20", window, window[0].tzinfo)
+                night = read_sources(
+                    reading.sources,
+                    settings,
+                    Cortex(Path(tmp) / f"cortex{repeat}.duckdb"),
+                    "2026-11-20",
+                    window,
+                    window[0].tzinfo,
+                )
                 assert night.answered == SOURCES, night.outcomes
                 concurrent.append(night.fetch_seconds)
                 print(f"  run {repeat + 1}: at once {concurrent[-1]:.3f} s")
@@ -59,11 +71,14 @@ def main() -> None:
         server.close()
 
     at_once, one_by_one = statistics.median(concurrent), statistics.median(sequential)
-    report("reading_fetch", [
-        figure("fetch phase, 18 sources x 500 ms, at once", at_once, "s", "<= 1.5 s", at_once <= 1.5),
-        figure("same 18 fetched one by one (reference)", one_by_one, "s", "~9 s", None),
-        figure("speed-up", round(one_by_one / at_once, 1), "x", "", None),
-    ])
+    report(
+        "reading_fetch",
+        [
+            figure("fetch phase, 18 sources x 500 ms, at once", at_once, "s", "<= 1.5 s", at_once <= 1.5),
+            figure("same 18 fetched one by one (reference)", one_by_one, "s", "~9 s", None),
+            figure("speed-up", round(one_by_one / at_once, 1), "x", "", None),
+        ],
+    )
 
 
 if __name__ == "__main__":

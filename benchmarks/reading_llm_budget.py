@@ -32,9 +32,12 @@ WORDS = ["ollama", "gguf", "quantization", "proxmox", "zfs", "dagster", "kernel"
 
 def feed(number: int) -> bytes:
     entries = [
-        Entry(f"{WORDS[(number + n) % len(WORDS)]} story {number}-{n}: notes on {WORDS[n % len(WORDS)]}",
-              f"https://bench{number}.example/{n}?utm_source=rss", f"About {WORDS[(n * 7) % len(WORDS)]} and more.",
-              at(NIGHT, f"{n % 20 + 1:02d}:{n % 60:02d}"))
+        Entry(
+            f"{WORDS[(number + n) % len(WORDS)]} story {number}-{n}: notes on {WORDS[n % len(WORDS)]}",
+            f"https://bench{number}.example/{n}?utm_source=rss",
+            f"About {WORDS[(n * 7) % len(WORDS)]} and more.",
+            at(NIGHT, f"{n % 20 + 1:02d}:{n % 60:02d}"),
+        )
         for n in range(PER_FEED)
     ]
     return rss2(entries, title=f"feed {number}")
@@ -43,7 +46,10 @@ def feed(number: int) -> bytes:
 def plant_earlier_memories(cortex_path: Path) -> None:
     from overnight_assets.resources.cortex import Cortex, content_hash
 
-    urls = [f"https://bench{n % FEEDS}.example/{n // FEEDS}" if n < 200 else f"https://old.example/{n}" for n in range(EARLIER)]
+    urls = [
+        f"https://bench{n % FEEDS}.example/{n // FEEDS}" if n < 200 else f"https://old.example/{n}"
+        for n in range(EARLIER)
+    ]
     with Cortex(cortex_path).connect() as db:
         db.execute(
             """INSERT INTO memories (kind, source, url, title, body, content_hash, partition_key)
@@ -89,8 +95,10 @@ def main() -> None:
     for number in range(FEEDS):
         server.routes[f"/feed{number}"] = Reply(200, feed(number), {"Content-Type": "application/rss+xml"})
     sources = [{"name": f"feed {n}", "url": server.url(f"/feed{n}")} for n in range(FEEDS)]
-    interests = [{"topic": "local LLM", "weight": 1.0, "keywords": ["ollama", "gguf", "quantization"]},
-                 {"topic": "homelab", "weight": 0.6, "keywords": ["proxmox", "zfs"]}]
+    interests = [
+        {"topic": "local LLM", "weight": 1.0, "keywords": ["ollama", "gguf", "quantization"]},
+        {"topic": "homelab", "weight": 0.6, "keywords": ["proxmox", "zfs"]},
+    ]
     try:
         with loopback(reading__sources=sources, reading__interests=interests, reading__digest_size=DIGEST_SIZE) as env:
             plant_earlier_memories(env.root / "home" / "cortex.duckdb")
@@ -99,22 +107,29 @@ def main() -> None:
                 for run in ("first run", "rerun"):
                     before = len(env.ollama.chats)
                     assert job.execute_in_process(partition_key=NIGHT, instance=instance).success
-                    meta = instance.get_latest_materialization_event(dg.AssetKey("article_digest")).asset_materialization.metadata
+                    meta = instance.get_latest_materialization_event(
+                        dg.AssetKey("article_digest")
+                    ).asset_materialization.metadata
                     calls.append(max(len(env.ollama.chats) - before, meta["llm_calls"].value))
-                    print(f"  {run}: {meta['in_window'].value} items in the window, {meta['new'].value} new, "
-                          f"{meta['llm_candidates'].value} candidates, {calls[-1]} LLM calls, {meta['llm_cache_hits'].value} cache hits, "
-                          f"{meta['picked'].value} picked")
+                    print(
+                        f"  {run}: {meta['in_window'].value} items in the window, {meta['new'].value} new, "
+                        f"{meta['llm_candidates'].value} candidates, {calls[-1]} LLM calls, {meta['llm_cache_hits'].value} cache hits, "
+                        f"{meta['picked'].value} picked"
+                    )
             seconds, new = time_scoring_and_dedup(env.config)
             print(f"  scoring and dedup: {seconds:.3f} s for {FEEDS * PER_FEED} items ({new} new)")
     finally:
         server.close()
 
     budget = 2 * DIGEST_SIZE
-    report("reading_llm_budget", [
-        figure("LLM calls, first run (2,000 items)", calls[0], "calls", f"<= {budget}", calls[0] <= budget),
-        figure("LLM calls, rerun of the partition", calls[1], "calls", "0", calls[1] == 0),
-        figure("scoring and dedup of 2,000 items", seconds, "s", "<= 1 s", seconds <= 1),
-    ])
+    report(
+        "reading_llm_budget",
+        [
+            figure("LLM calls, first run (2,000 items)", calls[0], "calls", f"<= {budget}", calls[0] <= budget),
+            figure("LLM calls, rerun of the partition", calls[1], "calls", "0", calls[1] == 0),
+            figure("scoring and dedup of 2,000 items", seconds, "s", "<= 1 s", seconds <= 1),
+        ],
+    )
 
 
 if __name__ == "__main__":

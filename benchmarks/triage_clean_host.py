@@ -42,20 +42,27 @@ def main() -> None:
                     for record in instance.all_logs(result.run_id)
                     if record.dagster_event and record.step_key == "security_triage"
                 }
-                materialization = instance.get_latest_materialization_event(dg.AssetKey("security_triage")).asset_materialization
+                materialization = instance.get_latest_materialization_event(
+                    dg.AssetKey("security_triage")
+                ).asset_materialization
                 assert materialization.partition == night
                 seconds.append(times["STEP_SUCCESS"] - times["STEP_START"])
                 calls.append(materialization.metadata["llm_calls"].value)
-                print(f"  {night}  {seconds[-1]:.3f} s  status {materialization.metadata['status'].value}, "
-                      f"llm_calls {calls[-1]}, loopback chats so far {len(env.ollama.chats)}")
+                print(
+                    f"  {night}  {seconds[-1]:.3f} s  status {materialization.metadata['status'].value}, "
+                    f"llm_calls {calls[-1]}, loopback chats so far {len(env.ollama.chats)}"
+                )
         asked = max(*calls, len(env.ollama.chats))  # the server's count catches a call the session missed
 
     median, slowest = statistics.median(seconds), max(seconds)
-    report("triage_clean_host", [
-        figure("security_triage step, median", median, "s", "<= 1 s", median <= 1),
-        figure("security_triage step, slowest run", slowest, "s", "<= 1 s", slowest <= 1),
-        figure("LLM calls, most in a run", asked, "calls", "0", asked == 0),
-    ])
+    report(
+        "triage_clean_host",
+        [
+            figure("security_triage step, median", median, "s", "<= 1 s", median <= 1),
+            figure("security_triage step, slowest run", slowest, "s", "<= 1 s", slowest <= 1),
+            figure("LLM calls, most in a run", asked, "calls", "0", asked == 0),
+        ],
+    )
 
 
 if __name__ == "__main__":

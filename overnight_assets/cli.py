@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from overnight_assets.config import BUNDLED_DEMO_CONFIG, CONFIG_ENV, HOME_ENV, ConfigError, load_config
-from overnight_assets.operations.demo import prepare_demo_auth_log, prepare_demo_feeds, prepare_demo_repository
+from overnight_assets.demo.inputs import prepare_demo_auth_log, prepare_demo_feeds, prepare_demo_repository
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
@@ -100,6 +100,8 @@ def _demo(args) -> int:
         print(f"Demo inputs written for {partition}: {config.triage.auth_log.path}, {feeds}")
         return 0
     print(f"overnight demo: nightly chain for {partition}, DAGSTER_HOME={dagster_home}, home={config.home_path}")
+    from overnight_assets.launch import run_nightly  # dagster loads only for the commands that run
+
     success = run_nightly(partition)
     _print_outcome(config, partition)
     return 0 if success else 1
@@ -112,10 +114,10 @@ def _run(args) -> int:
         raise UserError("DAGSTER_HOME is not set: point it at the folder holding your dagster.yaml")
     config = load_config()
     _check_partition(args.date, config.timezone)
+    from overnight_assets.launch import brief_after_failed_night, run_nightly
+
     success = run_nightly(args.date)
     if not success:  # no daemon here to run briefing_after_failure_sensor: send the briefing ourselves
-        from overnight_assets.briefing.sensors import brief_after_failed_night
-
         brief_after_failed_night(args.date)
     _print_outcome(config, args.date)
     return 0 if success else 1
@@ -128,32 +130,9 @@ def _check_partition(partition: str, timezone: str) -> None:
     partitions = daily_partitions(timezone)
     first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
     if not first <= partition <= last:
-        raise UserError(f"--date {partition} is not a nightly partition: expected a date from {first} to {last} (today in {timezone})")
-
-
-def run_nightly(partition: str, tags: dict | None = None) -> bool:
-    """Execute the nightly job for one partition in the instance at DAGSTER_HOME.
-
-    Runs whose worker died on this host are failed first and their pool slots freed: without the
-    daemon, nothing else would, and this night's LLM steps would wait for them for ever.
-    """
-    import dagster as dg
-
-    from overnight_assets.operations.sensors import recover_dead_workers
-
-    with dg.DagsterInstance.get() as instance:
-        for line in recover_dead_workers(instance):
-            print(f"overnight: {line}", flush=True)
-        result = dg.execute_job(
-            dg.reconstructable(nightly_job), instance=instance, tags={"dagster/partition": partition, **(tags or {})}
+        raise UserError(
+            f"--date {partition} is not a nightly partition: expected a date from {first} to {last} (today in {timezone})"
         )
-        return result.success
-
-
-def nightly_job():
-    from overnight_assets.definitions import defs
-
-    return defs.resolve_job_def("nightly")
 
 
 def _print_outcome(config, partition: str) -> None:
@@ -179,7 +158,11 @@ def _counted(items: list[dict]) -> str:
     from overnight_assets.briefing.compose import picks, problems
 
     notes = sum(1 for item in items if item.get("note"))
-    counts = [(len(problems(items)), "needing action"), (len(picks(items)), "to read"), (notes, "note" if notes == 1 else "notes")]
+    counts = [
+        (len(problems(items)), "needing action"),
+        (len(picks(items)), "to read"),
+        (notes, "note" if notes == 1 else "notes"),
+    ]
     return ", ".join(f"{count} {what}" for count, what in counts if count) or "nothing to report"
 
 

@@ -79,7 +79,13 @@ class _UrlRule:
     """
 
     def __init__(
-        self, what: str, schemes: tuple[str, ...], path_schemes: tuple[str, ...] = (), *, port_required: bool = False, credentials: bool = True
+        self,
+        what: str,
+        schemes: tuple[str, ...],
+        path_schemes: tuple[str, ...] = (),
+        *,
+        port_required: bool = False,
+        credentials: bool = True,
     ):
         self.what, self.schemes, self.path_schemes = what, schemes, path_schemes
         self.port_required = port_required  # the Docker SDK has no default port
@@ -147,7 +153,9 @@ _DOCKER_URL = _UrlRule(
     credentials=False,
 )
 
-HttpUrl = Annotated[str, _http_url("https://host:port/path")]  # for a new URL key (the defaults above name their example)
+HttpUrl = Annotated[
+    str, _http_url("https://host:port/path")
+]  # for a new URL key (the defaults above name their example)
 FeedUrl = Annotated[str, AfterValidator(_feed_url)]
 GitUrl = Annotated[str, AfterValidator(_git_url)]
 DockerUrl = Annotated[str, AfterValidator(_DOCKER_URL)]
@@ -258,7 +266,9 @@ class PortsCollector(_Strict):
         for value in values:
             entry = re.fullmatch(r"(tcp|udp)/(\d{1,5})", value)
             if not entry or not 1 <= int(entry.group(2)) <= 65535:
-                raise ValueError(f"expected entries like 'tcp/22' or 'udp/53' with a port from 1 to 65535, got {value!r}")
+                raise ValueError(
+                    f"expected entries like 'tcp/22' or 'udp/53' with a port from 1 to 65535, got {value!r}"
+                )
         return values
 
 
@@ -406,7 +416,7 @@ class OvernightConfig(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"expected an IANA timezone such as 'Europe/Bucharest', got {value!r}")
+            raise ValueError(f"expected an IANA timezone such as 'Europe/Bucharest', got {value!r}") from None
         return value
 
     @cached_property
@@ -509,9 +519,7 @@ def _expand_env(value: Any, config_path: Path, key_path: tuple) -> Any:
             return os.environ[name]
         if default is not None:
             return default
-        raise ConfigError(
-            f"{config_path}: {_dotted(key_path)}: environment variable {name} is named but not set"
-        )
+        raise ConfigError(f"{config_path}: {_dotted(key_path)}: environment variable {name} is named but not set")
 
     expanded = _ENV_REF.sub(substitute, value)
     return _FromEnvironment(expanded) if expanded != value else expanded

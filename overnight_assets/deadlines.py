@@ -17,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 Result = TypeVar("Result")
+
 
 class PastDeadline(TimeoutError):
     """A call given up at its deadline (an OSError: what callers already handle for a network failure)."""

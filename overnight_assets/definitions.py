@@ -1,19 +1,18 @@
 """The code location: merges each domain's Definitions, built from the one overnight.yaml."""
 
-
 import dagster as dg
 
 from overnight_assets.briefing.assets import build_briefing_defs
-from overnight_assets.briefing.section import SECTION_TAG
 from overnight_assets.briefing.sensors import after_failure_job, build_failure_briefing_sensor, build_outbox_sensor
 from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
-from overnight_assets.operations.assets import build_operations_defs
+from overnight_assets.gpu import build_operations_defs
 from overnight_assets.operations.executor import pool_care_in_process_executor
 from overnight_assets.operations.sensors import build_dead_worker_sensor
 from overnight_assets.partitions import daily_partitions, night_partition
 from overnight_assets.reading.assets import build_reading_defs
-from overnight_assets.resources.definitions import build_resources
+from overnight_assets.resources.dagster_resources import build_resources
+from overnight_assets.section import SECTION_TAG
 from overnight_assets.triage.assets import build_triage_defs
 
 NIGHTLY = dg.AssetSelection.groups("nightly")
@@ -21,7 +20,11 @@ NIGHTLY = dg.AssetSelection.groups("nightly")
 
 def section_keys(*domains: dg.Definitions) -> list[dg.AssetKey]:
     return [
-        spec.key for domain in domains for asset in domain.assets or [] for spec in asset.specs if SECTION_TAG in spec.tags
+        spec.key
+        for domain in domains
+        for asset in domain.assets or []
+        for spec in asset.specs
+        if SECTION_TAG in spec.tags
     ]
 
 

@@ -22,8 +22,8 @@ values either.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # what str.splitlines breaks on: no single-line pattern may match across one
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -60,16 +60,25 @@ SECRET_KINDS = (
     SecretKind("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), ("AKIA", "ASIA")),
     SecretKind(
         "AWS secret access key",
-        re.compile(r"""secret_?access_?key["']?[ \t]*[:=][ \t]*["']?(?P<value>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])""", re.IGNORECASE),
+        re.compile(
+            r"""secret_?access_?key["']?[ \t]*[:=][ \t]*["']?(?P<value>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])""",
+            re.IGNORECASE,
+        ),
         ("access_key", "accesskey"),
         lowered=True,
     ),
-    SecretKind("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    SecretKind(
+        "GitHub token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ),
     SecretKind("Slack token", re.compile(r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}"), ("xox", "xapp-")),
     SecretKind("Slack webhook", re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/_-]+"), ("hooks.slack.com",)),
     SecretKind("Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), ("AIza",)),
     SecretKind("Google OAuth token", re.compile(r"\bya29\.[0-9A-Za-z_\-]{20,}"), ("ya29.",)),
-    SecretKind("password in a URL", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:(?P<value>[^\s/@]+)(?=@)"), ("://",)),
+    SecretKind(
+        "password in a URL", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:(?P<value>[^\s/@]+)(?=@)"), ("://",)
+    ),
     SecretKind("generic", _GENERIC, ("passw", "secret", "token", "api_key", "api-key", "apikey"), lowered=True),
 )
 KINDS = (PRIVATE_KEY, *(k.kind for k in SECRET_KINDS[:-1]), "password", "secret", "token", "API key")
@@ -112,7 +121,9 @@ def _replacer(kind: str, found: list[str]) -> Callable[[re.Match[str]], str]:
             return match.group(0)
         if named not in found:
             found.append(named)
-        group = next((g for g in ("value", "dq", "sq", "bare") if g in match.re.groupindex and match.group(g) is not None), None)
+        group = next(
+            (g for g in ("value", "dq", "sq", "bare") if g in match.re.groupindex and match.group(g) is not None), None
+        )
         if group is None:
             return placeholder(named)
         start, end = match.span(group)
@@ -141,7 +152,13 @@ def _generic_kind(match: re.Match[str]) -> str | None:
 
 
 def _looks_like_credential(value: str) -> bool:
-    if len(value) < 6 or _NAMES_A_KEY.search(value) or value.isdigit() or "://" in value or value.startswith(("/", "./", "~/")):
+    if (
+        len(value) < 6
+        or _NAMES_A_KEY.search(value)
+        or value.isdigit()
+        or "://" in value
+        or value.startswith(("/", "./", "~/"))
+    ):
         return False  # a reference (args.password), a number, a URL or a path
     has_mark = any(c.isdigit() or c in _SYMBOLS for c in value)
     return (len(value) >= 6 and has_mark) or len(value) >= 16

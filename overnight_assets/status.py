@@ -29,7 +29,7 @@ class Status(str, Enum):
         return _RANK[self]
 
     @classmethod
-    def worst(cls, statuses) -> "Status":
+    def worst(cls, statuses) -> Status:
         return max((cls(s) for s in statuses), key=lambda s: s.rank, default=cls.GREEN)
 
     @property
@@ -37,18 +37,8 @@ class Status(str, Enum):
         """AMBER or RED: something the owner may have to look at."""
         return self.rank > _RANK[Status.GREEN]
 
-    @property
-    def emoji(self) -> str:
-        return _EMOJI[self]
-
 
 _RANK = {Status.NOT_CONFIGURED: -1, Status.GREEN: 0, Status.AMBER: 1, Status.RED: 2}
-_EMOJI = {
-    Status.GREEN: ":large_green_circle:",
-    Status.AMBER: ":large_orange_circle:",
-    Status.RED: ":red_circle:",
-    Status.NOT_CONFIGURED: ":white_circle:",
-}
 # every section's severity words: triage (red/amber/info), code review (error/warning/info), notes
 SEVERITY_STATUS = {
     "red": Status.RED,

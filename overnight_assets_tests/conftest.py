@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from testkit import REPO, SAMPLES, FakeOllama, FakeSlack, _Server, write_config
 
 

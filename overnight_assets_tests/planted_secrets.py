@@ -9,17 +9,60 @@ A module of its own (not conftest.py) so tests in any folder can import it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from overnight_assets.redaction import KINDS
 
-PLACES = ("subject", "body", "branch name", "tag name", "file path", "author name", "author email", "diff line", "merge message")
+PLACES = (
+    "subject",
+    "body",
+    "branch name",
+    "tag name",
+    "file path",
+    "author name",
+    "author email",
+    "diff line",
+    "merge message",
+)
 # text read from outside a repository; free text, one line each
-OUTSIDE_PLACES = ("feed title", "feed summary", "paper title", "paper abstract", "paper author", "sudo command", "auth log junk", "model answer")
-TAGS = dict(zip(PLACES + OUTSIDE_PLACES, ("SUBJ", "BODY", "BRCH", "TAGN", "PATH", "NAME", "MAIL", "DIFF", "MRGE", "FTTL", "FSUM", "PTTL", "PABS", "PAUT", "SUDO", "JUNK", "LLMA")))
+OUTSIDE_PLACES = (
+    "feed title",
+    "feed summary",
+    "paper title",
+    "paper abstract",
+    "paper author",
+    "sudo command",
+    "auth log junk",
+    "model answer",
+)
+TAGS = dict(
+    zip(
+        PLACES + OUTSIDE_PLACES,
+        (
+            "SUBJ",
+            "BODY",
+            "BRCH",
+            "TAGN",
+            "PATH",
+            "NAME",
+            "MAIL",
+            "DIFF",
+            "MRGE",
+            "FTTL",
+            "FSUM",
+            "PTTL",
+            "PABS",
+            "PAUT",
+            "SUDO",
+            "JUNK",
+            "LLMA",
+        ),
+        strict=True,
+    )
+)
 REF_PLACES = ("branch name", "tag name")  # git refuses spaces and ':' there
 MULTI_LINE_PLACES = ("body", "diff line", "merge message")
 
@@ -75,13 +118,19 @@ def plant(kind: str, place: str) -> Plant | None:
     tag = TAGS[place]
     value = _value(kind, tag)
     free, ref = FORMS[kind]
-    form = ref if place in REF_PLACES else (KEY_BLOCK if kind == "private key block" and place in MULTI_LINE_PLACES else free)
+    form = (
+        ref
+        if place in REF_PLACES
+        else (KEY_BLOCK if kind == "private key block" and place in MULTI_LINE_PLACES else free)
+    )
     if form is None or (place == "file path" and "//" in form):  # a path collapses '//': no URL left in it
         return None
     return Plant(kind, place, form.format(v=value, t=tag), value)
 
 
-PLANTS_OF_PLACES = [(kind, place) for place in PLACES for kind in KINDS if plant(kind, place)]  # every pair git can hold
+PLANTS_OF_PLACES = [
+    (kind, place) for place in PLACES for kind in KINDS if plant(kind, place)
+]  # every pair git can hold
 
 
 def everything_written(home, dagster_home, instance) -> dict[str, bytes]:
@@ -97,7 +146,9 @@ def everything_written(home, dagster_home, instance) -> dict[str, bytes]:
             if path.is_file():
                 sources[f"file {path}"] = path.read_bytes()
     with duckdb.connect(str(home / "cortex.duckdb"), read_only=True) as db:
-        columns = db.execute("SELECT table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'").fetchall()
+        columns = db.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'"
+        ).fetchall()
         for table, column in columns:
             values = [row[0] for row in db.execute(f'SELECT "{column}" FROM "{table}"').fetchall()]
             sources[f"cortex {table}.{column}"] = "\n".join(map(str, values)).encode()
@@ -128,7 +179,10 @@ def loopback_instance(root: Path, ollama, slack) -> Iterator[tuple]:
     dagster_home = root / "dagster_home"
     dagster_home.mkdir()
     try:
-        with pytest.MonkeyPatch.context() as patch, dg.instance_for_test(overrides=overrides, temp_dir=str(dagster_home)) as instance:
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            dg.instance_for_test(overrides=overrides, temp_dir=str(dagster_home)) as instance,
+        ):
             patch.setenv("OVERNIGHT_TEST_SLACK_TOKEN", slack.token)
             yield instance, dagster_home, ollama_server.url, slack_server.url + "/api/"
     finally:

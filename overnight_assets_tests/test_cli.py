@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-
 from testkit import REPO, write_config
+
 from overnight_assets.cli import main
 from overnight_assets.config import CONFIG_ENV, HOME_ENV, load_config
 from overnight_assets.definitions import build_defs
@@ -24,12 +24,21 @@ from overnight_assets.resources.cortex import Cortex
 
 def overnight(*args, env, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "overnight_assets.cli", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=240
+        [sys.executable, "-m", "overnight_assets.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
 
 
 def clean_env(**extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "OVERNIGHT_CONFIG", "OVERNIGHT_HOME", "OLLAMA_HOST")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DAGSTER_HOME", "OVERNIGHT_CONFIG", "OVERNIGHT_HOME", "OLLAMA_HOST")
+    }
     return {**env, **extra}
 
 
@@ -67,7 +76,9 @@ def test_bad_date_and_bad_config_are_named(tmp_path, capsys):
 def test_demo_runs_the_whole_chain_on_bundled_samples(tmp_path):
     result = overnight("demo", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Security triage: GREEN, 2 notes (llm: not needed)" in result.stdout  # baselines recorded: notes, not problems
+    assert (
+        "Security triage: GREEN, 2 notes (llm: not needed)" in result.stdout
+    )  # baselines recorded: notes, not problems
     assert "Reading list: GREEN, 8 to read (llm: unavailable)" in result.stdout  # 18 offline sample sources
     assert "arXiv finds: NOT CONFIGURED, nothing to report" in result.stdout  # the demo runs offline: no queries
     # the demo's repository: a forgotten breakpoint() and an unused import are warnings, never GREEN
@@ -99,7 +110,9 @@ def tomorrow(timezone: str) -> str:
 
 
 @pytest.mark.parametrize("night", ["2025-12-31", "tomorrow"])
-def test_run_refuses_a_date_outside_the_partitions_before_any_work(tmp_path, host_files, ollama_server, monkeypatch, capsys, night):
+def test_run_refuses_a_date_outside_the_partitions_before_any_work(
+    tmp_path, host_files, ollama_server, monkeypatch, capsys, night
+):
     config = write_config(tmp_path, host_files, ollama_server.url)
     night = tomorrow("Europe/Bucharest") if night == "tomorrow" else night
     home = tmp_path / "dagster_home"
@@ -122,7 +135,9 @@ def test_demo_refuses_a_date_outside_the_partitions_before_writing_its_inputs(tm
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     monkeypatch.setenv(CONFIG_ENV, "restored after the test: `demo` sets it")
     assert main(["demo", "--date", "2025-12-31"]) == 2
-    assert "--date 2025-12-31 is not a nightly partition: expected a date from 2026-01-01 to " in capsys.readouterr().err
+    assert (
+        "--date 2025-12-31 is not a nightly partition: expected a date from 2026-01-01 to " in capsys.readouterr().err
+    )
     assert not (tmp_path / "home").exists()
 
 
@@ -161,15 +176,28 @@ def served_repository(root):
     """A bare repository with one commit in the night of 2026-11-20, ready for dumb HTTP."""
     work = root.parent / "lab-work"
     stamp = "2026-11-20T10:00:00+02:00"
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Ana", "GIT_AUTHOR_EMAIL": "ana@lab", "GIT_COMMITTER_NAME": "Ana",
-           "GIT_COMMITTER_EMAIL": "ana@lab", "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
-    for args in (["init", "-q", "-b", "main", str(work)], ["-C", str(work), "commit", "-q", "--allow-empty", "-m", "Tune the backups"],
-                 ["clone", "-q", "--bare", str(work), str(root / "lab.git")], ["-C", str(root / "lab.git"), "update-server-info"]):
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Ana",
+        "GIT_AUTHOR_EMAIL": "ana@lab",
+        "GIT_COMMITTER_NAME": "Ana",
+        "GIT_COMMITTER_EMAIL": "ana@lab",
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_DATE": stamp,
+    }
+    for args in (
+        ["init", "-q", "-b", "main", str(work)],
+        ["-C", str(work), "commit", "-q", "--allow-empty", "-m", "Tune the backups"],
+        ["clone", "-q", "--bare", str(work), str(root / "lab.git")],
+        ["-C", str(root / "lab.git"), "update-server-info"],
+    ):
         subprocess.run(["git", *args], env=env, check=True)
 
 
 def files_holding(text: bytes, *folders) -> list[str]:
-    return [str(path) for folder in folders for path in folder.rglob("*") if path.is_file() and text in path.read_bytes()]
+    return [
+        str(path) for folder in folders for path in folder.rglob("*") if path.is_file() and text in path.read_bytes()
+    ]
 
 
 def test_passwords_in_urls_reach_the_servers_and_nothing_written(tmp_path, host_files, ollama_server, slack_server):
@@ -177,12 +205,19 @@ def test_passwords_in_urls_reach_the_servers_and_nothing_written(tmp_path, host_
     served = tmp_path / "served"
     served.mkdir()
     served_repository(served)
-    (served / "feed.xml").write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>Private</title></channel></rss>')
+    (served / "feed.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Private</title></channel></rss>'
+    )
     private = BasicAuthFiles(served, "reader", "hunter2pass")
     llm_url = ollama_server.url.replace("http://", "http://ollama:hunter2pass@")
     config = write_config(
-        tmp_path, host_files, llm_url, slack_server.url,
-        reading__sources=[{"name": "Private feed", "url": f"http://reader:hunter2pass@127.0.0.1:{private.port}/feed.xml"}],
+        tmp_path,
+        host_files,
+        llm_url,
+        slack_server.url,
+        reading__sources=[
+            {"name": "Private feed", "url": f"http://reader:hunter2pass@127.0.0.1:{private.port}/feed.xml"}
+        ],
         code_review__repos=[{"name": "lab", "url": f"http://reader:hunter2pass@127.0.0.1:{private.port}/lab.git"}],
     )
     dagster_home = tmp_path / "dagster_home"
@@ -194,7 +229,9 @@ def test_passwords_in_urls_reach_the_servers_and_nothing_written(tmp_path, host_
         nights, reviewed = [], []
         for _ in range(2):  # clone, then fetch
             nights.append(overnight("run", "--date", "2026-11-20", "--config", str(config), env=env))
-            reviewed.append(json.loads((tmp_path / "home" / "assets" / "code_reviews" / "2026-11-20.json").read_text())["items"])
+            reviewed.append(
+                json.loads((tmp_path / "home" / "assets" / "code_reviews" / "2026-11-20.json").read_text())["items"]
+            )
     finally:
         private.close()
 

@@ -23,9 +23,15 @@ def error_for(tmp_path, text) -> str:
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ('schedules: {nightly: "0 3 * *"}', "schedules.nightly: expected a 5-field cron expression such as '0 3 * * *', got '0 3 * *'"),
+        (
+            'schedules: {nightly: "0 3 * *"}',
+            "schedules.nightly: expected a 5-field cron expression such as '0 3 * * *', got '0 3 * *'",
+        ),
         ('schedules: {weekly: "61 5 * * 0"}', "schedules.weekly: expected a 5-field cron"),
-        ("timezone: Europe/Atlantis", "timezone: expected an IANA timezone such as 'Europe/Bucharest', got 'Europe/Atlantis'"),
+        (
+            "timezone: Europe/Atlantis",
+            "timezone: expected an IANA timezone such as 'Europe/Bucharest', got 'Europe/Atlantis'",
+        ),
         ("llm: {modles: {triage: x}}", "llm.modles: unknown key"),
         ("colour: blue", "colour: unknown key"),
         ("llm: {timeout_s: soon}", "llm.timeout_s: input should be a valid number, got 'soon'"),
@@ -33,8 +39,14 @@ def error_for(tmp_path, text) -> str:
         ("triage: {ports: {allowed: [ssh]}}", "triage.ports.allowed: expected entries like 'tcp/22'"),
         ("llm: {on_unavailable: maybe}", "llm.on_unavailable: input should be 'fallback' or 'fail', got 'maybe'"),
         ("code_review: {repos: [{name: x}]}", "code_review.repos[0]: expected exactly one of 'path' or 'url'"),
-        ("code_review: {repos: [{name: lab, path: a}, {name: lab, path: b}]}", "code_review.repos: expected each repository's name once, got 'lab' more than once"),
-        ("code_review: {max_llm_reviews: -1}", "code_review.max_llm_reviews: input should be greater than or equal to 0, got -1"),
+        (
+            "code_review: {repos: [{name: lab, path: a}, {name: lab, path: b}]}",
+            "code_review.repos: expected each repository's name once, got 'lab' more than once",
+        ),
+        (
+            "code_review: {max_llm_reviews: -1}",
+            "code_review.max_llm_reviews: input should be greater than or equal to 0, got -1",
+        ),
         ("code_review: {large_file_kb: big}", "code_review.large_file_kb: input should be a valid integer"),
         ("reading: {digest_size: 0}", "reading.digest_size: input should be greater than or equal to 1, got 0"),
         ("triage: {docker: {base_url: 5}}", "triage.docker.base_url: input should be a valid string, got 5"),
@@ -96,35 +108,86 @@ def test_example_and_demo_configs_are_valid(monkeypatch):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("llm: {host: 'http://127.0.0.1:99999'}", "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'http://127.0.0.1:99999': the port must be a number from 1 to 65535"),
-        ("llm: {host: 'http://127.0.0.1:0'}", "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'http://127.0.0.1:0': the port must be"),
+        (
+            "llm: {host: 'http://127.0.0.1:99999'}",
+            "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'http://127.0.0.1:99999': the port must be a number from 1 to 65535",
+        ),
+        (
+            "llm: {host: 'http://127.0.0.1:0'}",
+            "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'http://127.0.0.1:0': the port must be",
+        ),
         ("llm: {host: 'http://gpu:eleven/'}", "got 'http://gpu:eleven/': the port must be a number from 1 to 65535"),
-        ("llm: {host: 'localhost:11434'}", "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'localhost:11434': it does not start with http:// or https://"),
+        (
+            "llm: {host: 'localhost:11434'}",
+            "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'localhost:11434': it does not start with http:// or https://",
+        ),
         ("llm: {host: 'ftp://gpu:21'}", "got 'ftp://gpu:21': it does not start with http:// or https://"),
-        ("llm: {host: 'http://:11434'}", "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'http://:11434': it names no host"),
+        (
+            "llm: {host: 'http://:11434'}",
+            "llm.host: expected an http(s) URL such as 'http://127.0.0.1:11434', got 'http://:11434': it names no host",
+        ),
         ("llm: {host: 'http://gpu box:11434'}", "got 'http://gpu box:11434': a URL has no spaces"),
         ("llm: {host: 'http://[::1:11434'}", "got 'http://[::1:11434': Invalid IPv6 URL"),
-        ("slack: {base_url: 'slack.com/api/'}", "slack.base_url: expected an http(s) URL such as 'https://slack.com/api/', got 'slack.com/api/'"),
-        ("reading: {arxiv: {api_url: 'http://mirror:abc/api/query'}}", "reading.arxiv.api_url: expected an http(s) URL such as 'https://export.arxiv.org/api/query', got 'http://mirror:abc/api/query': the port"),
-        ("reading: {sources: [{name: x, url: 'ftp://feeds.lan/rss'}]}", "reading.sources[0].url: expected an http(s) URL or a file path, got 'ftp://feeds.lan/rss'"),
-        ("reading: {sources: [{name: x, url: 'http://h:abc/feed'}]}", "reading.sources[0].url: expected an http(s) URL or a file path, got 'http://h:abc/feed': the port"),
-        ("code_review: {repos: [{name: x, url: 'ext::sh -c touch% /tmp/pwned'}]}", "code_review.repos[0].url: expected a repository URL git fetches (http(s)://, ssh://, git://, file:// or user@host:path)"),
-        ("code_review: {repos: [{name: x, url: 'https://git.lan:99999/x.git'}]}", "code_review.repos[0].url: expected a repository URL git fetches (http(s)://, ssh://, git://, file:// or user@host:path), got 'https://git.lan:99999/x.git': the port"),
+        (
+            "slack: {base_url: 'slack.com/api/'}",
+            "slack.base_url: expected an http(s) URL such as 'https://slack.com/api/', got 'slack.com/api/'",
+        ),
+        (
+            "reading: {arxiv: {api_url: 'http://mirror:abc/api/query'}}",
+            "reading.arxiv.api_url: expected an http(s) URL such as 'https://export.arxiv.org/api/query', got 'http://mirror:abc/api/query': the port",
+        ),
+        (
+            "reading: {sources: [{name: x, url: 'ftp://feeds.lan/rss'}]}",
+            "reading.sources[0].url: expected an http(s) URL or a file path, got 'ftp://feeds.lan/rss'",
+        ),
+        (
+            "reading: {sources: [{name: x, url: 'http://h:abc/feed'}]}",
+            "reading.sources[0].url: expected an http(s) URL or a file path, got 'http://h:abc/feed': the port",
+        ),
+        (
+            "code_review: {repos: [{name: x, url: 'ext::sh -c touch% /tmp/pwned'}]}",
+            "code_review.repos[0].url: expected a repository URL git fetches (http(s)://, ssh://, git://, file:// or user@host:path)",
+        ),
+        (
+            "code_review: {repos: [{name: x, url: 'https://git.lan:99999/x.git'}]}",
+            "code_review.repos[0].url: expected a repository URL git fetches (http(s)://, ssh://, git://, file:// or user@host:path), got 'https://git.lan:99999/x.git': the port",
+        ),
         ("code_review: {repos: [{name: x, url: 'file://'}]}", "got 'file://': it names no path"),
-        ("triage: {docker: {base_url: 'tcp://10.0.0.2'}}", "triage.docker.base_url: expected a Docker Engine URL (unix:///path/docker.sock, tcp://host:port or http(s)://host:port), got 'tcp://10.0.0.2': a port is required"),
-        ("triage: {docker: {base_url: /var/run/docker.sock}}", "got '/var/run/docker.sock': it does not start with unix://, tcp://, http:// or https://"),
+        (
+            "triage: {docker: {base_url: 'tcp://10.0.0.2'}}",
+            "triage.docker.base_url: expected a Docker Engine URL (unix:///path/docker.sock, tcp://host:port or http(s)://host:port), got 'tcp://10.0.0.2': a port is required",
+        ),
+        (
+            "triage: {docker: {base_url: /var/run/docker.sock}}",
+            "got '/var/run/docker.sock': it does not start with unix://, tcp://, http:// or https://",
+        ),
         ("triage: {docker: {base_url: 'unix://'}}", "got 'unix://': it names no path"),
-        ("triage: {ports: {allowed: [tcp/22, tcp/99999]}}", "triage.ports.allowed: expected entries like 'tcp/22' or 'udp/53' with a port from 1 to 65535, got 'tcp/99999'"),
+        (
+            "triage: {ports: {allowed: [tcp/22, tcp/99999]}}",
+            "triage.ports.allowed: expected entries like 'tcp/22' or 'udp/53' with a port from 1 to 65535, got 'tcp/99999'",
+        ),
         ("triage: {ports: {allowed: [udp/0]}}", "with a port from 1 to 65535, got 'udp/0'"),
         ("llm: {timeout_s: true}", "llm.timeout_s: input should be a valid number, got True"),
         ("llm: {timeout_s: '600'}", "llm.timeout_s: input should be a valid number, got '600'"),
         ("llm: {timeout_s: .inf}", "llm.timeout_s: input should be a finite number, got inf"),
         ("reading: {digest_size: yes}", "reading.digest_size: input should be a valid integer, got True"),
         ("reading: {digest_size: 7.5}", "reading.digest_size: input should be a valid integer, got 7.5"),
-        ("triage: {auth_log: {failed_login_threshold: '10'}}", "triage.auth_log.failed_login_threshold: input should be a valid integer, got '10'"),
-        ("reading: {interests: [{topic: x, weight: -1}]}", "reading.interests[0].weight: input should be greater than or equal to 0, got -1"),
-        ("reading: {sources: [{name: x, url: feed.xml, weight: -0.5}]}", "reading.sources[0].weight: input should be greater than or equal to 0, got -0.5"),
-        ("llm: {keep_alive: forever}", "llm.keep_alive: expected a duration Ollama accepts (a Go duration such as '30m' or '1h30m', a number of seconds, or -1 to keep the model loaded), got 'forever'"),
+        (
+            "triage: {auth_log: {failed_login_threshold: '10'}}",
+            "triage.auth_log.failed_login_threshold: input should be a valid integer, got '10'",
+        ),
+        (
+            "reading: {interests: [{topic: x, weight: -1}]}",
+            "reading.interests[0].weight: input should be greater than or equal to 0, got -1",
+        ),
+        (
+            "reading: {sources: [{name: x, url: feed.xml, weight: -0.5}]}",
+            "reading.sources[0].weight: input should be greater than or equal to 0, got -0.5",
+        ),
+        (
+            "llm: {keep_alive: forever}",
+            "llm.keep_alive: expected a duration Ollama accepts (a Go duration such as '30m' or '1h30m', a number of seconds, or -1 to keep the model loaded), got 'forever'",
+        ),
         ("llm: {keep_alive: 2d}", "llm.keep_alive: expected a duration Ollama accepts"),
         ("llm: {keep_alive: 30 minutes}", "got '30 minutes'"),
         ("llm: {keep_alive: '1h-30m'}", "got '1h-30m'"),
@@ -145,13 +208,24 @@ def test_values_that_fail_later_are_refused_at_load(tmp_path, text, expected):
     [
         ("llm: {host: 'https://ollama.lan/proxy/'}", lambda c: c.llm.host == "https://ollama.lan/proxy/"),
         ("llm: {host: 'http://[::1]:11434'}", lambda c: c.llm.host == "http://[::1]:11434"),
-        ("code_review: {repos: [{name: a, url: 'git@github.com:me/dotfiles.git'}, {name: b, url: 'ssh://git@git.lan:2222/x.git'},"
-         " {name: c, url: 'git://git.lan/x.git'}, {name: d, url: 'file:///srv/git/x.git'}, {name: e, url: 'gitea.lan:me/x.git'}]}",
-         lambda c: [r.url for r in c.code_review.repos][0] == "git@github.com:me/dotfiles.git"),
-        ("triage: {docker: {base_url: 'tcp://10.0.0.2:2375'}}", lambda c: c.triage.docker.base_url == "tcp://10.0.0.2:2375"),
-        ("triage: {docker: {base_url: 'https://docker.lan:2376'}}", lambda c: c.triage.docker.base_url == "https://docker.lan:2376"),
+        (
+            "code_review: {repos: [{name: a, url: 'git@github.com:me/dotfiles.git'}, {name: b, url: 'ssh://git@git.lan:2222/x.git'},"
+            " {name: c, url: 'git://git.lan/x.git'}, {name: d, url: 'file:///srv/git/x.git'}, {name: e, url: 'gitea.lan:me/x.git'}]}",
+            lambda c: [r.url for r in c.code_review.repos][0] == "git@github.com:me/dotfiles.git",
+        ),
+        (
+            "triage: {docker: {base_url: 'tcp://10.0.0.2:2375'}}",
+            lambda c: c.triage.docker.base_url == "tcp://10.0.0.2:2375",
+        ),
+        (
+            "triage: {docker: {base_url: 'https://docker.lan:2376'}}",
+            lambda c: c.triage.docker.base_url == "https://docker.lan:2376",
+        ),
         ("triage: {ports: {allowed: [tcp/1, udp/65535]}}", lambda c: c.triage.ports.allowed == ["tcp/1", "udp/65535"]),
-        ("reading: {interests: [{topic: muted, weight: 0}], sources: [{name: x, url: feed.xml, weight: 0}]}", lambda c: c.reading.sources[0].weight == 0),
+        (
+            "reading: {interests: [{topic: muted, weight: 0}], sources: [{name: x, url: feed.xml, weight: 0}]}",
+            lambda c: c.reading.sources[0].weight == 0,
+        ),
         ("llm: {timeout_s: 30, keep_alive: 1h30m}", lambda c: c.llm.timeout_s == 30 and c.llm.keep_alive == "1h30m"),
     ],
 )
@@ -161,8 +235,20 @@ def test_good_values_still_load(tmp_path, text, check):
 
 @pytest.mark.parametrize(
     "written, sent",
-    [("30m", "30m"), ("10s", "10s"), ("1.5h", "1.5h"), ("300ms", "300ms"), ("'0'", "0"), ("0", "0s"), ("'-1'", "-1s"), ("-1", "-1s"),
-     ("-5m", "-5m"), ("300", "300s"), ("'600'", "600s"), ("2.5", "2s")],
+    [
+        ("30m", "30m"),
+        ("10s", "10s"),
+        ("1.5h", "1.5h"),
+        ("300ms", "300ms"),
+        ("'0'", "0"),
+        ("0", "0s"),
+        ("'-1'", "-1s"),
+        ("-1", "-1s"),
+        ("-5m", "-5m"),
+        ("300", "300s"),
+        ("'600'", "600s"),
+        ("2.5", "2s"),
+    ],
 )
 def test_keep_alive_reaches_ollama_in_a_form_it_parses(tmp_path, written, sent):
     # Ollama reads a JSON number as seconds (negative: forever) and a string as a Go duration only:
@@ -173,10 +259,14 @@ def test_keep_alive_reaches_ollama_in_a_form_it_parses(tmp_path, written, sent):
 def test_numbers_from_the_environment_are_numbers(tmp_path, monkeypatch):
     monkeypatch.setenv("OVERNIGHT_TIMEOUT", "30")
     monkeypatch.setenv("OVERNIGHT_DIGEST", "12")
-    config = load_config(write(tmp_path, "llm: {timeout_s: '${OVERNIGHT_TIMEOUT}'}\nreading: {digest_size: '${OVERNIGHT_DIGEST}'}"))
+    config = load_config(
+        write(tmp_path, "llm: {timeout_s: '${OVERNIGHT_TIMEOUT}'}\nreading: {digest_size: '${OVERNIGHT_DIGEST}'}")
+    )
     assert config.llm.timeout_s == 30 and config.reading.digest_size == 12
     monkeypatch.setenv("OVERNIGHT_TIMEOUT", "true")
-    assert "llm.timeout_s: input should be a valid number, got 'true'" in error_for(tmp_path, "llm: {timeout_s: '${OVERNIGHT_TIMEOUT}'}")
+    assert "llm.timeout_s: input should be a valid number, got 'true'" in error_for(
+        tmp_path, "llm: {timeout_s: '${OVERNIGHT_TIMEOUT}'}"
+    )
 
 
 def test_ollama_host_without_a_scheme_means_what_it_means_to_ollama(tmp_path, monkeypatch):
@@ -198,22 +288,34 @@ def test_a_file_that_is_not_utf8_is_one_line_naming_file_and_offset(tmp_path):
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     message = str(raised.value)
-    assert message == f"{path}: not UTF-8 text: byte 0xe9 at offset 36 (line 2) cannot be decoded; save the file as UTF-8"
+    assert (
+        message == f"{path}: not UTF-8 text: byte 0xe9 at offset 36 (line 2) cannot be decoded; save the file as UTF-8"
+    )
 
 
 @pytest.mark.parametrize(
     "token_env",
-    ["xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx", "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "sk-live-0123456789abcdef0123"],
+    [
+        "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx",
+        "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+        "sk-live-0123456789abcdef0123",
+    ],
 )
 def test_a_token_where_a_variable_name_belongs_is_refused_and_not_repeated(tmp_path, token_env):
     message = error_for(tmp_path, f"slack: {{token_env: '{token_env}'}}")
-    assert "slack.token_env: names an environment variable; this looks like a token itself: put it in the environment" in message
+    assert (
+        "slack.token_env: names an environment variable; this looks like a token itself: put it in the environment"
+        in message
+    )
     assert token_env not in message and token_env[-8:] not in message
 
 
 def test_a_variable_name_with_a_typo_is_refused_without_repeating_the_value(tmp_path):
     message = error_for(tmp_path, "slack: {token_env: 'SLACK-BOT TOKEN'}")
-    assert "slack.token_env: names an environment variable: letters, digits and _, not starting with a digit, such as SLACK_BOT_TOKEN" in message
+    assert (
+        "slack.token_env: names an environment variable: letters, digits and _, not starting with a digit, such as SLACK_BOT_TOKEN"
+        in message
+    )
     assert "SLACK-BOT TOKEN" not in message
 
 
@@ -250,12 +352,24 @@ def test_credentials_in_urls_stay_out_of_the_config_and_its_errors(tmp_path, mon
     "text, expected",
     [
         ("llm: {host: 'http://u:hunter2pass@127.0.0.1:99999'}", "got 'http://***@127.0.0.1:99999'"),
-        ("code_review: {repos: [{name: x, url: 'https://u:hunter2pass@git.lan:0/x.git'}]}", "got 'https://***@git.lan:0/x.git'"),
+        (
+            "code_review: {repos: [{name: x, url: 'https://u:hunter2pass@git.lan:0/x.git'}]}",
+            "got 'https://***@git.lan:0/x.git'",
+        ),
         ("reading: {sources: [{name: x, url: 'gopher://u:hunter2pass@feeds.lan/'}]}", "got 'gopher://***@feeds.lan/'"),
         # slack_sdk and the Docker SDK take no user:password in their URLs: refused, and not repeated
-        ("slack: {base_url: 'https://u:hunter2pass@slack.lan/api/'}", "slack.base_url: expected an http(s) URL such as 'https://slack.com/api/', got 'https://***@slack.lan/api/': this client takes no user:password in its URL"),
-        ("triage: {docker: {base_url: 'tcp://u:hunter2pass@10.0.0.2:2375'}}", "got 'tcp://***@10.0.0.2:2375': this client takes no user:password in its URL"),
-        ("memory: {retention_days: 'https://u:hunter2pass@npm.lan/x'}", "memory.retention_days: input should be a valid integer, got 'https://***@npm.lan/x'"),
+        (
+            "slack: {base_url: 'https://u:hunter2pass@slack.lan/api/'}",
+            "slack.base_url: expected an http(s) URL such as 'https://slack.com/api/', got 'https://***@slack.lan/api/': this client takes no user:password in its URL",
+        ),
+        (
+            "triage: {docker: {base_url: 'tcp://u:hunter2pass@10.0.0.2:2375'}}",
+            "got 'tcp://***@10.0.0.2:2375': this client takes no user:password in its URL",
+        ),
+        (
+            "memory: {retention_days: 'https://u:hunter2pass@npm.lan/x'}",
+            "memory.retention_days: input should be a valid integer, got 'https://***@npm.lan/x'",
+        ),
     ],
 )
 def test_validation_errors_never_print_a_password(tmp_path, text, expected):

@@ -2,18 +2,25 @@
 
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
-
 from testkit import REPO
+
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs, defs
 
 
 def test_every_job_resolves():
     for job in defs.resolve_all_job_defs():
-        assert job.name in {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review", "__ASSET_JOB"}
+        assert job.name in {
+            "nightly",
+            "deliver_outbox",
+            "briefing_after_failure",
+            "reading",
+            "code_review",
+            "__ASSET_JOB",
+        }
     assert {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review"} <= {
         job.name for job in defs.resolve_all_job_defs()
     }
@@ -50,7 +57,7 @@ def test_nightly_schedule_targets_the_last_complete_day_in_the_configured_timezo
     location = build_defs(load_config(config_path))
     schedule = location.resolve_schedule_def("nightly_schedule")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 2 * * *", "Pacific/Auckland")
-    tick = datetime(2026, 11, 20, 13, 30, tzinfo=timezone.utc)  # 02:30 on Nov 21 in Auckland
+    tick = datetime(2026, 11, 20, 13, 30, tzinfo=UTC)  # 02:30 on Nov 21 in Auckland
     repository = location.get_repository_def()
     with dg.build_schedule_context(scheduled_execution_time=tick, repository_def=repository) as context:
         request = schedule.evaluate_tick(context).run_requests[0]
@@ -61,7 +68,10 @@ def test_nightly_schedule_targets_the_last_complete_day_in_the_configured_timezo
 def test_dagster_definitions_validate_passes():
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from testkit import REPO
 
 QUERY = """{
@@ -50,7 +49,11 @@ def dev_server(tmp_path):
     dagster = Path(sys.executable).with_name("dagster")
     server = subprocess.Popen(
         [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -18,7 +18,6 @@ import sys
 import threading
 
 import dagster as dg
-
 from testkit import REPO, poll, write_config
 
 FAILED_LOGINS = "".join(
@@ -30,7 +29,11 @@ FAILED_LOGINS = "".join(
 
 def overnight(*args, env):
     return subprocess.Popen(
-        [sys.executable, "-m", "overnight_assets.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "overnight_assets.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 

@@ -12,14 +12,14 @@ from reading.reading_runs import INTERESTS
 from test_nightly import NEW_SUDO_USER, NIGHT, metadata, plant
 
 from overnight_assets.briefing.compose import SECTION_BYTES, summary_prompt
-from overnight_assets.briefing.section import Section
 from overnight_assets.definitions import build_defs
-from overnight_assets.operations.demo import prepare_demo_repository
-from overnight_assets.operations.history import History
+from overnight_assets.demo.history import History
+from overnight_assets.demo.inputs import prepare_demo_repository
 from overnight_assets.reading.items import Item
 from overnight_assets.reading.judge import ITEM_BYTES, judge_prompt
 from overnight_assets.reading.score import Scored
 from overnight_assets.secret_urls import keep_credentials
+from overnight_assets.section import Section
 from overnight_assets.status import Status
 from overnight_assets.triage.findings import Finding, Severity
 from overnight_assets.triage.review import FINDINGS_BYTES, review_prompt
@@ -37,7 +37,9 @@ def busy_night(make_config, host_files, tmp_path):
         Entry("Running GGUF quantization with ollama", "https://example.org/gguf", "How to run ollama models.", at(NIGHT)),
         Entry("A proxmox and zfs homelab", "https://example.org/zfs", "Storage for a homelab.", at(NIGHT, "12:00")),
     ]))  # fmt: skip
-    feeds.routes["/api/query"] = Reply(200, arxiv_feed([Paper("2611.00001", "GGUF quantization at 2 bits", "With ollama.", at(NIGHT))]))
+    feeds.routes["/api/query"] = Reply(
+        200, arxiv_feed([Paper("2611.00001", "GGUF quantization at 2 bits", "With ollama.", at(NIGHT))])
+    )
     repo = prepare_demo_repository(date.fromisoformat(NIGHT), "Europe/Bucharest", tmp_path / "repos" / "homelab")
     plant(host_files, NEW_SUDO_USER)
 
@@ -47,7 +49,13 @@ def busy_night(make_config, host_files, tmp_path):
             reading__sources=[{"name": "Feed", "url": feeds.url("/feed")}],
             reading__interests=INTERESTS,
             reading__digest_size=2,
-            reading__arxiv={"queries": ["abs:gguf"], "api_url": feeds.url("/api/query"), "delay_s": 0.01, "num_retries": 0, "keep": 2},
+            reading__arxiv={
+                "queries": ["abs:gguf"],
+                "api_url": feeds.url("/api/query"),
+                "delay_s": 0.01,
+                "num_retries": 0,
+                "keep": 2,
+            },
             code_review__repos=[{"name": "homelab", "path": str(repo)}],
             **overrides,
         )
@@ -57,8 +65,10 @@ def busy_night(make_config, host_files, tmp_path):
 
 
 def run(config, instance, partition=NIGHT) -> dg.ExecuteInProcessResult:
-    return build_defs(config).resolve_job_def("nightly").execute_in_process(
-        partition_key=partition, instance=instance, raise_on_error=False
+    return (
+        build_defs(config)
+        .resolve_job_def("nightly")
+        .execute_in_process(partition_key=partition, instance=instance, raise_on_error=False)
     )
 
 
@@ -106,13 +116,17 @@ def test_a_password_in_llm_host_connects_and_is_never_written(busy_night, instan
     configured = ollama_server.url.replace("http://", "http://owner:hunter2pass@")
     config = busy_night(configured, llm__timeout_s=1)
     # the config loader keeps the credentials in this process and hands out the redacted URL
-    config = config.model_copy(update={"llm": config.llm.model_copy(update={"host": keep_credentials(config.llm.host)})})
+    config = config.model_copy(
+        update={"llm": config.llm.model_copy(update={"host": keep_credentials(config.llm.host)})}
+    )
     assert run(config, instance).success
     assert metadata(instance, "security_triage")["llm"] == "ok"  # the password reached Ollama
     ollama_server.hostile = "not_json"  # the next night's reasons name the host: redacted
     assert run(config, instance, "2026-11-21").success
     for asset in ("gpu_warmup", "morning_briefing"):
-        assert metadata(instance, asset, "2026-11-21")["llm_unavailable_reason"].startswith("Ollama at http://***@127.0.0.1:")
+        assert metadata(instance, asset, "2026-11-21")["llm_unavailable_reason"].startswith(
+            "Ollama at http://***@127.0.0.1:"
+        )
 
     for record in instance.get_run_records():
         for entry in instance.all_logs(record.dagster_run.run_id):
@@ -127,15 +141,27 @@ def test_a_password_in_llm_host_connects_and_is_never_written(busy_night, instan
 MEGABYTE_LINE = "é" * 500_000  # one line of 1,000,000 bytes, of two-byte characters: a cut must not split one
 
 
-def test_a_commit_of_twelve_one_megabyte_lines_reaches_the_reviewer_within_the_byte_budget(make_config, instance, ollama_server, tmp_path):
+def test_a_commit_of_twelve_one_megabyte_lines_reaches_the_reviewer_within_the_byte_budget(
+    make_config, instance, ollama_server, tmp_path
+):
     history = History()
     when = datetime(2026, 11, 20, 12, tzinfo=ZoneInfo("Europe/Bucharest"))
-    history.commit("main", "Ana Pop", when, "Add the lookup tables", {f"tables/t{i:02}.txt": MEGABYTE_LINE + "\n" for i in range(12)})
+    history.commit(
+        "main",
+        "Ana Pop",
+        when,
+        "Add the lookup tables",
+        {f"tables/t{i:02}.txt": MEGABYTE_LINE + "\n" for i in range(12)},
+    )
     repo = history.write(tmp_path / "repos" / "tables")
     config = make_config(ollama_server.url, code_review__repos=[{"name": "tables", "path": str(repo)}])
     assert config.code_review.max_diff_bytes == 200_000  # the default
     run(config, instance)
-    [review] = [chat["messages"][1]["content"] for chat in ollama_server.chats if "Repository tables" in chat["messages"][1]["content"]]
+    [review] = [
+        chat["messages"][1]["content"]
+        for chat in ollama_server.chats
+        if "Repository tables" in chat["messages"][1]["content"]
+    ]
     assert len(review.encode()) < 200_000 + 2_000  # not 12 MB
     assert "diff cut to 200000 bytes (1180" in review and "not shown: tables/t01.txt, tables/t02.txt" in review
     assert "… cut: 1180" in review and "\ufffd" not in review  # the note, and no character cut in two
@@ -161,11 +187,18 @@ def test_junk_findings_cannot_crowd_a_red_one_out_of_the_triage_review():
 def test_a_long_section_cannot_crowd_the_verdict_out_of_the_summary_prompt():
     commits = [{"title": f"homelab {n:08x} a commit", "sha": f"{n:08x}", "severity": "warning"} for n in range(50_000)]
     sections = [
-        Section("security_triage", "Security triage", Status.RED, items=[{"title": "user mallory added to group sudo", "severity": "red"}]),
+        Section(
+            "security_triage",
+            "Security triage",
+            Status.RED,
+            items=[{"title": "user mallory added to group sudo", "severity": "red"}],
+        ),
         Section("code_reviews", "Code reviews", Status.AMBER, items=commits),
     ]
     prompt = summary_prompt(NIGHT, sections, ["Security triage: GREEN → RED."])
     assert len(prompt.encode()) < 5 * SECTION_BYTES + 1_000  # each of the prompt's fences within its budget
     needs_action = prompt.split("<<<DATA needs action>>>\n", 1)[1]
-    assert needs_action.startswith("RED Security triage: user mallory added to group sudo\n")  # worst first, never crowded out
+    assert needs_action.startswith(
+        "RED Security triage: user mallory added to group sudo\n"
+    )  # worst first, never crowded out
     assert '"finding": "user mallory added to group sudo"' in prompt and prompt.count("… cut: ") == 2

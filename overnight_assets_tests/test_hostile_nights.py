@@ -12,10 +12,10 @@ import dagster as dg
 from test_hostile_llm import busy_night, run  # noqa: F401 - busy_night is a fixture
 from test_never_lose_the_night import dagster_env, finished, overnight_run, posts_per_night
 from test_nightly import NEW_SUDO_USER, metadata
+from testkit import RawReply, write_config
 
 from overnight_assets.code_review.review import REVIEW_SYSTEM
-from overnight_assets.operations.demo import prepare_demo_repository
-from testkit import RawReply, write_config
+from overnight_assets.demo.inputs import prepare_demo_repository
 
 NIGHT = "2026-11-20"
 
@@ -25,7 +25,13 @@ def busy_config(tmp_path, host_files, ollama_server, slack_server):
     with open(host_files / "auth.log", "a") as log:
         log.write(NEW_SUDO_USER)
     repo = prepare_demo_repository(date.fromisoformat(NIGHT), "Europe/Bucharest", tmp_path / "repos" / "homelab")
-    return write_config(tmp_path, host_files, ollama_server.url, slack_server.url, code_review__repos=[{"name": "homelab", "path": str(repo)}])
+    return write_config(
+        tmp_path,
+        host_files,
+        ollama_server.url,
+        slack_server.url,
+        code_review__repos=[{"name": "homelab", "path": str(repo)}],
+    )
 
 
 def kill(victim: list[subprocess.Popen]) -> None:
@@ -46,11 +52,15 @@ def runs(env) -> list[dg.DagsterRun]:
         return instance.get_runs()
 
 
-def test_killed_in_the_middle_of_code_reviews_the_rerun_recovers_the_slot_and_posts_once(tmp_path, host_files, ollama_server, slack_server):
+def test_killed_in_the_middle_of_code_reviews_the_rerun_recovers_the_slot_and_posts_once(
+    tmp_path, host_files, ollama_server, slack_server
+):
     config = busy_config(tmp_path, host_files, ollama_server, slack_server)
     env = dagster_env(tmp_path, slack_server)
     victim: list[subprocess.Popen] = []
-    ollama_server.on_chat = lambda body: kill(victim) if body["messages"][0]["content"].startswith(REVIEW_SYSTEM) and victim else None
+    ollama_server.on_chat = lambda body: (
+        kill(victim) if body["messages"][0]["content"].startswith(REVIEW_SYSTEM) and victim else None
+    )
     victim.append(overnight_run(NIGHT, config, env))
     assert finished(victim[0])[0] == -signal.SIGKILL
     assert slack_server.posts == [] and [run.status for run in runs(env)] == [dg.DagsterRunStatus.STARTED]
@@ -62,7 +72,9 @@ def test_killed_in_the_middle_of_code_reviews_the_rerun_recovers_the_slot_and_po
     the_night_went_out_once(tmp_path, slack_server)
 
 
-def test_killed_in_the_middle_of_morning_delivery_the_rerun_posts_once(tmp_path, host_files, ollama_server, slack_server):
+def test_killed_in_the_middle_of_morning_delivery_the_rerun_posts_once(
+    tmp_path, host_files, ollama_server, slack_server
+):
     """Killed with the partition claimed and the intent recorded, before Slack stored the post: the
     rerun takes the dead run's claim over, finds no post in the history, and posts."""
     config = busy_config(tmp_path, host_files, ollama_server, slack_server)
@@ -95,7 +107,12 @@ def test_the_same_night_run_twice_at_once_posts_once(tmp_path, host_files, ollam
     assert [run.status for run in runs(env)] == [dg.DagsterRunStatus.SUCCESS] * 2
 
 
-def test_an_endless_ollama_and_a_trickling_slack_cost_the_night_nothing_but_time(busy_night, instance, ollama_server, slack_server):
+def test_an_endless_ollama_and_a_trickling_slack_cost_the_night_nothing_but_time(
+    busy_night,  # noqa: F811 - the fixture imported above
+    instance,
+    ollama_server,
+    slack_server,
+):
     ollama_server.hostile = "endless"
     slack_server.script = [(200, RawReply(b'{"ok": true}' + b" " * 1000, trickle_s=0.2), {})]
     config = busy_night(ollama_server.url, slack__base_url=slack_server.url, slack__timeout_s=1)
@@ -103,7 +120,12 @@ def test_an_endless_ollama_and_a_trickling_slack_cost_the_night_nothing_but_time
     assert metadata(instance, "security_triage")["status"] == "RED"
     assert "an answer larger than 8 MB" in metadata(instance, "security_triage")["llm_unavailable_reason"]
     briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
-    assert briefing.startswith(f"# Morning briefing for {NIGHT}: RED") and "user mallory added to group sudo" in briefing
+    assert (
+        briefing.startswith(f"# Morning briefing for {NIGHT}: RED") and "user mallory added to group sudo" in briefing
+    )
     delivery = metadata(instance, "morning_delivery")
-    assert delivery["delivery"] == "kept in outbox" and "no complete answer to chat.postMessage within 1 s" in delivery["error"]
+    assert (
+        delivery["delivery"] == "kept in outbox"
+        and "no complete answer to chat.postMessage within 1 s" in delivery["error"]
+    )
     assert (config.home_path / "outbox" / f"{NIGHT}.json").exists()

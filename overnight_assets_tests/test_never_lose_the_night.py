@@ -13,7 +13,6 @@ import sys
 import time
 
 import dagster as dg
-
 from testkit import REPO, write_config
 
 FAILED_LOGINS = "".join(
@@ -93,7 +92,9 @@ def test_three_nights_at_once_with_a_slow_slack_post_each_night_once(tmp_path, h
     assert sorted(p.name for p in (tmp_path / "home" / "briefings").iterdir()) == [f"{night}.md" for night in nights]
 
 
-def test_a_run_killed_after_slack_accepted_leaves_its_rerun_only_an_update(tmp_path, host_files, ollama_server, slack_server):
+def test_a_run_killed_after_slack_accepted_leaves_its_rerun_only_an_update(
+    tmp_path, host_files, ollama_server, slack_server
+):
     config = write_config(tmp_path, host_files, ollama_server.url, slack_server.url)
     env = dagster_env(tmp_path, slack_server)
     victim: list[subprocess.Popen] = []

@@ -17,7 +17,9 @@ NEW_SUDO_USER = "Nov 20 05:00:00 homelab usermod[777]: add 'mallory' to group 's
 
 
 def run_night(config, instance, partition=NIGHT):
-    result = build_defs(config).resolve_job_def("nightly").execute_in_process(partition_key=partition, instance=instance)
+    result = (
+        build_defs(config).resolve_job_def("nightly").execute_in_process(partition_key=partition, instance=instance)
+    )
     assert result.success
     return result
 
@@ -44,7 +46,9 @@ def test_clean_host_is_green_without_any_llm_question(make_config, instance, oll
     assert len(slack_server.posts) == 1 and "GREEN" in slack_server.posts[0]["text"]
 
 
-def test_amber_night_asks_the_llm_and_a_rerun_costs_nothing(make_config, instance, ollama_server, slack_server, host_files):
+def test_amber_night_asks_the_llm_and_a_rerun_costs_nothing(
+    make_config, instance, ollama_server, slack_server, host_files
+):
     plant(host_files, FAILED_LOGINS)
     ollama_server.overrides = {"status": "AMBER", "summary": "Brute force from one address."}
     config = make_config(ollama_server.url, slack_server.url)
@@ -92,8 +96,10 @@ def test_without_ollama_every_asset_falls_back_and_says_so(make_config, instance
 def test_fail_policy_fails_the_asset_with_a_clear_error(make_config, instance, unused_url, host_files):
     plant(host_files, FAILED_LOGINS)
     config = make_config(unused_url, llm__on_unavailable="fail")
-    result = build_defs(config).resolve_job_def("nightly").execute_in_process(
-        partition_key=NIGHT, instance=instance, raise_on_error=False
+    result = (
+        build_defs(config)
+        .resolve_job_def("nightly")
+        .execute_in_process(partition_key=NIGHT, instance=instance, raise_on_error=False)
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
@@ -119,7 +125,9 @@ def test_a_gap_in_history_is_said_not_fatal(make_config, instance, ollama_server
 
 
 @pytest.mark.parametrize("collector", ["auth_log", "ports", "disk"])
-def test_a_broken_collector_is_an_amber_finding_not_a_failed_run(make_config, instance, ollama_server, tmp_path, collector):
+def test_a_broken_collector_is_an_amber_finding_not_a_failed_run(
+    make_config, instance, ollama_server, tmp_path, collector
+):
     broken = {
         "auth_log": {"triage__auth_log": {"path": str(tmp_path / "missing.log")}},
         "ports": {"triage__ports": {"proc_net": str(tmp_path / "no-proc")}},

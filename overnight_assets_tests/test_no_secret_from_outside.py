@@ -14,21 +14,26 @@ import json
 import shutil
 
 import pytest
+from planted_secrets import OUTSIDE_PLACES, everything_written, leaks, loopback_instance, plant
 from reading.loopback_feeds import Entry, FeedServer, Paper, Reply, arxiv_feed, at, rss2
 from reading.reading_runs import INTERESTS
+from testkit import SAMPLES, FakeOllama, FakeSlack, write_config
 
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.redaction import KINDS, placeholder, redact_secrets
 from overnight_assets.triage.auth_log import auth_log_findings
 from overnight_assets.triage.docker import container_findings
-from planted_secrets import OUTSIDE_PLACES, everything_written, leaks, loopback_instance, plant
-from testkit import SAMPLES, FakeOllama, FakeSlack, write_config
 
 NIGHT = "2026-11-20"
 SAMPLED_JUNK = 3  # the auth log shows this many unparsed lines
 # every pair that comes out: the junk lines after the sampled ones are counted, never shown
-PLANTS = [(kind, place) for place in OUTSIDE_PLACES for n, kind in enumerate(KINDS) if place != "auth log junk" or n < SAMPLED_JUNK]
+PLANTS = [
+    (kind, place)
+    for place in OUTSIDE_PLACES
+    for n, kind in enumerate(KINDS)
+    if place != "auth log junk" or n < SAMPLED_JUNK
+]
 
 
 def sudo_line(number: int, command: str) -> str:
@@ -83,7 +88,11 @@ def night(tmp_path_factory):
     with open(host / "auth.log", "a") as log:
         log.writelines(grant(number, kind) for number, kind in enumerate(KINDS))
         log.writelines(junk(kind) for kind in KINDS)
-    feeds, ollama, slack = served_feeds(), FakeOllama(answer_text=model_answer(), overrides={"relevance": 8}), FakeSlack()
+    feeds, ollama, slack = (
+        served_feeds(),
+        FakeOllama(answer_text=model_answer(), overrides={"relevance": 8}),
+        FakeSlack(),
+    )
     ollama.overrides["actions"] = [model_answer()]
     try:
         with loopback_instance(root, ollama, slack) as (instance, dagster_home, ollama_url, slack_url):
@@ -94,7 +103,12 @@ def night(tmp_path_factory):
                 reading__digest_size=len(KINDS),
                 reading__arxiv={"queries": ["abs:gguf"], "api_url": feeds.url("/api/query"), "delay_s": 0.01, "num_retries": 0, "keep": len(KINDS)},
             ))  # fmt: skip
-            assert build_defs(config).resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance).success
+            assert (
+                build_defs(config)
+                .resolve_job_def("nightly")
+                .execute_in_process(partition_key=NIGHT, instance=instance)
+                .success
+            )
             sources = everything_written(config.home_path, dagster_home, instance)
             sources["ollama requests"] = json.dumps([ollama.chats, ollama.loads]).encode()
             sources["slack requests"] = json.dumps([slack.posts, slack.updates]).encode()
@@ -123,6 +137,7 @@ def test_the_secrets_around_the_grants_leave_the_verdict_red_with_every_grant_na
 
 # --- each collector on its own, where the night cannot reach -----------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_junk_line_s_sample_is_redacted_before_it_is_cut(kind):
     """A sample is cut at 120 characters: a secret redacted after the cut would leave its start."""
@@ -144,8 +159,12 @@ def test_a_sudo_command_s_secret_is_redacted_and_a_key_marker_does_not_hide_the_
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo("Europe/Bucharest")
-    log = sudo_line(1, "/usr/sbin/usermod -c -----BEGIN RSA PRIVATE KEY----- -aG sudo eve") + sudo_line(2, "/usr/bin/mysql --password=hunter2pw9 -e x")
-    result = auth_log_findings(log.encode(), datetime(2026, 11, 20, tzinfo=zone), datetime(2026, 11, 21, tzinfo=zone), 10, set())
+    log = sudo_line(1, "/usr/sbin/usermod -c -----BEGIN RSA PRIVATE KEY----- -aG sudo eve") + sudo_line(
+        2, "/usr/bin/mysql --password=hunter2pw9 -e x"
+    )
+    result = auth_log_findings(
+        log.encode(), datetime(2026, 11, 20, tzinfo=zone), datetime(2026, 11, 21, tzinfo=zone), 10, set()
+    )
     [eve] = [finding for finding in result.findings if finding.title == "user eve added to group sudo"]
     assert eve.severity.value == "red" and "[redacted private key block]" in eve.detail and "-aG sudo" not in eve.detail
     assert "hunter2pw9" not in json.dumps([finding.to_dict() for finding in result.findings])

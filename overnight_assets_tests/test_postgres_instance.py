@@ -6,8 +6,8 @@ import uuid
 import dagster as dg
 import pytest
 import yaml
-
 from testkit import REPO, require_or_skip
+
 from overnight_assets.definitions import build_defs
 
 PG_URL = os.environ.get("OVERNIGHT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -33,13 +33,17 @@ def test_nightly_job_and_gpu_pool_on_postgres(tmp_path, postgres_url, make_confi
     overrides = yaml.safe_load((REPO / "dagster.yaml").read_text())
     overrides.pop("run_monitoring")
     # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; dagster-postgres ships psycopg2
-    overrides["storage"] = {"postgres": {"postgres_url": postgres_url.replace("postgresql://", "postgresql+psycopg2://")}}
+    overrides["storage"] = {
+        "postgres": {"postgres_url": postgres_url.replace("postgresql://", "postgresql+psycopg2://")}
+    }
     home = tmp_path / "pg_home"
     home.mkdir()
     with dg.instance_for_test(overrides=overrides, temp_dir=str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        result = build_defs(make_config(ollama_server.url)).resolve_job_def("nightly").execute_in_process(
-            partition_key="2026-11-20", instance=instance
+        result = (
+            build_defs(make_config(ollama_server.url))
+            .resolve_job_def("nightly")
+            .execute_in_process(partition_key="2026-11-20", instance=instance)
         )
         assert result.success
         assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 1

@@ -1,8 +1,8 @@
 """The README's configuration reference stays in step with the config schema."""
 
 from pydantic import BaseModel
-
 from testkit import REPO
+
 from overnight_assets.config import OvernightConfig
 
 

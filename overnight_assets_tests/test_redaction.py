@@ -12,14 +12,23 @@ from overnight_assets.redaction import KINDS, LINE_BREAKS, find_secrets, placeho
 # kind -> (text holding the secret, the value that must not survive)
 PLANTED = {
     "AWS access key id": ("export AWS_ACCESS_KEY_ID=AKIAQ7RT2ZX9WP4MLEAK", "AKIAQ7RT2ZX9WP4MLEAK"),
-    "AWS secret access key": ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-    "GitHub token": ("git push https://ghp_R8x2Lq9Zt4Vb7Nc1Md6Pf3Hs5Jk0WyQ1e2r3@github.com", "ghp_R8x2Lq9Zt4Vb7Nc1Md6Pf3Hs5Jk0WyQ1e2r3"),
+    "AWS secret access key": (
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ),
+    "GitHub token": (
+        "git push https://ghp_R8x2Lq9Zt4Vb7Nc1Md6Pf3Hs5Jk0WyQ1e2r3@github.com",
+        "ghp_R8x2Lq9Zt4Vb7Nc1Md6Pf3Hs5Jk0WyQ1e2r3",
+    ),
     "Slack token": ("SLACK=xoxb-2048-4096-Z8t4Vb7Nc1Md", "xoxb-2048-4096-Z8t4Vb7Nc1Md"),
     "Slack webhook": ("curl https://hooks.slack.com/services/T0AB/B0CD/Zt4Vb7Nc1Md6Pf3H", "Zt4Vb7Nc1Md6Pf3H"),
     "Google API key": ("key=AIzaSyD3fGh5Jk7Lm9Np1Qr3St5Uv7Wx9Yz1Ab3", "AIzaSyD3fGh5Jk7Lm9Np1Qr3St5Uv7Wx9Yz1Ab3"),
     "Google OAuth token": ("Authorization: Bearer ya29.a0AfH6SMBx3Zt4Vb7Nc1Md6Pf", "ya29.a0AfH6SMBx3Zt4Vb7Nc1Md6Pf"),
     "password in a URL": ("DATABASE=postgres://app:Pw9x!zQ@db.lan:5432/app", "Pw9x!zQ"),
-    "private key block": ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Zt4Vb7\n-----END RSA PRIVATE KEY-----", "MIIEpAIBAAKCAQEA3Zt4Vb7"),
+    "private key block": (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Zt4Vb7\n-----END RSA PRIVATE KEY-----",
+        "MIIEpAIBAAKCAQEA3Zt4Vb7",
+    ),
     "password": ("DB_PASSWORD=hunter22", "hunter22"),
     "token": ('{"token": "t0kZt4Vb7"}', "t0kZt4Vb7"),
     "secret": ("SECRET_KEY: 's3cNc1Md6'", "s3cNc1Md6"),
@@ -97,12 +106,23 @@ def test_a_key_block_keeps_every_line_and_diff_marker():
         ]
     )
     key = placeholder("private key block")
-    assert redact_secrets(diff).splitlines() == ["@@ -0,0 +1,5 @@", f"+{key}", f"+{key}", f"+  {key}", f"+{key}", "+after = 1"]
+    assert redact_secrets(diff).splitlines() == [
+        "@@ -0,0 +1,5 @@",
+        f"+{key}",
+        f"+{key}",
+        f"+  {key}",
+        f"+{key}",
+        "+after = 1",
+    ]
 
 
 def test_a_key_block_without_its_end_is_hidden_to_the_end():
     text = 'before\nkey = """-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg\nMore4Zt\n'
-    assert redact_secrets(text).splitlines()[1:] == ['key = """' + placeholder("private key block"), placeholder("private key block"), placeholder("private key block")]
+    assert redact_secrets(text).splitlines()[1:] == [
+        'key = """' + placeholder("private key block"),
+        placeholder("private key block"),
+        placeholder("private key block"),
+    ]
 
 
 def test_a_one_line_key_keeps_what_follows_it():
@@ -114,7 +134,14 @@ def test_a_one_line_key_keeps_what_follows_it():
 def test_redaction_never_moves_a_line(line_break):
     """The diff parser reads line numbers from the raw patch and text from the redacted one."""
     text = line_break.join(
-        ['password = "hunter22', "-----BEGIN RSA PRIVATE KEY-----", "MIIEpAIB", "-----END RSA PRIVATE KEY-----", 'token: "t0k9Zt4"', "x"]
+        [
+            'password = "hunter22',
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "MIIEpAIB",
+            "-----END RSA PRIVATE KEY-----",
+            'token: "t0k9Zt4"',
+            "x",
+        ]
     )
     redacted = redact_secrets(text)
     assert len(redacted.splitlines()) == len(text.splitlines()) == 6

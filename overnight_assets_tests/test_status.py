@@ -7,8 +7,18 @@ from overnight_assets.status import Status, is_problem, section_status, severity
 
 @pytest.mark.parametrize(
     ("severity", "status"),
-    [("red", Status.RED), ("error", Status.RED), ("ERROR", Status.RED), ("amber", Status.AMBER), ("warning", Status.AMBER),
-     ("info", Status.GREEN), ("note", Status.GREEN), ("none", Status.GREEN), (None, Status.GREEN), ("purple", Status.AMBER)],
+    [
+        ("red", Status.RED),
+        ("error", Status.RED),
+        ("ERROR", Status.RED),
+        ("amber", Status.AMBER),
+        ("warning", Status.AMBER),
+        ("info", Status.GREEN),
+        ("note", Status.GREEN),
+        ("none", Status.GREEN),
+        (None, Status.GREEN),
+        ("purple", Status.AMBER),
+    ],
 )
 def test_every_sections_severity_words_map_to_one_status(severity, status):
     assert severity_status(severity) is status
@@ -23,7 +33,7 @@ def test_the_worst_finding_sets_the_status_and_notes_never_raise_it():
 
 def test_a_section_with_nothing_configured_says_so_and_is_not_green():
     assert section_status([], configured=False) is Status.NOT_CONFIGURED
-    assert not Status.NOT_CONFIGURED.needs_action and Status.NOT_CONFIGURED.emoji == ":white_circle:"
+    assert not Status.NOT_CONFIGURED.needs_action
     # it never hides a configured section's verdict, nor raises a green night
     assert Status.worst([Status.NOT_CONFIGURED, Status.GREEN]) is Status.GREEN
     assert Status.worst([Status.NOT_CONFIGURED, Status.AMBER]) is Status.AMBER

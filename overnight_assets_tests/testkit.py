@@ -16,10 +16,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -34,7 +35,11 @@ def dagster_daemon(env: dict | None = None):
     process's), stopped with its whole process group on exit."""
     daemon = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         yield daemon
@@ -285,7 +290,12 @@ class FakeOllama:
             return ["not", "an", "object"]
         if self.hostile in ("trickle", "hang"):  # a valid answer, a byte every trickle_s; or nothing
             self.open_replies += 1
-            return RawReply(json.dumps(payload).encode(), trickle_s=self.trickle_s, hang=self.hostile == "hang", on_end=self._reply_ended)
+            return RawReply(
+                json.dumps(payload).encode(),
+                trickle_s=self.trickle_s,
+                hang=self.hostile == "hang",
+                on_end=self._reply_ended,
+            )
         raise ValueError(f"unknown hostile mode {self.hostile!r}")
 
     def _reply_ended(self) -> None:
@@ -296,7 +306,11 @@ class FakeOllama:
             time.sleep(self.delay_s)  # the server being slow, not the test waiting
         if path == "/api/generate":
             self.loads.append(body)
-            return 200, {"model": body["model"], "created_at": _now(), "response": "", "done": True, "done_reason": "load"}, {}
+            return (
+                200,
+                {"model": body["model"], "created_at": _now(), "response": "", "done": True, "done_reason": "load"},
+                {},
+            )
         if path != "/api/chat":
             return 404, {"error": f"unknown path {path}"}, {}
         self.chats.append(body)
@@ -305,9 +319,17 @@ class FakeOllama:
         if self.mode == "error":
             return 500, {"error": "model crashed"}, {}
         malformed = self.mode == "malformed" or (self.mode == "malformed_once" and len(self.chats) == 1)
-        content = "I think it is fine!" if malformed else json.dumps(fill_schema(body.get("format") or {}, self.overrides, text=self.answer_text))
+        content = (
+            "I think it is fine!"
+            if malformed
+            else json.dumps(fill_schema(body.get("format") or {}, self.overrides, text=self.answer_text))
+        )
         message = {"role": "assistant", "content": content}
-        return 200, {"model": body["model"], "created_at": _now(), "message": message, "done": True, "done_reason": "stop"}, {}
+        return (
+            200,
+            {"model": body["model"], "created_at": _now(), "message": message, "done": True, "done_reason": "stop"},
+            {},
+        )
 
 
 @dataclass
@@ -327,7 +349,9 @@ class FakeSlack:
     after_post: Callable[[dict], None] | None = None
     history_answer: dict | None = None  # answered to every conversations.history when set: junk, a cursor loop
     before_post: Callable[[dict], None] | None = None  # run before a post is stored; raising drops it unstored
-    stored_then: list[tuple[int, dict, dict]] = field(default_factory=list)  # answers to posts stored anyway (a proxy's 504)
+    stored_then: list[tuple[int, dict, dict]] = field(
+        default_factory=list
+    )  # answers to posts stored anyway (a proxy's 504)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # the thread (a message past 50 blocks goes on in replies): chat.delete, conversations.replies;
     # and when each request arrived (time.monotonic(), path), to see waits from the server's side
@@ -392,12 +416,16 @@ class FakeSlack:
         with_metadata = query.get("include_all_metadata") in ("1", "true")
         oldest = float(query.get("oldest") or 0)
         messages = [
-            {"type": "message", "ts": ts, "text": message.get("text"), **({"metadata": message["metadata"]} if with_metadata and message.get("metadata") else {})}
+            {
+                "type": "message",
+                "ts": ts,
+                "text": message.get("text"),
+                **({"metadata": message["metadata"]} if with_metadata and message.get("metadata") else {}),
+            }
             for ts, message in sorted(self.messages.items(), key=lambda item: -float(item[0]))
             if float(ts) > oldest and message.get("thread_ts") in (None, ts)  # replies are not in the history
         ]
         return 200, {"ok": True, "messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}, {}
-
 
     def thread(self, parent: str) -> list[tuple[str, dict]]:
         """(ts, message) of each reply in a message's thread, oldest first."""
@@ -414,7 +442,12 @@ class FakeSlack:
             return 200, {"ok": False, "error": "thread_not_found"}, {}
         with_metadata = query.get("include_all_metadata") in ("1", "true")
         messages = [
-            {"type": "message", "ts": ts, "thread_ts": parent, **({"metadata": m["metadata"]} if with_metadata and "metadata" in m else {})}
+            {
+                "type": "message",
+                "ts": ts,
+                "thread_ts": parent,
+                **({"metadata": m["metadata"]} if with_metadata and "metadata" in m else {}),
+            }
             for ts, m in [(parent, self.messages[parent]), *self.thread(parent)]
         ]
         return 200, {"ok": True, "messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}, {}
@@ -446,7 +479,9 @@ def slack_payload_problems(slack: FakeSlack, known_urls: set[str]) -> list[str]:
         if len(blocks) > SLACK_MAX_BLOCKS:
             problems.append(f"{ts}: {len(blocks)} blocks, Slack takes {SLACK_MAX_BLOCKS}")
         for number, block in enumerate(blocks):
-            problems += [f"{ts} block {number} ({block['type']}): {problem}" for problem in _block_problems(block, known_urls)]
+            problems += [
+                f"{ts} block {number} ({block['type']}): {problem}" for problem in _block_problems(block, known_urls)
+            ]
     return problems
 
 

@@ -1,6 +1,5 @@
 """morning_briefing composes the upstream sections; morning_delivery posts it or keeps it."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -17,12 +16,12 @@ from overnight_assets.briefing.compose import (
 )
 from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, keep_in_outbox
 from overnight_assets.briefing.failures import compose_with_failures
-from overnight_assets.briefing.section import Section, within_lines
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, failures_in_run
 from overnight_assets.config import OvernightConfig
-from overnight_assets.resources.definitions import CortexResource, LLMResource, SlackResource
+from overnight_assets.resources.dagster_resources import CortexResource, LLMResource, SlackResource
 from overnight_assets.resources.json_io import OPTIONAL
 from overnight_assets.resources.llm import LLMUnavailableError
+from overnight_assets.section import Section, within_lines
 
 BRIEFING = dg.AssetKey("morning_briefing")
 PREVIEW_CHARS = 4000  # of the briefing in the UI's metadata
@@ -46,13 +45,17 @@ def build_briefing_defs(
     )
     def morning_briefing(context: dg.AssetExecutionContext, llm: LLMResource, previous, **sections) -> dg.Output[dict]:
         failed_run = context.run.tags.get(AFTER_FAILED_RUN_TAG)  # set by briefing_after_failure
-        failures = failures_in_run(context.instance, failed_run, list(sections), config.ui.base_url) if failed_run else []
+        failures = (
+            failures_in_run(context.instance, failed_run, list(sections), config.ui.base_url) if failed_run else []
+        )
         arrived, composed = compose_with_failures(sections, failures, previous)
         composed = ordered(composed)
         changes = changes_since(previous, arrived)
         session = llm.session()
         try:
-            answer = session.ask("summarize", SUMMARY_SYSTEM, summary_prompt(context.partition_key, composed, changes), Summary)
+            answer = session.ask(
+                "summarize", SUMMARY_SYSTEM, summary_prompt(context.partition_key, composed, changes), Summary
+            )
         except LLMUnavailableError:
             if not failed_run:
                 raise  # llm.on_unavailable: fail; the failed run's own briefing then still goes out
@@ -103,7 +106,12 @@ def build_briefing_defs(
         status = overall_status(sections)
         outbox = outbox_path(config)
         message = slack_message(
-            briefing["partition"], status, briefing["summary"], sections, briefing.get("changes"), briefing.get("summary_source", "llm")
+            briefing["partition"],
+            status,
+            briefing["summary"],
+            sections,
+            briefing.get("changes"),
+            briefing.get("summary_source", "llm"),
         )
         keep_in_outbox(cortex.get(), outbox, context.partition_key, message.text, message.blocks, message.replies)
         report = deliver_pending(cortex.get(), outbox, slack.poster(), owner=delivery_owner(context.run.run_id))
@@ -131,7 +139,9 @@ def build_briefing_defs(
 
 def preview(markdown: str, path: Path, limit: int = PREVIEW_CHARS) -> str:
     """The briefing for the UI: whole lines only, and a note where it was cut."""
-    return within_lines(markdown.splitlines(), limit, f"\n_… cut here for the preview: the whole briefing is in {path}_")
+    return within_lines(
+        markdown.splitlines(), limit, f"\n_… cut here for the preview: the whole briefing is in {path}_"
+    )
 
 
 def outbox_path(config: OvernightConfig) -> Path:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from overnight_assets.briefing.section import Section
+from overnight_assets.section import Section
 from overnight_assets.status import Status, is_problem, item_severity, severity_status
 
 SUMMARY_SYSTEM = (
@@ -38,7 +38,9 @@ NAMED_CHANGES = 5  # past this many, "and N more"
 
 
 class Summary(BaseModel):
-    paragraph: str = Field(description="The opening paragraph, plain text: what needs action first, then what is worth reading")
+    paragraph: str = Field(
+        description="The opening paragraph, plain text: what needs action first, then what is worth reading"
+    )
 
 
 def overall_status(sections: list[Section]) -> Status:
@@ -47,7 +49,9 @@ def overall_status(sections: list[Section]) -> Status:
 
 def problems(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The items that need action, worst first (stable within a severity)."""
-    return sorted((item for item in items if is_problem(item)), key=lambda item: -severity_status(item_severity(item)).rank)
+    return sorted(
+        (item for item in items if is_problem(item)), key=lambda item: -severity_status(item_severity(item)).rank
+    )
 
 
 def picks(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -113,7 +117,9 @@ def changes_since(previous: dict[str, Any] | None, sections: list[Section]) -> l
         resolved = [_named(item) for item in problems(old_items) if not item.get("sha")]
         changes += _named_change(section.title, "no longer reported", [t for t in resolved if t not in today])
         seen = {item.get("title") for item in old_items}
-        changes += _named_change(section.title, "new picks", [item["title"] for item in picks(section.items) if item["title"] not in seen])
+        changes += _named_change(
+            section.title, "new picks", [item["title"] for item in picks(section.items) if item["title"] not in seen]
+        )
     return changes or ["Nothing changed since yesterday."]
 
 
@@ -134,14 +140,21 @@ def summary_prompt(partition_key: str, sections: list[Section], changes: list[st
     )
 
 
-def render_markdown(partition_key: str, sections: list[Section], summary: str, summary_source: str, changes: list[str]) -> str:
+def render_markdown(
+    partition_key: str, sections: list[Section], summary: str, summary_source: str, changes: list[str]
+) -> str:
     status = overall_status(sections)
     lines = [f"# Morning briefing for {partition_key}: {status.value}", "", summary]
     if summary_source != "llm":
         lines += ["", "_Summary written without the LLM (deterministic fallback)._"]
     lines += ["", "## Since yesterday", *[f"- {change}" for change in changes]]
     for section in sections:
-        lines += ["", f"## {section.title}: {section.status.value}", "", section.markdown.strip() or "_Nothing to report._"]
+        lines += [
+            "",
+            f"## {section.title}: {section.status.value}",
+            "",
+            section.markdown.strip() or "_Nothing to report._",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -77,7 +77,12 @@ def delivery_owner(run_id: str | None = None) -> str:
 
 
 def keep_in_outbox(
-    cortex: Cortex, outbox_dir: Path, partition_key: str, text: str, blocks: list[dict], replies: list[dict] | None = None
+    cortex: Cortex,
+    outbox_dir: Path,
+    partition_key: str,
+    text: str,
+    blocks: list[dict],
+    replies: list[dict] | None = None,
 ) -> None:
     """Keep a message (and its thread replies, each {text, blocks}) to deliver; a partition kept
     again replaces its text, and the next delivery updates what was posted."""
@@ -100,7 +105,9 @@ def pending_partitions(cortex: Cortex) -> list[str]:
     return [row[0] for row in rows]
 
 
-def deliver_pending(cortex: Cortex, outbox_dir: Path, poster: SlackPoster | None, owner: str | None = None) -> DeliveryReport:
+def deliver_pending(
+    cortex: Cortex, outbox_dir: Path, poster: SlackPoster | None, owner: str | None = None
+) -> DeliveryReport:
     from slack_sdk.errors import SlackApiError  # slack_sdk loads only when delivering
 
     report = DeliveryReport()
@@ -131,7 +138,9 @@ def deliver_pending(cortex: Cortex, outbox_dir: Path, poster: SlackPoster | None
     return report
 
 
-def _deliver(cortex: Cortex, poster: SlackPoster, claim: Claim, owner: str, report: DeliveryReport) -> tuple[str, str, bool]:
+def _deliver(
+    cortex: Cortex, poster: SlackPoster, claim: Claim, owner: str, report: DeliveryReport
+) -> tuple[str, str, bool]:
     """Post the claimed message, or update the one already posted; (channel id, ts, updated)."""
     from slack_sdk.errors import SlackApiError
 
@@ -179,7 +188,9 @@ def _deliver_replies(
     return posted[: len(claim.replies)]
 
 
-def _find_reply(poster: SlackPoster, channel_id: str, ts: str, key: str, part: int, report: DeliveryReport) -> str | None:
+def _find_reply(
+    poster: SlackPoster, channel_id: str, ts: str, key: str, part: int, report: DeliveryReport
+) -> str | None:
     from slack_sdk.errors import SlackApiError
 
     try:
@@ -214,7 +225,14 @@ def claim_partition(cortex: Cortex, partition_key: str, owner: str) -> Claim | N
         return None
     text, blocks, channel_id, ts, intent_at, revision, replies, reply_ts = row
     return Claim(
-        partition_key, text, json.loads(blocks), channel_id, ts, intent_at, revision, json.loads(replies or "[]"),
+        partition_key,
+        text,
+        json.loads(blocks),
+        channel_id,
+        ts,
+        intent_at,
+        revision,
+        json.loads(replies or "[]"),
         json.loads(reply_ts or "[]"),
     )
 

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from overnight_assets.briefing.section import Line, Section, bold, link
 from overnight_assets.secret_urls import redact_text
+from overnight_assets.section import Line, Section, bold, link
 from overnight_assets.status import Status
 
 SECURITY_SECTION = "security_triage"  # the triage asset's name; domains meet by key, not by import
@@ -51,7 +51,9 @@ def stand_in(failure: SectionFailure, previous: dict[str, Any] | None) -> Sectio
     security = failure.key == SECURITY_SECTION
     headline = Line.text(bold(f"{title} {failure.outcome}"))
     if security:
-        headline = Line.text(bold(f"{title} {failure.outcome}: no security verdict tonight."), " Check the host yourself.")
+        headline = Line.text(
+            bold(f"{title} {failure.outcome}: no security verdict tonight."), " Check the host yourself."
+        )
     return Section(
         key=failure.key,
         title=title,

@@ -1,7 +1,6 @@
 """outbox_sensor retries messages that Slack refused; briefing_after_failure_sensor sends the
 morning message of a night whose run failed. Between them a morning message is never lost."""
 
-
 import os
 
 import dagster as dg
@@ -106,7 +105,11 @@ def failures_in_run(
     NOT RUN with what stopped the run first."""
     entries = instance.all_logs(
         run_id,
-        of_type={dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE},
+        of_type={
+            dg.DagsterEventType.ASSET_MATERIALIZATION,
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.RUN_FAILURE,
+        },
     )
     materialized, errors, run_error = set(), {}, None
     for entry in entries:
@@ -120,7 +123,9 @@ def failures_in_run(
     link = run_url(ui_base_url, run_id)
     stopped = f"{', '.join(errors)} failed first" if errors else f"the run failed before it: {run_error}"
     return [
-        SectionFailure(name, "FAILED", errors[name], link) if name in errors else SectionFailure(name, "NOT RUN", stopped, link)
+        SectionFailure(name, "FAILED", errors[name], link)
+        if name in errors
+        else SectionFailure(name, "NOT RUN", stopped, link)
         for name in section_names
         if name not in materialized
     ]
@@ -134,42 +139,14 @@ def _innermost_message(error) -> str:
     return error.message
 
 
-def brief_after_failed_night(partition: str) -> bool:
-    """`overnight run`'s stand-in for the sensor (no daemon there): after its nightly run for the
-    partition failed, run briefing_after_failure for it. True when the briefing went out."""
-    with dg.DagsterInstance.get() as instance:
-        records = instance.get_run_records(
-            filters=dg.RunsFilter(job_name="nightly", tags={"dagster/partition": partition}), limit=1
-        )
-        if not records or records[0].dagster_run.status != dg.DagsterRunStatus.FAILURE:
-            return False
-        failed = records[0].dagster_run
-        if interrupted(instance, failed.run_id):  # the owner stopped this command: stop, don't brief
-            print(f"overnight: the nightly run {failed.run_id} was interrupted by a signal: no briefing sent; "
-                  f"`overnight run --date {partition}` runs the night again")
-            return False
-        if reason := no_briefing_needed(instance, failed):
-            print(f"overnight: {reason}")
-            return True
-        result = dg.execute_job(
-            dg.reconstructable(_after_failure_job),
-            instance=instance,
-            tags={"dagster/partition": partition, AFTER_FAILED_RUN_TAG: failed.run_id},
-        )
-        print(f"overnight: the nightly run {failed.run_id} failed; the briefing went out anyway (run {result.run_id})")
-        return result.success
-
-
 def interrupted(instance: dg.DagsterInstance, run_id: str) -> bool:
     """Whether the run failed because its process was told to stop (SIGTERM, SIGINT)."""
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE):
         failure = entry.dagster_event.event_specific_data
-        if failure is not None and failure.error is not None and failure.error.cls_name == "DagsterExecutionInterruptedError":
+        if (
+            failure is not None
+            and failure.error is not None
+            and failure.error.cls_name == "DagsterExecutionInterruptedError"
+        ):
             return True
     return False
-
-
-def _after_failure_job():
-    from overnight_assets.definitions import defs
-
-    return defs.resolve_job_def(AFTER_FAILURE_JOB)

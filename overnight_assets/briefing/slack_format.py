@@ -31,9 +31,15 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from overnight_assets.briefing.section import NOTHING_TO_REPORT, Line, Section, Span, joined_size, link_target, within_lines
+from overnight_assets.section import NOTHING_TO_REPORT, Line, Section, Span, joined_size, link_target, within_lines
 from overnight_assets.status import Status
 
+STATUS_EMOJI = {
+    Status.GREEN: ":large_green_circle:",
+    Status.AMBER: ":large_orange_circle:",
+    Status.RED: ":red_circle:",
+    Status.NOT_CONFIGURED: ":white_circle:",
+}
 MAX_BLOCKS = 50  # Slack's limit per message
 SECTION_TEXT_LIMIT = SectionBlock.text_max_length  # 3,000
 HEADER_LIMIT = HeaderBlock.text_max_length  # 150
@@ -82,7 +88,7 @@ def slack_message(
     if changes:
         blocks += _text_blocks([["*Since yesterday*"], *([f"• {plain(change)}"] for change in changes)])
     for section in sections:
-        heading = f"{section.status.emoji} *{plain(section.title)}*: {section.status.value}"
+        heading = f"{STATUS_EMOJI[section.status]} *{plain(section.title)}*: {section.status.value}"
         groups = [_mrkdwn_lines(line, "") for line in section.lines] or [[f"_{NOTHING_TO_REPORT}_"]]
         blocks += [DividerBlock(), *_text_blocks([[heading], *groups])]
     first, *rest = _pages(blocks)
@@ -101,7 +107,7 @@ def plain_text(partition_key: str, status: Status, summary: str, sections: list[
 
 
 def _header(partition_key: str, status: Status) -> str:
-    return f"{status.emoji} Morning briefing {partition_key}: {status.value}"[:HEADER_LIMIT]
+    return f"{STATUS_EMOJI[status]} Morning briefing {partition_key}: {status.value}"[:HEADER_LIMIT]
 
 
 def _context(mrkdwn: str) -> ContextBlock:
@@ -120,7 +126,10 @@ def _mrkdwn_lines(line: Line, indent: str, depth: int = 0) -> list[str]:
     text = indent + marker + tag + "".join(_mrkdwn_span(span) for span in line.spans)
     if len(text) > SECTION_TEXT_LIMIT:  # too long for any block: its words alone, split at spaces later
         text = indent + marker + plain(line.plain)
-    return [text.rstrip(), *(text for detail in line.details for text in _mrkdwn_lines(detail, indent + INDENT, depth + 1))]
+    return [
+        text.rstrip(),
+        *(text for detail in line.details for text in _mrkdwn_lines(detail, indent + INDENT, depth + 1)),
+    ]
 
 
 def _mrkdwn_span(span: Span) -> str:

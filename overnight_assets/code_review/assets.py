@@ -5,15 +5,15 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from overnight_assets.briefing.section import SECTION_TAG
-from overnight_assets.code_review.landed import digest_night, digest_section
-from overnight_assets.code_review.night import memories_for, prepare_night, review_all, reviews_section
-from overnight_assets.code_review.watch import Look, look_again
+from overnight_assets.code_review.branch_tips import BranchTips, look_again
+from overnight_assets.code_review.code_reviews import memories_for, prepare_night, review_all, reviews_section
+from overnight_assets.code_review.pr_digest import digest_night, digest_section
 from overnight_assets.config import OvernightConfig
-from overnight_assets.operations.assets import llm_section_asset
+from overnight_assets.gpu import llm_section_asset
 from overnight_assets.partitions import partition_window, today_partition
 from overnight_assets.resources.cortex import content_hash
-from overnight_assets.resources.definitions import CortexResource, LLMResource
+from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
+from overnight_assets.section import SECTION_TAG
 
 CODE_REVIEWS = dg.AssetKey("code_reviews")
 IN_FLIGHT = [
@@ -82,7 +82,9 @@ def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDef
         )
 
     review_job = dg.define_asset_job(
-        "code_review", selection=[CODE_REVIEWS, dg.AssetKey("pr_digest")], description="Today's commits, reviewed as they land."
+        "code_review",
+        selection=[CODE_REVIEWS, dg.AssetKey("pr_digest")],
+        description="Today's commits, reviewed as they land.",
     )
 
     @dg.sensor(
@@ -95,9 +97,9 @@ def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDef
     def new_commits_sensor(context: dg.SensorEvaluationContext):
         if not settings.repos:
             return dg.SkipReason("No repositories configured under code_review.repos")
-        previous = Look.load(context.cursor)
+        previous = BranchTips.load(context.cursor)
         today = date.fromisoformat(today_partition(datetime.now(ZoneInfo(config.timezone)), config.timezone))
-        look, errors = look_again(settings.repos, repo_cache, previous or Look(), config.timezone, today)
+        look, errors = look_again(settings.repos, repo_cache, previous or BranchTips(), config.timezone, today)
         for name, error in errors.items():
             context.log.warning(f"Repository {name} could not be read: {error}")
         context.update_cursor(look.dump())  # pending days stay in the cursor until a run takes them
@@ -107,11 +109,15 @@ def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDef
         if day is None:
             return dg.SkipReason("No new commits")
         if context.instance.get_run_ids(dg.RunsFilter(job_name=review_job.name, statuses=IN_FLIGHT), limit=1):
-            return dg.SkipReason(f"New commits for {', '.join(sorted(look.pending))}; a code_review run is still in flight")
+            return dg.SkipReason(
+                f"New commits for {', '.join(sorted(look.pending))}; a code_review run is still in flight"
+            )
         moved = look.pending.pop(day)
         context.update_cursor(look.dump())
         return dg.RunRequest(
-            run_key=f"commits-{day}-{content_hash(look.dump())[:12]}", partition_key=day, tags={"overnight/moved": ", ".join(moved)[:200]}
+            run_key=f"commits-{day}-{content_hash(look.dump())[:12]}",
+            partition_key=day,
+            tags={"overnight/moved": ", ".join(moved)[:200]},
         )
 
     return dg.Definitions(assets=[code_reviews, pr_digest], jobs=[review_job], sensors=[new_commits_sensor])

@@ -44,7 +44,9 @@ def located(severity: str, file: str, line: int | None, text: str) -> str:
     return f"{severity} {file}:{line or '-'} {text}" if file else f"{severity} {text}"
 
 
-def commit_findings(commit: Commit, blob_sizes: dict[str, int], python_sources: dict[str, bytes], large_file_bytes: int) -> list[CodeFinding]:
+def commit_findings(
+    commit: Commit, blob_sizes: dict[str, int], python_sources: dict[str, bytes], large_file_bytes: int
+) -> list[CodeFinding]:
     findings = _message_findings(commit)
     for file_diff in commit.files:
         findings += _secret_findings(file_diff)  # also in lock files and vendored code: a key is a key
@@ -58,7 +60,9 @@ def commit_findings(commit: Commit, blob_sizes: dict[str, int], python_sources: 
             added = {number for number, _ in file_diff.added}
             findings += [  # the source is read as committed: a name or message quoted from it is redacted
                 CodeFinding(severity, check, file_diff.path, line, redact_secrets(message))
-                for line, severity, check, message in python_findings(file_diff.path, python_sources[file_diff.new_blob], added)
+                for line, severity, check, message in python_findings(
+                    file_diff.path, python_sources[file_diff.new_blob], added
+                )
             ]
     return findings
 
@@ -72,7 +76,13 @@ def _message_findings(commit: Commit) -> list[CodeFinding]:
 
 def _secret_findings(file_diff: FileDiff) -> list[CodeFinding]:
     return [
-        CodeFinding("error", "secret", file_diff.path, number, f"{kind} committed (value withheld)" if number else f"{kind} in the file name (value withheld)")
+        CodeFinding(
+            "error",
+            "secret",
+            file_diff.path,
+            number,
+            f"{kind} committed (value withheld)" if number else f"{kind} in the file name (value withheld)",
+        )
         for number, kind in file_diff.secrets
     ]
 
@@ -89,9 +99,13 @@ def _line_findings(file_diff: FileDiff) -> list[CodeFinding]:
     findings = []
     for number, text in file_diff.added:
         if CONFLICT_MARKER.match(text):
-            findings.append(CodeFinding("error", "conflict marker", file_diff.path, number, "merge-conflict marker left in"))
+            findings.append(
+                CodeFinding("error", "conflict marker", file_diff.path, number, "merge-conflict marker left in")
+            )
         elif debug and debug.search(text):
-            findings.append(CodeFinding("warning", "debug leftover", file_diff.path, number, f"debug leftover: {text.strip()[:80]}"))
+            findings.append(
+                CodeFinding("warning", "debug leftover", file_diff.path, number, f"debug leftover: {text.strip()[:80]}")
+            )
     return findings
 
 

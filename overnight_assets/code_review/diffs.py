@@ -14,12 +14,11 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
-from overnight_assets.resources.llm import cut_note, cut_to_bytes
-
 from overnight_assets.redaction import find_secrets, scan_secrets
+from overnight_assets.resources.llm import cut_note, cut_to_bytes
 
 # One record per commit: RECORD, then the fields below joined by FIELD, then the message body up to
 # BODY_END, then --raw and the patch. The markers carry a random nonce of this process: a commit's
@@ -92,7 +91,7 @@ def _parse_record(record: bytes) -> Commit:
     subject, subject_kinds = scan_secrets(subject)
     commit = Commit(
         sha=sha,
-        committed_at=datetime.fromtimestamp(int(stamp), tz=timezone.utc),
+        committed_at=datetime.fromtimestamp(int(stamp), tz=UTC),
         author=author,
         email=email,
         parents=parents.split(),
@@ -104,7 +103,7 @@ def _parse_record(record: bytes) -> Commit:
     text = rest.decode("utf-8", "replace")
     raw_part, _, patch_part = text.partition("\ndiff --git ")
     commit.files = [_raw_entry(line) for line in raw_part.splitlines() if line.startswith(":")]
-    for file_diff, patch in zip(commit.files, _patch_sections(patch_part)):
+    for file_diff, patch in zip(commit.files, _patch_sections(patch_part), strict=False):
         _read_patch(file_diff, patch)
     return commit
 
@@ -167,7 +166,10 @@ def reviewable_diff(commit: Commit, max_lines: int, max_bytes: int) -> tuple[str
         notes.append("left out: " + _paths([f"{path} ({reason})" for path, reason in skipped]))
     for file_diff in (f for f in commit.files if not f.skip_reason):
         starts[file_diff.path] = len(lines)
-        lines += file_diff.patch or [f"diff --git a/{file_diff.path} b/{file_diff.path}", f"({file_diff.status}, no content change)"]
+        lines += file_diff.patch or [
+            f"diff --git a/{file_diff.path} b/{file_diff.path}",
+            f"({file_diff.status}, no content change)",
+        ]
     text, cut_bytes = cut_to_bytes("\n".join(lines[:max_lines]), max_bytes)
     shown_lines = text.count("\n") + 1 if text else 0  # a line cut in its middle is shown: its start is there
     shown = {path for path, first in starts.items() if first < shown_lines}

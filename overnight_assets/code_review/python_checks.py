@@ -49,4 +49,8 @@ def _used_names(tree: ast.AST) -> set[str]:
 def _names_in_string(text: str) -> set[str]:
     if len(text) > 200:
         return set()
-    return {part for part in text.replace("[", " ").replace("]", " ").replace(",", " ").replace(".", " ").split() if part.isidentifier()}
+    return {
+        part
+        for part in text.replace("[", " ").replace("]", " ").replace(",", " ").replace(".", " ").split()
+        if part.isidentifier()
+    }

@@ -29,7 +29,9 @@ class CommitReview(BaseModel):
     comments: list[ReviewComment] = Field(default_factory=list)
 
 
-def review_prompt(repo: str, sha: str, author: str, subject: str, diff: str, notes: list[str], findings: list[CodeFinding]) -> str:
+def review_prompt(
+    repo: str, sha: str, author: str, subject: str, diff: str, notes: list[str], findings: list[CodeFinding]
+) -> str:
     checks = "\n".join(f"- {f.check}: {f.line_text()}" for f in findings) or "none"
     return "\n".join(
         [
@@ -47,6 +49,8 @@ def grounded(review: CommitReview, files_shown: set[str]) -> CommitReview:
     """Comments about files the model was not shown are dropped: it must not invent them. Any
     secret-shaped string it wrote is withheld, as in the deterministic findings."""
     kept = [
-        comment.model_copy(update={"comment": redact_secrets(comment.comment)}) for comment in review.comments if comment.file in files_shown
+        comment.model_copy(update={"comment": redact_secrets(comment.comment)})
+        for comment in review.comments
+        if comment.file in files_shown
     ]
     return review.model_copy(update={"summary": redact_secrets(review.summary), "comments": kept})

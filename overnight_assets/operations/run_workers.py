@@ -36,7 +36,9 @@ class Worker:
     start_ticks: int  # /proc/<pid>/stat field 22: when the process started, in clock ticks since boot
 
     def as_tag(self) -> str:
-        return f"host={self.host} pid={self.pid} start={self.start_ticks} boot={self.boot_id} pidns={self.pid_namespace}"
+        return (
+            f"host={self.host} pid={self.pid} start={self.start_ticks} boot={self.boot_id} pidns={self.pid_namespace}"
+        )
 
     @classmethod
     def from_tag(cls, text: str | None) -> Worker | None:

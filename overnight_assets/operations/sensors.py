@@ -24,7 +24,9 @@ def recover_dead_workers(instance: dg.DagsterInstance) -> list[str]:
         if worker is None or why is None:
             continue
         current = instance.get_run_by_id(run.run_id)
-        if current is None or current.status not in UNFINISHED:  # recovered meanwhile by the sensor or another `overnight run`
+        if (
+            current is None or current.status not in UNFINISHED
+        ):  # recovered meanwhile by the sensor or another `overnight run`
             continue
         reason = dead_worker_reason(worker, why, _pools_held(instance, run.run_id))
         instance.report_run_failed(current, reason)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from overnight_assets.deadlines import SocketCutter, cut_after
 from overnight_assets.local_files import open_regular_file
 from overnight_assets.reading.items import display_url, link_parts
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import with_credentials
-from overnight_assets.deadlines import SocketCutter, cut_after
 
 if TYPE_CHECKING:
     import httpx
@@ -125,12 +125,16 @@ def _get(client: httpx.Client, url: str, known: Validators, settings: FetchConfi
         return fetched
 
 
-def _get_traced(client: httpx.Client, url: str, known: Validators, settings: FetchConfig, cutter: SocketCutter) -> Fetched:
+def _get_traced(
+    client: httpx.Client, url: str, known: Validators, settings: FetchConfig, cutter: SocketCutter
+) -> Fetched:
     import httpx
 
     try:
         link_parts(url)  # a clearer reason than httpx's for a bad port or IPv6 literal
-        with client.stream("GET", with_credentials(url), headers=known.headers(), extensions={"trace": cutter.trace}) as response:
+        with client.stream(
+            "GET", with_credentials(url), headers=known.headers(), extensions={"trace": cutter.trace}
+        ) as response:
             if response.status_code == 304 and known.headers():
                 return Fetched(url, "not_modified", validators=known)
             if response.status_code >= 300:

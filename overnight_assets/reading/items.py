@@ -26,13 +26,28 @@ from overnight_assets.redaction import redact_secrets
 EARLIEST_DATED_YEAR, LATEST_DATED_YEAR = 1970, 9998  # outside: a placeholder date, not a publication time
 SUMMARY_CHARS = 600
 TITLE_WORDS = 12  # enough for scoring and the LLM; a feed's full article body is not needed
-_TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "ref", "ref_src", "_hsenc", "_hsmi"}
+_TRACKING_PARAMS = {
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "yclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "ref",
+    "ref_src",
+    "_hsenc",
+    "_hsmi",
+}
 _USERINFO = re.compile(r"//[^/?#]*@")
 _SECRET_PARAMS = re.compile(r"token|key|secret|password|passwd|auth|sig|session", re.IGNORECASE)
 _ARXIV = re.compile(r"^/(?:abs|pdf)/(?P<id>[a-z\-]+(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?/?$")
 _SPACE = re.compile(r"\s+")
 # what aggregators put around every item (hnrss, Reddit): no help to a reader or the scoring
-_BOILERPLATE = re.compile(r"(?:Article|Comments) URL:\s*\S+|Points:\s*\d+|# Comments:\s*\d+|submitted by\s+/u/\S+|\[(?:link|comments)\]")
+_BOILERPLATE = re.compile(
+    r"(?:Article|Comments) URL:\s*\S+|Points:\s*\d+|# Comments:\s*\d+|submitted by\s+/u/\S+|\[(?:link|comments)\]"
+)
 TITLE_KEY_DROPS = r"[^0-9a-z]+"  # what a title key leaves out of the lowercased title; store.py uses it in SQL too
 _TITLE_KEY = re.compile(TITLE_KEY_DROPS)
 TITLE_KEY_MIN = 12  # shorter keys ("Show HN", "Weekly") would merge unrelated items
@@ -125,7 +140,9 @@ def _quoted_for_markdown(url: str) -> str:
     return _BREAKS_MARKDOWN_LINK.sub(lambda match: quote(match[0]), url)
 
 
-def keep_usable(make_item: Callable[[Entry], Item | None], entries: Iterable[Entry]) -> tuple[list[Item], dict[str, int]]:
+def keep_usable(
+    make_item: Callable[[Entry], Item | None], entries: Iterable[Entry]
+) -> tuple[list[Item], dict[str, int]]:
     """The items made from the entries (None: no item), and how many were skipped, by why.
 
     One bad entry must not sink its feed: an unusable link, and any other error an untrusted

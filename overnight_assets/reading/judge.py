@@ -63,7 +63,11 @@ class Pick:
         """In words, never a score (the scores stay in the item's `score` and `relevance`)."""
         said = [_clip(self.judgement.why).rstrip(".")] if self.judgement else []
         if self.scored.matched or not said:
-            said.append(self.scored.why() if self.scored.matched else "no interests configured: ranked by source weight and recency")
+            said.append(
+                self.scored.why()
+                if self.scored.matched
+                else "no interests configured: ranked by source weight and recency"
+            )
         return "; ".join(said)
 
     def worth_listing(self, by_interest: bool) -> bool:
@@ -98,7 +102,12 @@ def judge_prompt(scored: Scored, interests: list[Interest]) -> str:
     item = scored.item
     wanted = "\n".join(f"- {i.topic} (weight {i.weight:g}): {', '.join(i.keywords)}" for i in interests)
     text = within_budget(f"Title: {item.title}\nLink: {item.url}\n\n{item.summary}", ITEM_BYTES)
-    return "Interests:\n" + (wanted or "- (none listed: judge general technical interest)") + "\n\n" + as_data("item", text)
+    return (
+        "Interests:\n"
+        + (wanted or "- (none listed: judge general technical interest)")
+        + "\n\n"
+        + as_data("item", text)
+    )
 
 
 def judge_and_pick(ranked: list[Scored], interests: list[Interest], keep: int, llm: Asker) -> list[Pick]:
@@ -109,7 +118,10 @@ def judge_and_pick(ranked: list[Scored], interests: list[Interest], keep: int, l
     only the items worth listing are kept: an unjudged one needs an interest keyword.
     """
     candidates = ranked[: candidate_limit(keep)]
-    picks = [Pick(scored, llm.ask("summarize", JUDGE_SYSTEM, judge_prompt(scored, interests), Judgement)) for scored in candidates]
+    picks = [
+        Pick(scored, llm.ask("summarize", JUDGE_SYSTEM, judge_prompt(scored, interests), Judgement))
+        for scored in candidates
+    ]
     relevant = [pick for pick in picks if pick.worth_listing(has_interests(interests))]
     if any(pick.judgement is None for pick in picks):
         return relevant[:keep]

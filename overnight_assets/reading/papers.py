@@ -9,13 +9,22 @@ loopback server). A failing query is an outcome; the other queries go on. A pape
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from overnight_assets.deadlines import PastDeadline, call_within
-from overnight_assets.reading.items import Item, canonical_url, clean_text, display_url, keep_usable, one_line, safe_link, skipped_notes
+from overnight_assets.reading.items import (
+    Item,
+    canonical_url,
+    clean_text,
+    display_url,
+    keep_usable,
+    one_line,
+    safe_link,
+    skipped_notes,
+)
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import redact_text, with_credentials
 
@@ -37,8 +46,8 @@ class PapersFound:
 
 def windowed_query(query: str, window: tuple[datetime, datetime]) -> str:
     """The query limited to submissions in the window; arXiv reads submittedDate in GMT, to the minute."""
-    start = window[0].astimezone(timezone.utc)
-    last = (window[1] - timedelta(minutes=1)).astimezone(timezone.utc)
+    start = window[0].astimezone(UTC)
+    last = (window[1] - timedelta(minutes=1)).astimezone(UTC)
     return f"({query}) AND submittedDate:[{start:%Y%m%d%H%M} TO {last:%Y%m%d%H%M}]"
 
 
@@ -57,7 +66,9 @@ def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: Zone
             sort_order=arxiv.SortOrder.Descending,
         )
         try:
-            results = call_within(deadline_s, lambda: list(client.results(search)), "arXiv query")
+            results = call_within(
+                deadline_s, lambda client=client, search=search: list(client.results(search)), "arXiv query"
+            )
         except Exception as error:  # noqa: BLE001 - one failing query must not sink the others
             outcomes[query] = {"outcome": "failed", "error": _describe(error, config)}
             continue
@@ -89,7 +100,9 @@ def _client(config: ArxivConfig, timeout_s: float) -> arxiv.Client:
             kwargs.setdefault("timeout", timeout_s)
             return super().request(*args, **kwargs)
 
-    client = arxiv.Client(page_size=min(PAGE_SIZE, config.max_results), delay_seconds=config.delay_s, num_retries=config.num_retries)
+    client = arxiv.Client(
+        page_size=min(PAGE_SIZE, config.max_results), delay_seconds=config.delay_s, num_retries=config.num_retries
+    )
     client._session = TimeoutSession()  # the package's own attribute (2.x to 4.x) for its requests
     if config.api_url:
         client.query_url_format = with_credentials(config.api_url).split("?")[0] + "?{}"

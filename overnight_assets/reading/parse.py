@@ -62,7 +62,9 @@ def parse_feed(source: str, body: bytes, content_type: str, tz: ZoneInfo) -> Par
     items, skipped = keep_usable(lambda entry: _feed_item(source, entry, tz), feed.entries)
     problem = feed.get("bozo_exception")
     if feed.entries and not items and feed.get("bozo") and problem is not None and not _is_charset_problem(problem):
-        raise NotAFeedError(f"malformed feed ({type(problem).__name__}: {_complaint(problem)}); no item could be recovered")
+        raise NotAFeedError(
+            f"malformed feed ({type(problem).__name__}: {_complaint(problem)}); no item could be recovered"
+        )
     return Parsed(items, _feed_notes(feed, len(feed.entries), items, skipped))
 
 
@@ -77,7 +79,9 @@ def _is_charset_problem(problem: Exception) -> bool:
 
 def _feed_item(source: str, entry, tz: ZoneInfo) -> Item | None:
     link = entry.get("link")
-    summary = clean_text(entry.get("summary") or next((c.get("value") for c in entry.get("content", []) if c.get("value")), ""))
+    summary = clean_text(
+        entry.get("summary") or next((c.get("value") for c in entry.get("content", []) if c.get("value")), "")
+    )
     title = one_line(entry.get("title")) or title_from(summary)  # RSS 2.0 allows an item with only a description
     if not link or not title:
         return None  # an entry broken off mid-way, or one with nothing to link to or say
@@ -92,7 +96,9 @@ def _feed_notes(feed, entries: int, items: list[Item], skipped: dict[str, int]) 
         if _is_charset_problem(problem):
             notes.append(redact_secrets(f"charset: {problem}"))
         else:
-            notes.append(f"malformed feed ({type(problem).__name__}: {_complaint(problem)}); {len(items)} item(s) recovered")
+            notes.append(
+                f"malformed feed ({type(problem).__name__}: {_complaint(problem)}); {len(items)} item(s) recovered"
+            )
     if not entries:
         notes.append("no items: the feed was read and holds none")
     notes += entries_skipped(entries - len(items) - sum(skipped.values()), "without a title or link")
@@ -136,4 +142,11 @@ def _trending_item(source: str, row) -> Item | None:
     if stars := row.find(string=lambda text: text and "stars" in text):
         extra["stars"] = one_line(stars)
     description = row.select_one("p")
-    return Item(source, canonical_url(urljoin(GITHUB, path)), path.replace("/", " / "), clean_text(description.get_text() if description else ""), None, extra)
+    return Item(
+        source,
+        canonical_url(urljoin(GITHUB, path)),
+        path.replace("/", " / "),
+        clean_text(description.get_text() if description else ""),
+        None,
+        extra,
+    )

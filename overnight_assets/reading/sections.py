@@ -8,9 +8,9 @@ items (`score`, `relevance`) and the metadata, never in the text a person reads.
 
 from __future__ import annotations
 
-from overnight_assets.briefing.section import Line, Section, code, italic, link
 from overnight_assets.reading.judge import Pick
-from overnight_assets.reading.night import Selection
+from overnight_assets.reading.reading_list import Selection
+from overnight_assets.section import Line, Section, code, italic, link
 from overnight_assets.status import Status, section_status
 
 DIGEST_ORDER, FINDS_ORDER = 20, 30
@@ -27,9 +27,15 @@ def digest_section(selection: Selection, outcomes: dict[str, dict], llm_status: 
         return _section("article_digest", "Reading list", status, [], lines, llm_status, DIGEST_ORDER)
     if len(failed) == len(outcomes):
         reasons = [Line.item(f"{name}: {o['error']}") for name, o in failed.items()]
-        lines = [Line.text(f"Every source failed ({len(failed)} of {len(outcomes)}): no reading list tonight."), *reasons]
+        lines = [
+            Line.text(f"Every source failed ({len(failed)} of {len(outcomes)}): no reading list tonight."),
+            *reasons,
+        ]
         return _section("article_digest", "Reading list", status, [], lines, llm_status, DIGEST_ORDER)
-    lines = [Line.text(sources_line(outcomes, "source", "sources")), Line.text(picks_line(selection, f"{selection.new} new item{_s(selection.new)}"))]
+    lines = [
+        Line.text(sources_line(outcomes, "source", "sources")),
+        Line.text(picks_line(selection, f"{selection.new} new item{_s(selection.new)}")),
+    ]
     lines += _interest_note(selection)
     lines += [BLANK, *_pick_lines(selection.picks, paper=False)]
     if llm_status == "unavailable" and selection.picks:
@@ -61,7 +67,11 @@ def _status(outcomes: dict[str, dict], failed: dict[str, dict]) -> Status:
 def sources_line(outcomes: dict[str, dict], one: str, many: str) -> str:
     """'18 sources: 16 answered, 1 not modified, 1 failed (Slashdot: HTTP 404 Not Found).': only failures by name."""
     states = [o["outcome"] for o in outcomes.values()]
-    counts = [f"{states.count('ok')} answered", f"{states.count('not_modified')} not modified", f"{states.count('failed')} failed"]
+    counts = [
+        f"{states.count('ok')} answered",
+        f"{states.count('not_modified')} not modified",
+        f"{states.count('failed')} failed",
+    ]
     said = ", ".join(count for count in counts if not count.startswith("0 "))
     why = "; ".join(f"{name}: {o['error']}" for name, o in outcomes.items() if o["outcome"] == "failed")
     return f"{len(outcomes)} {one if len(outcomes) == 1 else many}: {said}" + (f" ({why})." if why else ".")
@@ -78,11 +88,27 @@ def picks_line(selection: Selection, out_of: str, nothing_new: str = "Nothing ne
 def _interest_note(selection: Selection) -> list[Line]:
     if selection.by_interest:
         return []
-    return [Line.text("No interests configured (", code("reading.interests"), "): everything new is ranked by source weight and recency.")]
+    return [
+        Line.text(
+            "No interests configured (",
+            code("reading.interests"),
+            "): everything new is ranked by source weight and recency.",
+        )
+    ]
 
 
-def _section(key: str, title: str, status: Status, picks: list[Pick], lines: list[Line], llm_status: str, order: int) -> Section:
-    return Section(key=key, title=title, status=status, items=[p.to_item() for p in picks], lines=tuple(lines), order=order, llm=llm_status)
+def _section(
+    key: str, title: str, status: Status, picks: list[Pick], lines: list[Line], llm_status: str, order: int
+) -> Section:
+    return Section(
+        key=key,
+        title=title,
+        status=status,
+        items=[p.to_item() for p in picks],
+        lines=tuple(lines),
+        order=order,
+        llm=llm_status,
+    )
 
 
 def _pick_lines(picks: list[Pick], paper: bool) -> list[Line]:

@@ -8,8 +8,9 @@ Bulk writes go through `unnest` of column lists: DuckDB's executemany takes seco
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from overnight_assets.reading.fetch import Validators, is_file
@@ -93,7 +94,14 @@ def items_in_window(
             [list(feeds), window[0], window[1], partition_key],
         ).fetchall()
     return [
-        Item(feeds[feed_url], url, title, summary or "", published.astimezone(tz) if published else None, json.loads(extra or "{}"))
+        Item(
+            feeds[feed_url],
+            url,
+            title,
+            summary or "",
+            published.astimezone(tz) if published else None,
+            json.loads(extra or "{}"),
+        )
         for feed_url, url, title, summary, published, extra in rows
     ]
 

@@ -5,7 +5,6 @@ marked optional (the briefing's own previous partition) loads as None when that 
 never materialized: a first night or a gap in history is information, not an error.
 """
 
-
 import json
 from pathlib import Path
 from typing import Any
@@ -40,5 +39,7 @@ class JsonIOManager(dg.ConfigurableIOManager):
         if not path.exists():
             if optional:
                 return None
-            raise FileNotFoundError(f"{context.asset_key.to_user_string()} has no value at {path}: materialize it first")
+            raise FileNotFoundError(
+                f"{context.asset_key.to_user_string()} has no value at {path}: materialize it first"
+            )
         return json.loads(path.read_text())

@@ -16,15 +16,16 @@ import functools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
+from overnight_assets.deadlines import SocketCutter
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import Cortex, content_hash, stable_json
-from overnight_assets.deadlines import SocketCutter
 from overnight_assets.secret_urls import redact_text
 
 if TYPE_CHECKING:
@@ -248,16 +249,26 @@ class LLMSession:
         messages = [{"role": "system", "content": f"{system}\n\n{DATA_RULES}"}, {"role": "user", "content": prompt}]
         json_schema = schema.model_json_schema()
         options = {"temperature": 0}
-        key = content_hash(stable_json({"model": model, "messages": messages, "options": options, "format": json_schema}))
+        key = content_hash(
+            stable_json({"model": model, "messages": messages, "options": options, "format": json_schema})
+        )
         cached = self._cached(key, schema)
         if cached is not None:
             self.cache_hits += 1
             return cached
         if self.unavailable_reason:
             return self._unavailable()
-        request = {"model": model, "messages": messages, "format": json_schema, "options": options, "keep_alive": self.keep_alive}
+        request = {
+            "model": model,
+            "messages": messages,
+            "format": json_schema,
+            "options": options,
+            "keep_alive": self.keep_alive,
+        }
         try:
-            answer = self._answer("chat", request, lambda response: redacted(schema.model_validate_json(response.message.content or "")))
+            answer = self._answer(
+                "chat", request, lambda response: redacted(schema.model_validate_json(response.message.content or ""))
+            )
         except _NoAnswer as no_answer:
             self.unavailable_reason = no_answer.reason
             return self._unavailable()
@@ -297,7 +308,9 @@ class LLMSession:
                 raise _NoAnswer(f"{where}: {_short(error)}", model_only=_is_model_error(error)) from None
             except _malformed_answers() as error:
                 problem = _short(error)
-        raise _NoAnswer(f"{where} gave a malformed answer twice (not JSON, the wrong shape or outside the schema): {problem}")
+        raise _NoAnswer(
+            f"{where} gave a malformed answer twice (not JSON, the wrong shape or outside the schema): {problem}"
+        )
 
     def _unavailable(self) -> None:
         if self.on_unavailable == "fail":

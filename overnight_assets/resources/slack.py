@@ -33,8 +33,9 @@ import random
 import re
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -93,7 +94,9 @@ class _UntilGivenUp:
         self._gave_up = gave_up
 
     def can_retry(self, *, state, request, response=None, error=None) -> bool:
-        return not self._gave_up.is_set() and super().can_retry(state=state, request=request, response=response, error=error)
+        return not self._gave_up.is_set() and super().can_retry(
+            state=state, request=request, response=response, error=error
+        )
 
     def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
         if self._gave_up.wait(self._wait_s(state, response)):
@@ -110,7 +113,11 @@ class _RateLimitRetryWithinReason(_UntilGivenUp, RateLimitErrorRetryHandler):
     only whole seconds (an HTTP date makes it raise ValueError) and would sleep any length asked."""
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-        return response is not None and response.status_code == 429 and retry_after_s(response.headers) <= MAX_RETRY_AFTER_S
+        return (
+            response is not None
+            and response.status_code == 429
+            and retry_after_s(response.headers) <= MAX_RETRY_AFTER_S
+        )
 
     def _wait_s(self, state, response) -> float:
         return retry_after_s(response.headers) + random.random()
@@ -123,7 +130,7 @@ def retry_after_s(headers: dict) -> float:
     if value.isdigit():
         return float(value)
     try:
-        return max(0.0, (email.utils.parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+        return max(0.0, (email.utils.parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError, IndexError):
         return 1.0
 
@@ -134,7 +141,9 @@ class _AnyServerErrorRetryHandler(_UntilGivenUp, ServerErrorRetryHandler):
     so SlackPoster.post looks for it before posting again."""
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-        return response is not None and 500 <= response.status_code < 600 and not request.url.endswith("/chat.postMessage")
+        return (
+            response is not None and 500 <= response.status_code < 600 and not request.url.endswith("/chat.postMessage")
+        )
 
 
 class _ConnectionErrorRetryUnlessSent(_UntilGivenUp, ConnectionErrorRetryHandler):
@@ -158,13 +167,22 @@ class SlackPoster:
     """Posts and updates one channel's messages; raises SlackApiError (Slack said no) or
     SlackUnreachable (no usable answer in time) once retries are spent."""
 
-    def __init__(self, token: str, channel: str, base_url: str | None = None, backoff_s: float = 1.0, deadline_s: float = CALL_DEADLINE_S):
+    def __init__(
+        self,
+        token: str,
+        channel: str,
+        base_url: str | None = None,
+        backoff_s: float = 1.0,
+        deadline_s: float = CALL_DEADLINE_S,
+    ):
         self._gave_up = threading.Event()
         retry: list[RetryHandler] = [
             _ConnectionErrorRetryUnlessSent(self._gave_up, max_retry_count=2),
             _RateLimitRetryWithinReason(self._gave_up, max_retry_count=3),
             _AnyServerErrorRetryHandler(
-                self._gave_up, max_retry_count=3, interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=backoff_s)
+                self._gave_up,
+                max_retry_count=3,
+                interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=backoff_s),
             ),
         ]
         url = (with_credentials(base_url) or WebClient.BASE_URL).rstrip("/") + "/"
@@ -198,12 +216,16 @@ class SlackPoster:
             raise SlackUnreachable("Slack accepted chat.postMessage but its answer names no channel and ts")
         return channel_id, ts
 
-    def update(self, channel_id: str, ts: str, text: str, blocks: list[dict], partition_key: str, part: int | None = None) -> None:
+    def update(
+        self, channel_id: str, ts: str, text: str, blocks: list[dict], partition_key: str, part: int | None = None
+    ) -> None:
         self._call("chat.update", lambda: self.client.chat_update(
             channel=channel_id, ts=ts, text=text, blocks=blocks, metadata=briefing_metadata(partition_key, part)
         ))  # fmt: skip
 
-    def reply(self, channel_id: str, thread_ts: str, text: str, blocks: list[dict], partition_key: str, part: int) -> str:
+    def reply(
+        self, channel_id: str, thread_ts: str, text: str, blocks: list[dict], partition_key: str, part: int
+    ) -> str:
         """Post `part` of the message in its thread; its ts."""
         response = self._call("chat.postMessage", lambda: self.client.chat_postMessage(
             channel=channel_id, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False,

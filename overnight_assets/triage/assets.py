@@ -1,21 +1,22 @@
 """security_triage, the amygdala: six collectors, a deterministic gate, the LLM only when not GREEN."""
 
-
 from datetime import timedelta
 
 import dagster as dg
 
 from overnight_assets.config import OvernightConfig
-from overnight_assets.operations.assets import llm_section_asset
+from overnight_assets.gpu import llm_section_asset
 from overnight_assets.partitions import partition_window
-from overnight_assets.resources.definitions import CortexResource, LLMResource
+from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
 from overnight_assets.triage.gate import raise_only
-from overnight_assets.triage.night import collect, triage_section
 from overnight_assets.triage.review import REVIEW_SYSTEM, TriageReview, review_prompt
+from overnight_assets.triage.security_triage import collect, triage_section
 
 
 def build_triage_defs(config: OvernightConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
-    @llm_section_asset(partitions, "Docker, auth log, ports, file integrity, disk and failed runs, gated GREEN/AMBER/RED.")
+    @llm_section_asset(
+        partitions, "Docker, auth log, ports, file integrity, disk and failed runs, gated GREEN/AMBER/RED."
+    )
     def security_triage(context: dg.AssetExecutionContext, cortex: CortexResource, llm: LLMResource) -> dg.Output[dict]:
         window = partition_window(context.partition_key, config.timezone)
         lookback = timedelta(hours=config.triage.dagster_runs.lookback_hours if config.triage.dagster_runs else 24)
@@ -50,9 +51,7 @@ def build_triage_defs(config: OvernightConfig, partitions: dg.PartitionsDefiniti
 
 def failed_runs(context: dg.AssetExecutionContext, since, until) -> list[dict]:
     records = context.instance.get_run_records(
-        filters=dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.FAILURE], created_after=since, created_before=until
-        ),
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], created_after=since, created_before=until),
         limit=500,
     )
     return [

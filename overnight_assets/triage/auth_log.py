@@ -18,10 +18,11 @@ import io
 import ipaddress
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from overnight_assets.local_files import open_regular_file
 from overnight_assets.redaction import redact_secrets
@@ -44,12 +45,8 @@ _MONTHS = {
         start=1,
     )
 }
-_CLASSIC = re.compile(
-    r"(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<clock>\d{2}:\d{2}:\d{2}) (?P<rest>.*)"
-)
-_RFC3339 = re.compile(
-    r"(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?) (?P<rest>.*)"
-)
+_CLASSIC = re.compile(r"(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<clock>\d{2}:\d{2}:\d{2}) (?P<rest>.*)")
+_RFC3339 = re.compile(r"(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?) (?P<rest>.*)")
 _PROGRAM = re.compile(r"\S+ (?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: (?P<message>.*)")
 _REPEATED = re.compile(r"message repeated (?P<times>\d+) times: \[ ?(?P<message>.*)\]")
 _FAILED = re.compile(r"Failed \S+ for .*? from (?P<source>\S+)")
@@ -176,8 +173,7 @@ def auth_log_findings(
         *_coverage_findings(events, window_start, window_end),
     ]
     first_accepted = {
-        source: min(logins)[0].astimezone(window_start.tzinfo)
-        for source, logins in events.accepted.items()
+        source: min(logins)[0].astimezone(window_start.tzinfo) for source, logins in events.accepted.items()
     }
     return AuthLogResult(findings, first_accepted)
 
@@ -336,9 +332,7 @@ def _classic_time(match: re.Match, zone: tzinfo, start: datetime, end: datetime)
     candidates = []
     for year in (start.year - 1, start.year, start.year + 1):
         try:
-            candidates.append(
-                datetime(year, month, int(match["day"]), hour, minute, second, tzinfo=zone)
-            )
+            candidates.append(datetime(year, month, int(match["day"]), hour, minute, second, tzinfo=zone))
         except ValueError:  # no such month or day (Feb 29 in a common year), no such hour
             continue
     return min(candidates, key=lambda stamp: _distance(stamp, start, end), default=None)
@@ -365,9 +359,7 @@ def _record(events: _Events, offset: int, stamp: datetime, rest: str) -> None:
         events.privilege_changes.record(privilege.tool_line_changes(program, message), stamp)
 
 
-def _record_ssh(
-    events: _Events, connection: str, stamp: datetime, message: str, times: int
-) -> None:
+def _record_ssh(events: _Events, connection: str, stamp: datetime, message: str, times: int) -> None:
     if failed := _FAILED.match(message):
         source = _address(failed)
         key = (connection, source)
@@ -404,18 +396,14 @@ def _failure_findings(failures: Counter, threshold: int) -> list[Finding]:
     ]
 
 
-def _accepted_findings(
-    events: _Events, failures: Counter, threshold: int, known_sources: set[str]
-) -> list[Finding]:
+def _accepted_findings(events: _Events, failures: Counter, threshold: int, known_sources: set[str]) -> list[Finding]:
     findings = []
     for source, logins in sorted(events.accepted.items()):
         detail = _logins_detail(logins)
         if finding := _after_burst_finding(events, source, sorted(logins), failures[source], threshold):
             findings.append(finding)
         if known_sources and source not in known_sources:
-            findings.append(
-                Finding(COLLECTOR, Severity.AMBER, f"SSH login from new address {source}", detail)
-            )
+            findings.append(Finding(COLLECTOR, Severity.AMBER, f"SSH login from new address {source}", detail))
     if events.accepted and not known_sources:
         sources = ", ".join(sorted(events.accepted))
         findings.append(

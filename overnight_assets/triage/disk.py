@@ -49,9 +49,7 @@ def disk_findings(usages: list[DiskUsage], amber_pct: float, red_pct: float) -> 
     findings = []
     for usage in usages:
         percent = usage.percent_used
-        severity = (
-            Severity.RED if percent >= red_pct else Severity.AMBER if percent >= amber_pct else None
-        )
+        severity = Severity.RED if percent >= red_pct else Severity.AMBER if percent >= amber_pct else None
         if severity:
             findings.append(
                 Finding(

@@ -66,9 +66,7 @@ def integrity_findings(baseline: dict[str, str] | None, current: dict[str, str])
                 "first run: later runs compare against these hashes",
             )
         ]
-    changed = sorted(
-        path for path in baseline.keys() & current.keys() if baseline[path] != current[path]
-    )
+    changed = sorted(path for path in baseline.keys() & current.keys() if baseline[path] != current[path])
     findings = [
         Finding(
             COLLECTOR,
@@ -79,19 +77,13 @@ def integrity_findings(baseline: dict[str, str] | None, current: dict[str, str])
         for path in changed
     ]
     findings += [
-        Finding(
-            COLLECTOR, Severity.AMBER, f"new watched file: {path}", f"sha256 {current[path][:12]}…"
-        )
+        Finding(COLLECTOR, Severity.AMBER, f"new watched file: {path}", f"sha256 {current[path][:12]}…")
         for path in sorted(current.keys() - baseline.keys())
     ]
     findings += [
-        Finding(
-            COLLECTOR, Severity.AMBER, f"watched file removed: {path}", "in the baseline, gone now"
-        )
+        Finding(COLLECTOR, Severity.AMBER, f"watched file removed: {path}", "in the baseline, gone now")
         for path in sorted(baseline.keys() - current.keys())
     ]
     if not findings:
-        findings.append(
-            Finding(COLLECTOR, Severity.INFO, f"{len(current)} watched files unchanged")
-        )
+        findings.append(Finding(COLLECTOR, Severity.INFO, f"{len(current)} watched files unchanged"))
     return findings

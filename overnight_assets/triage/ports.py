@@ -43,9 +43,7 @@ def read_listening_sockets(proc_net_dir: str) -> list[Socket]:
         except FileNotFoundError:
             continue
         except OSError as error:
-            raise RuntimeError(
-                f"cannot read {directory / name}: {error.strerror or error}"
-            ) from error
+            raise RuntimeError(f"cannot read {directory / name}: {error.strerror or error}") from error
         tables_read += 1
         _read_table(text, protocol, table)
     if not tables_read:

@@ -23,9 +23,9 @@ Not seen: what is done in a root shell (`sudo -i`, `sudo bash`) beyond the tools
 
 import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
 
 from overnight_assets.triage.findings import Finding, Severity, printable
 
@@ -61,24 +61,104 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
 _DURATION = re.compile(r"\d+(?:\.\d+)?[smhd]?")
 _CRYPT_HASH = re.compile(r"\$(?:1|2[abxy]?|5|6|7|y|gy)\$\S+")  # `useradd -p HASH`: no hash in a finding
 _WRAPPERS = frozenset(
-    "env nice nohup exec command builtin eval time timeout stdbuf ionice chrt taskset setsid xargs sudo doas su "
-    "runuser sh bash dash zsh ksh fish busybox if then else do while until !".split()
+    [
+        "env",
+        "nice",
+        "nohup",
+        "exec",
+        "command",
+        "builtin",
+        "eval",
+        "time",
+        "timeout",
+        "stdbuf",
+        "ionice",
+        "chrt",
+        "taskset",
+        "setsid",
+        "xargs",
+        "sudo",
+        "doas",
+        "su",
+        "runuser",
+        "sh",
+        "bash",
+        "dash",
+        "zsh",
+        "ksh",
+        "fish",
+        "busybox",
+        "if",
+        "then",
+        "else",
+        "do",
+        "while",
+        "until",
+        "!",
+    ]
 )
-_WRAPPER_VALUE_OPTIONS = frozenset({"-u", "-g", "-s", "-n", "--user", "--group", "--signal"})  # sudo -u USER, env -u NAME, …
+_WRAPPER_VALUE_OPTIONS = frozenset(
+    {"-u", "-g", "-s", "-n", "--user", "--group", "--signal"}
+)  # sudo -u USER, env -u NAME, …
 # files whose change grants privileges; any /etc/sudoers* counts (sudoers.d/, a sudoers.tmp moved into place)
 _PRIVILEGE_FILES = frozenset({"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow"})
 _EDITS_A_FILE = {"visudo": "/etc/sudoers", "sudoedit": None, "vipw": "/etc/passwd", "vigr": "/etc/group"}
 _READERS = frozenset(
-    "cat less more head tail grep egrep fgrep zgrep rg ls stat diff cmp wc file md5sum sha1sum sha256sum "
-    "sha512sum b2sum getent view lsattr namei readlink realpath test [ sed awk".split()
+    [
+        "cat",
+        "less",
+        "more",
+        "head",
+        "tail",
+        "grep",
+        "egrep",
+        "fgrep",
+        "zgrep",
+        "rg",
+        "ls",
+        "stat",
+        "diff",
+        "cmp",
+        "wc",
+        "file",
+        "md5sum",
+        "sha1sum",
+        "sha256sum",
+        "sha512sum",
+        "b2sum",
+        "getent",
+        "view",
+        "lsattr",
+        "namei",
+        "readlink",
+        "realpath",
+        "test",
+        "[",
+        "sed",
+        "awk",
+    ]
 )
 _IN_PLACE = frozenset({"sed", "awk"})  # readers that write with -i (sed -i, awk -i inplace)
 _COPIERS = frozenset({"cp", "install", "rsync", "scp", "ln"})  # they write only their destination
 _JOIN_OPTIONS = {"usermod": {"a", "G"}, "gpasswd": {"a"}}  # options that only add a user to groups
 _TARGET_OPTION = frozenset({"cp", "install", "ln"})  # -t DIR names the destination (rsync's -t is --times)
 _ACCOUNT_TOOLS = frozenset(
-    "useradd usermod userdel adduser deluser addgroup delgroup groupadd groupmod groupdel gpasswd newusers "
-    "chpasswd passwd".split()
+    [
+        "useradd",
+        "usermod",
+        "userdel",
+        "adduser",
+        "deluser",
+        "addgroup",
+        "delgroup",
+        "groupadd",
+        "groupmod",
+        "groupdel",
+        "gpasswd",
+        "newusers",
+        "chpasswd",
+        "passwd",
+    ]
 )
 
 
@@ -95,22 +175,77 @@ _GROUPS = {"groups": "G", "gid": "g", "uid": "u"}
 _SYNTAX = {
     "useradd": _Syntax(
         "bcdefgGkKpsuRPZ",
-        frozenset("base-dir comment home-dir expiredate inactive gid groups skel key password shell uid root prefix "
-                  "selinux-user selinux-range".split()),
+        frozenset(
+            [
+                "base-dir",
+                "comment",
+                "home-dir",
+                "expiredate",
+                "inactive",
+                "gid",
+                "groups",
+                "skel",
+                "key",
+                "password",
+                "shell",
+                "uid",
+                "root",
+                "prefix",
+                "selinux-user",
+                "selinux-range",
+            ]
+        ),
         _GROUPS,
     ),
     "usermod": _Syntax(
         "cdefgGlpsuRPZvVwW",
-        frozenset("comment home expiredate inactive gid groups login password shell uid root prefix selinux-user "
-                  "selinux-range add-subuids del-subuids add-subgids del-subgids".split()),
+        frozenset(
+            [
+                "comment",
+                "home",
+                "expiredate",
+                "inactive",
+                "gid",
+                "groups",
+                "login",
+                "password",
+                "shell",
+                "uid",
+                "root",
+                "prefix",
+                "selinux-user",
+                "selinux-range",
+                "add-subuids",
+                "del-subuids",
+                "add-subgids",
+                "del-subgids",
+            ]
+        ),
         {**_GROUPS, "remove": "r", "append": "a"},
     ),
-    "gpasswd": _Syntax("adMAQ", frozenset("add delete members administrators root".split()), {"add": "a", "members": "M"}),
+    "gpasswd": _Syntax(
+        "adMAQ", frozenset(["add", "delete", "members", "administrators", "root"]), {"add": "a", "members": "M"}
+    ),
     "adduser": _Syntax(
         "",
-        frozenset("home shell uid firstuid lastuid gid firstgid lastgid ingroup gecos conf comment".split()),
+        frozenset(
+            [
+                "home",
+                "shell",
+                "uid",
+                "firstuid",
+                "lastuid",
+                "gid",
+                "firstgid",
+                "lastgid",
+                "ingroup",
+                "gecos",
+                "conf",
+                "comment",
+            ]
+        ),
     ),
-    "groupadd": _Syntax("gKpRP", frozenset("gid key password root prefix".split())),
+    "groupadd": _Syntax("gKpRP", frozenset(["gid", "key", "password", "root", "prefix"])),
 }
 _SYNTAX["addgroup"] = _SYNTAX["adduser"]
 
@@ -134,7 +269,9 @@ def tool_line_changes(program: str, message: str) -> list[Change]:
             if kind == "grant":
                 return _grants(match["user"], [match["group"]], program)
             if kind == "members":
-                return [c for user in match["users"].split(",") if user for c in _grants(user, [match["group"]], program)]
+                return [
+                    c for user in match["users"].split(",") if user for c in _grants(user, [match["group"]], program)
+                ]
             if kind == "account":
                 detail = printable(f"UID={match['uid']}{match['rest']}", 120)
                 return [_new_account(match["user"], match["uid"] == "0", f"{program} ({detail})")]
@@ -319,7 +456,10 @@ def _adduser(program: str, options: dict, operands: list[str], source: str) -> l
         return []
     if program == "addgroup" or ("group" in options and "system" not in options):
         return [_new_group(operands[0], source)]
-    return [_new_account(operands[0], "0" in options.get("uid", []), source), *_grants(operands[0], options.get("ingroup", []), source)]
+    return [
+        _new_account(operands[0], "0" in options.get("uid", []), source),
+        *_grants(operands[0], options.get("ingroup", []), source),
+    ]
 
 
 def _groupadd(program: str, options: dict, operands: list[str], source: str) -> list[Change]:
@@ -405,7 +545,9 @@ class PrivilegeLedger:
         """A line sudo wrote: a command is judged once its last piece is known (the next line of the
         same sudo, or the end of the window)."""
         if continued := _SUDO_CONTINUED.fullmatch(message):
-            command = self.sudo_open.setdefault((pid, continued["invoker"]), _SudoPieces(stamp, ["COMMAND="]))  # its start was not seen
+            command = self.sudo_open.setdefault(
+                (pid, continued["invoker"]), _SudoPieces(stamp, ["COMMAND="])
+            )  # its start was not seen
             if command.size < MAX_COMMAND_BYTES:
                 command.pieces.append(continued["logged"])
                 command.size += len(continued["logged"])

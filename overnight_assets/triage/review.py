@@ -29,6 +29,11 @@ def review_prompt(findings: list[Finding]) -> str:
     """Only AMBER and RED findings go to the model: INFO lines change night to night. RED ones come
     first and each finding has its own budget, so junk written into a log cannot crowd the signal
     out of what the model reads."""
-    flagged = sorted((f for f in findings if f.severity is not Severity.INFO), key=lambda f: f.severity is not Severity.RED)
-    lines = "\n".join(within_budget(f"- [{f.severity.value}] {f.collector}: {f.title}. {f.detail}".rstrip(), FINDING_BYTES) for f in flagged)
+    flagged = sorted(
+        (f for f in findings if f.severity is not Severity.INFO), key=lambda f: f.severity is not Severity.RED
+    )
+    lines = "\n".join(
+        within_budget(f"- [{f.severity.value}] {f.collector}: {f.title}. {f.detail}".rstrip(), FINDING_BYTES)
+        for f in flagged
+    )
     return "Findings from tonight's collectors:\n" + as_data("findings", within_budget(lines, FINDINGS_BYTES))

@@ -6,11 +6,11 @@ and naming what failed (status, the error's first line, the run's link in the UI
 """
 
 import dagster as dg
+from testkit import slack_payload_problems
 
 import overnight_assets.briefing.assets as briefing_assets
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, no_briefing_needed
 from overnight_assets.definitions import build_defs
-from testkit import slack_payload_problems
 
 NIGHT = "2026-11-20"
 FAILED_LOGINS = "".join(
@@ -35,7 +35,9 @@ def fail_code_reviews(monkeypatch):
 
 
 def failed_night(defs, instance):
-    result = defs.resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance, raise_on_error=False)
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        partition_key=NIGHT, instance=instance, raise_on_error=False
+    )
     assert not result.success
     return result
 
@@ -77,7 +79,9 @@ def run_requested(defs, instance, request: dg.RunRequest):
     return job.execute_in_process(partition_key=request.partition_key, instance=instance, tags=tags)
 
 
-def test_a_failed_section_skips_the_briefing_in_its_own_run(make_config, instance, ollama_server, slack_server, monkeypatch):
+def test_a_failed_section_skips_the_briefing_in_its_own_run(
+    make_config, instance, ollama_server, slack_server, monkeypatch
+):
     """Dagster's behaviour the sensor exists for: a failed upstream skips the briefing in that run."""
     fail_code_reviews(monkeypatch)
     config = make_config(ollama_server.url, slack_server.url)
@@ -107,7 +111,10 @@ def test_the_briefing_goes_out_with_the_verdict_and_names_the_failed_sections(
     assert briefing.startswith(f"# Morning briefing for {NIGHT}: RED")  # the sudo grant's verdict
     assert "## Security triage: RED" in briefing and "mallory" in briefing
     link = f"http://dagster.lan:3000/runs/{result.run_id}"
-    assert f"**Code reviews FAILED**\nRuntimeError: git object store corrupt: bad object HEAD\n[The run in the Dagster UI]({link})" in briefing
+    assert (
+        f"**Code reviews FAILED**\nRuntimeError: git object store corrupt: bad object HEAD\n[The run in the Dagster UI]({link})"
+        in briefing
+    )
     assert "second line of the error" not in briefing
     assert f"**Pr digest NOT RUN**\ncode_reviews failed first\n[The run in the Dagster UI]({link})" in briefing
     assert briefing.count("\n## ") == 6  # since yesterday + the five sections: three arrived, two stand-ins
@@ -115,7 +122,9 @@ def test_the_briefing_goes_out_with_the_verdict_and_names_the_failed_sections(
     assert len(slack_server.posts) == 1
     post = slack_server.posts[0]
     assert "Morning briefing 2026-11-20: RED" in post["text"] and "Security triage: RED" in post["text"]
-    assert "*Code reviews FAILED*" in str(post["blocks"]) and f"<{link}|The run in the Dagster UI>" in str(post["blocks"])
+    assert "*Code reviews FAILED*" in str(post["blocks"]) and f"<{link}|The run in the Dagster UI>" in str(
+        post["blocks"]
+    )
     assert slack_payload_problems(slack_server, {link}) == []  # Slack's syntax, Slack's limits
     materialization = instance.get_latest_materialization_event(dg.AssetKey("morning_briefing")).asset_materialization
     assert materialization.metadata["failed_sections"].value == "code_reviews (FAILED), pr_digest (NOT RUN)"
@@ -159,6 +168,8 @@ def test_only_failed_nightly_runs_get_a_briefing(make_config, instance, ollama_s
     defs = build_defs(make_config(ollama_server.url))
     daemon = Daemon(defs, instance)
     assert defs.resolve_sensor_def("briefing_after_failure_sensor").default_status == dg.DefaultSensorStatus.RUNNING
-    review = defs.resolve_job_def("code_review").execute_in_process(partition_key=NIGHT, instance=instance, raise_on_error=False)
+    review = defs.resolve_job_def("code_review").execute_in_process(
+        partition_key=NIGHT, instance=instance, raise_on_error=False
+    )
     assert not review.success
     assert daemon.tick().run_requests == []

@@ -28,7 +28,9 @@ def test_failed_delivery_is_retried_until_delivered(make_config, instance, unuse
     assert "OVERNIGHT_TEST_SLACK_TOKEN unset" in evaluate(config, instance).skip_message
 
 
-def test_a_busy_cortex_skips_the_tick_instead_of_holding_the_daemon(make_config, instance, unused_url, slack_server, monkeypatch):
+def test_a_busy_cortex_skips_the_tick_instead_of_holding_the_daemon(
+    make_config, instance, unused_url, slack_server, monkeypatch
+):
     from testkit import hold_cortex, release_cortex
 
     import overnight_assets.briefing.sensors as sensors

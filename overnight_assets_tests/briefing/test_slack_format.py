@@ -1,7 +1,7 @@
 """Untrusted text reaches Slack inert: no mentions, no smuggled links, within Slack's limits."""
 
-from overnight_assets.briefing.section import Section
 from overnight_assets.briefing.slack_format import escape, slack_message
+from overnight_assets.section import Section
 from overnight_assets.status import Status
 
 
@@ -25,11 +25,16 @@ def test_blocks_escape_section_content_and_keep_within_limits():
 def test_plain_text_fallback_names_every_section():
     sections = [Section("a", "Security triage", Status.RED), Section("b", "Reading", Status.GREEN)]
     text = slack_message("2026-11-20", Status.RED, "Act now.", sections).text
-    assert text.splitlines() == ["Morning briefing 2026-11-20: RED", "Act now.", "Security triage: RED", "Reading: GREEN"]
+    assert text.splitlines() == [
+        "Morning briefing 2026-11-20: RED",
+        "Act now.",
+        "Security triage: RED",
+        "Reading: GREEN",
+    ]
 
 
 def test_plain_text_from_outside_cannot_become_a_link_or_html_in_the_markdown_file():
-    from overnight_assets.briefing.section import Line, Section
+    from overnight_assets.section import Line, Section
     from overnight_assets.status import Status
 
     smuggled = "Great post [click here](javascript:alert(1)) <img src=x onerror=alert(1)>"
@@ -37,3 +42,9 @@ def test_plain_text_from_outside_cannot_become_a_link_or_html_in_the_markdown_fi
     for line in section.markdown.splitlines():
         assert "](" not in line.replace("\\](", "") and "<img" not in line.replace("\\<img", "")
     assert "\\[click here\\](javascript:alert(1))" in section.markdown
+
+
+def test_every_status_has_its_emoji():
+    from overnight_assets.briefing.slack_format import STATUS_EMOJI
+
+    assert set(STATUS_EMOJI) == set(Status) and STATUS_EMOJI[Status.NOT_CONFIGURED] == ":white_circle:"

@@ -10,14 +10,14 @@ from datetime import date
 from pathlib import Path
 
 import yaml
+from testkit import slack_links, slack_payload_problems
 
-from overnight_assets.briefing.section import Line, Section, bold, code, italic, link
 from overnight_assets.briefing.slack_format import MAX_BLOCKS, SECTION_TEXT_LIMIT, TEXT_LIMIT, slack_message
 from overnight_assets.config import BUNDLED_DEMO_CONFIG, load_config
 from overnight_assets.definitions import build_defs
-from overnight_assets.operations.demo import prepare_demo_auth_log, prepare_demo_feeds, prepare_demo_repository
+from overnight_assets.demo.inputs import prepare_demo_auth_log, prepare_demo_feeds, prepare_demo_repository
+from overnight_assets.section import Line, Section, bold, code, italic, link
 from overnight_assets.status import Status
-from testkit import slack_links, slack_payload_problems
 
 NIGHT = "2026-11-20"
 
@@ -53,7 +53,9 @@ def item_urls(section: dict) -> set[str]:
     return {item[key] for item in section["items"] for key in ("url", "pdf_url") if item.get(key)}
 
 
-def test_the_demo_night_reads_in_slacks_syntax_with_every_pick(tmp_path, monkeypatch, instance, unused_url, slack_server):
+def test_the_demo_night_reads_in_slacks_syntax_with_every_pick(
+    tmp_path, monkeypatch, instance, unused_url, slack_server
+):
     config = demo_config(tmp_path, monkeypatch, unused_url, slack_server.url)  # no Ollama, as in the demo
     result = build_defs(config).resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance)
     assert result.success
@@ -85,7 +87,12 @@ def rendered(*sections: Section, summary="All quiet.") -> str:
 
 def test_links_and_bold_are_slacks_own_syntax_and_markdown_stays_in_the_file():
     digest = section(
-        Line.item(link("Quantization [in] practice", "https://example.org/q?a=1&b=2"), " (Lobsters)", number=1, details=[Line.text(italic("Why: gguf."))]),
+        Line.item(
+            link("Quantization [in] practice", "https://example.org/q?a=1&b=2"),
+            " (Lobsters)",
+            number=1,
+            details=[Line.text(italic("Why: gguf."))],
+        ),
         Line.text(bold("homelab"), ": 2 commits"),
     )
     text = rendered(digest)
@@ -105,7 +112,9 @@ def test_a_hostile_title_cannot_ping_link_or_format():
     assert re.findall(r"<([^<>|]*)\|", text) == ["https://good.example/a"]  # the one link is the validated URL
     assert "&lt;https://evil.example|bank&gt;" in text and "<!channel>" not in text and "@here" not in text
     label = text.split("|", 1)[1].rsplit(">", 1)[0]
-    assert label.startswith("∗Free∗ &lt;!channel&gt; @\u2060here") and label.endswith("ˍxˍ ˋrmˋ ∼y∼ a_b")  # snake_case stays
+    assert label.startswith("∗Free∗ &lt;!channel&gt; @\u2060here") and label.endswith(
+        "ˍxˍ ˋrmˋ ∼y∼ a_b"
+    )  # snake_case stays
     assert not any(char in label.replace("a_b", "") for char in "*_~`"), label
 
 
@@ -123,7 +132,14 @@ def test_only_http_links_are_links_and_a_bar_or_bracket_in_a_url_is_made_safe():
 
 
 def test_a_long_section_goes_over_several_blocks_at_line_boundaries_nothing_cut():
-    lines = [Line.item(link(f"Pick {n} " + "words " * 40, f"https://example.org/{n}"), number=n, details=[Line.text("summary " * 60)]) for n in range(1, 41)]
+    lines = [
+        Line.item(
+            link(f"Pick {n} " + "words " * 40, f"https://example.org/{n}"),
+            number=n,
+            details=[Line.text("summary " * 60)],
+        )
+        for n in range(1, 41)
+    ]
     message = slack_message(NIGHT, Status.GREEN, "Summary.", [section(*lines)])
     texts = [block["text"]["text"] for block in message.blocks if block["type"] == "section"]
     assert len(texts) > 3 and all(len(text) <= SECTION_TEXT_LIMIT for text in texts)
@@ -141,7 +157,14 @@ def test_a_line_longer_than_a_block_is_split_at_spaces_as_plain_text():
 
 
 def test_past_fifty_blocks_the_rest_goes_into_the_thread():
-    sections = [section(*[Line.item(link(f"Item {k}-{n} " + "x " * 400, f"https://example.org/{k}/{n}")) for n in range(4)], key=f"s{k}", title=f"Section {k}") for k in range(30)]
+    sections = [
+        section(
+            *[Line.item(link(f"Item {k}-{n} " + "x " * 400, f"https://example.org/{k}/{n}")) for n in range(4)],
+            key=f"s{k}",
+            title=f"Section {k}",
+        )
+        for k in range(30)
+    ]
     message = slack_message(NIGHT, Status.GREEN, "Summary.", sections)
     assert len(message.blocks) <= MAX_BLOCKS and message.replies
     assert all(len(reply["blocks"]) <= MAX_BLOCKS for reply in message.replies)
@@ -161,16 +184,35 @@ def test_the_plain_text_fallback_stays_within_slacks_limits():
 def test_markdown_and_slack_are_rendered_from_the_same_lines():
     lines = (
         Line.item("auth_log: 12 failed SSH logins", severity="amber"),
-        Line.item(code("abc12345"), " Add feature (Ana)", details=[Line.item("app.py:3 breakpoint() left in", severity="warning")]),
+        Line.item(
+            code("abc12345"),
+            " Add feature (Ana)",
+            details=[Line.item("app.py:3 breakpoint() left in", severity="warning")],
+        ),
     )
     triage = section(*lines, title="Security triage", status=Status.AMBER, key="security_triage")
-    assert triage.markdown.splitlines() == ["- **AMBER** auth_log: 12 failed SSH logins", "- `abc12345` Add feature (Ana)", "  - **WARNING** app.py:3 breakpoint() left in"]
+    assert triage.markdown.splitlines() == [
+        "- **AMBER** auth_log: 12 failed SSH logins",
+        "- `abc12345` Add feature (Ana)",
+        "  - **WARNING** app.py:3 breakpoint() left in",
+    ]
     text = rendered(triage)
-    assert "• *AMBER* auth_log: 12 failed SSH logins\n• `abc12345` Add feature (Ana)\n      ◦ *WARNING* app.py:3 breakpoint() left in" in text
+    assert (
+        "• *AMBER* auth_log: 12 failed SSH logins\n• `abc12345` Add feature (Ana)\n      ◦ *WARNING* app.py:3 breakpoint() left in"
+        in text
+    )
 
 
 def test_a_section_stored_before_lines_existed_still_loads():
-    older = {"key": "security_triage", "title": "Security triage", "status": "GREEN", "items": [], "markdown": "- *AMBER* x\nsecond", "order": 0, "llm": "ok"}
+    older = {
+        "key": "security_triage",
+        "title": "Security triage",
+        "status": "GREEN",
+        "items": [],
+        "markdown": "- *AMBER* x\nsecond",
+        "order": 0,
+        "llm": "ok",
+    }
     loaded = Section.from_dict(older)
     assert [line.plain for line in loaded.lines] == ["- *AMBER* x", "second"] and loaded.markdown == older["markdown"]
     again = Section.from_dict(json.loads(json.dumps(loaded.to_dict())))

@@ -1,7 +1,6 @@
 """Fixtures: the repositories the code review tests read."""
 
 import pytest
-
 from git_history import AWS_KEY, BOB, PRIVATE_KEY, WINDOW_END, GitRepo, at
 
 
@@ -23,15 +22,23 @@ def busy(make_repo):
     shas["before"] = repo.commit("Just before the window", {"a.txt": "a\n"}, at=at(-0.0003))
     shas["start"] = repo.commit("Exactly at the window's start", {"b.txt": "b\n"}, at=at(0))
     repo.branch("feature")
-    shas["feature"] = repo.commit("Feature work", {"feature.py": "import json\nimport sys\n\nprint(sys.argv)\n"}, at=at(1), author=BOB)
+    shas["feature"] = repo.commit(
+        "Feature work", {"feature.py": "import json\nimport sys\n\nprint(sys.argv)\n"}, at=at(1), author=BOB
+    )
     repo.checkout("main")
-    shas["secret"] = repo.commit("Add deploy config", {"deploy.env": f"AWS_ACCESS_KEY_ID={AWS_KEY}\n", "id_ed25519": PRIVATE_KEY}, at=at(2))
+    shas["secret"] = repo.commit(
+        "Add deploy config", {"deploy.env": f"AWS_ACCESS_KEY_ID={AWS_KEY}\n", "id_ed25519": PRIVATE_KEY}, at=at(2)
+    )
     shas["binary"] = repo.commit("Add logo", {"logo.png": bytes(range(256)) * 8}, at=at(3))
-    shas["huge"] = repo.commit("Generate table", {"table.txt": "".join(f"row {i}\n" for i in range(5000))}, at=at(4), author=BOB)
+    shas["huge"] = repo.commit(
+        "Generate table", {"table.txt": "".join(f"row {i}\n" for i in range(5000))}, at=at(4), author=BOB
+    )
     shas["rename"] = repo.commit("Rename", {"b.txt": None, "renamed.txt": "b\n"}, at=at(5))
     shas["empty"] = repo.commit("An empty commit", at=at(6))
     shas["latin1"] = repo.commit("Latin-1 notes", {"notes.txt": "café crème\n".encode("latin-1")}, at=at(7))
-    shas["lock"] = repo.commit("Bump lock", {"poetry.lock": "[[package]]\nname = 'x'\n", "broken.py": "def f(:\n"}, at=at(8))
+    shas["lock"] = repo.commit(
+        "Bump lock", {"poetry.lock": "[[package]]\nname = 'x'\n", "broken.py": "def f(:\n"}, at=at(8)
+    )
     shas["merge"] = repo.merge("feature", at=at(9))
     repo.branch("waiting")
     shas["waiting"] = repo.commit("Work in progress", {"wip.py": "breakpoint()\n"}, at=at(10), author=BOB)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-
-WINDOW_START = datetime(2026, 11, 19, 22, 0, tzinfo=timezone.utc)  # 2026-11-20 00:00 in Bucharest
+WINDOW_START = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)  # 2026-11-20 00:00 in Bucharest
 WINDOW_END = WINDOW_START + timedelta(days=1)
 NIGHT = "2026-11-20"
 ALICE, BOB = ("Alice", "alice@example.org"), ("Bob", "bob@example.org")
@@ -72,8 +71,9 @@ def plant_everywhere(repo: GitRepo) -> dict[str, str]:
     lines) holding every kind, a branch and a tag per kind named with it, and a merge into main
     whose message holds every kind (of a branch whose author's name holds every kind too).
     Returns place -> sha of the commit holding it."""
-    from overnight_assets.redaction import KINDS
     from planted_secrets import plant
+
+    from overnight_assets.redaction import KINDS
 
     def all_of(place: str, separator: str) -> str:
         return separator.join(plant(kind, place).text for kind in KINDS)
@@ -81,15 +81,27 @@ def plant_everywhere(repo: GitRepo) -> dict[str, str]:
     shas = {
         "subject": repo.commit(f"Leaks in the subject: {all_of('subject', ' ; ')}", at=at(1)),
         "body": repo.commit(f"Leaks in the body\n\n{all_of('body', chr(10))}\n", at=at(1.1)),
-        "author name": repo.commit("Leaks in the author's name", at=at(1.2), author=(all_of("author name", " ; "), "dev@example.org")),
-        "author email": repo.commit("Leaks in the author's email", at=at(1.3), author=("Dev", all_of("author email", " ; "))),
-        "file path": repo.commit("Leaks in file names", {f"leaks/{i:02d} {p.text}": "x\n" for i, kind in enumerate(KINDS) if (p := plant(kind, "file path"))}, at=at(1.4)),
-        "diff line": repo.commit("Leaks in added lines", {"config/leaks.env": all_of("diff line", "\n") + "\n"}, at=at(1.5)),
+        "author name": repo.commit(
+            "Leaks in the author's name", at=at(1.2), author=(all_of("author name", " ; "), "dev@example.org")
+        ),
+        "author email": repo.commit(
+            "Leaks in the author's email", at=at(1.3), author=("Dev", all_of("author email", " ; "))
+        ),
+        "file path": repo.commit(
+            "Leaks in file names",
+            {f"leaks/{i:02d} {p.text}": "x\n" for i, kind in enumerate(KINDS) if (p := plant(kind, "file path"))},
+            at=at(1.4),
+        ),
+        "diff line": repo.commit(
+            "Leaks in added lines", {"config/leaks.env": all_of("diff line", "\n") + "\n"}, at=at(1.5)
+        ),
     }
     for i, kind in enumerate(KINDS):
         if branch := plant(kind, "branch name"):
             repo.branch(f"leak-{i:02d}/{branch.text}")
-            shas[f"branch name {i:02d}"] = repo.commit(f"Waiting work {i}", {f"wip/{i:02d}.txt": "wip\n"}, at=at(2 + i / 100))
+            shas[f"branch name {i:02d}"] = repo.commit(
+                f"Waiting work {i}", {f"wip/{i:02d}.txt": "wip\n"}, at=at(2 + i / 100)
+            )
             repo.checkout("main")
         if tag := plant(kind, "tag name"):
             repo.git("tag", f"leak-{i:02d}/{tag.text}")

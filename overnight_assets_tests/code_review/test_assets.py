@@ -6,8 +6,8 @@ import json
 
 import dagster as dg
 import duckdb
-
 from git_history import AWS_KEY, NIGHT
+
 from overnight_assets.briefing.compose import SUMMARY_SYSTEM
 from overnight_assets.definitions import build_defs
 
@@ -82,7 +82,9 @@ def test_the_pr_digest_shows_what_landed_and_what_waits(make_config, instance, u
     assert f"**gone**: repository gone: path {tmp_path / 'nowhere'} does not exist" in markdown
 
 
-def test_the_nightly_briefing_carries_both_sections_and_never_the_secret(make_config, instance, ollama_server, slack_server, busy):
+def test_the_nightly_briefing_carries_both_sections_and_never_the_secret(
+    make_config, instance, ollama_server, slack_server, busy
+):
     config = make_config(ollama_server.url, slack_server.url, code_review__repos=repos_config(busy))
     run_reviews(config, instance, job="nightly")
     briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
@@ -90,7 +92,11 @@ def test_the_nightly_briefing_carries_both_sections_and_never_the_secret(make_co
     assert "## Code reviews: RED" in briefing and "## What landed, what is waiting: AMBER" in briefing
     assert AWS_KEY not in briefing and AWS_KEY not in json.dumps(slack_server.posts)
     # the summary's model reads the findings as fenced data, worst first, not the sections' Markdown
-    [asked] = [chat["messages"][1]["content"] for chat in ollama_server.chats if chat["messages"][0]["content"].startswith(SUMMARY_SYSTEM)]
+    [asked] = [
+        chat["messages"][1]["content"]
+        for chat in ollama_server.chats
+        if chat["messages"][0]["content"].startswith(SUMMARY_SYSTEM)
+    ]
     needs_action = asked.split("<<<DATA needs action>>>\n", 1)[1].split("\n<<<END DATA>>>", 1)[0].splitlines()
     assert any(line.startswith(f"RED Code reviews: homelab {busy.shas['secret'][:8]} ") for line in needs_action)
     statuses = [line.split(" ", 1)[0] for line in needs_action]
@@ -99,7 +105,9 @@ def test_the_nightly_briefing_carries_both_sections_and_never_the_secret(make_co
     assert "- `" not in asked and AWS_KEY not in asked
 
 
-def test_a_review_after_a_fallback_night_completes_the_memory(make_config, instance, unused_url, ollama_server, busy, tmp_path):
+def test_a_review_after_a_fallback_night_completes_the_memory(
+    make_config, instance, unused_url, ollama_server, busy, tmp_path
+):
     repos = repos_config(busy)
     run_reviews(make_config(unused_url, code_review__repos=repos), instance)
     ollama_server.overrides = {"summary": "Reviewed once the model was back."}

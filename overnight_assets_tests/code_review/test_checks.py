@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import git
 import pytest
-
 from git_history import WINDOW_END, WINDOW_START, GitRepo, at, plant_everywhere
-from overnight_assets.code_review.landed import digest_repository
-from overnight_assets.code_review.night import prepare_night
+from planted_secrets import PLANTS_OF_PLACES, plant
+
+from overnight_assets.code_review.code_reviews import prepare_night
+from overnight_assets.code_review.git import GitRepository
+from overnight_assets.code_review.pr_digest import digest_repository
 from overnight_assets.config import CodeReviewConfig, Repo
 from overnight_assets.redaction import KINDS
-from overnight_assets.resources.git import GitRepository
-from planted_secrets import PLANTS_OF_PLACES, plant
 
 COMMIT_PLACES = ("subject", "body", "author name", "author email", "file path", "diff line")
 
@@ -59,7 +59,9 @@ def test_conflict_markers_are_errors_on_their_lines_and_lookalikes_are_not(make_
 
 
 @pytest.mark.parametrize("kind, place", [(kind, place) for kind, place in PLANTS_OF_PLACES if place in COMMIT_PLACES])
-def test_every_secret_kind_in_every_text_of_a_commit_is_an_error_that_never_repeats_it(leaky, leaky_findings, kind, place):
+def test_every_secret_kind_in_every_text_of_a_commit_is_an_error_that_never_repeats_it(
+    leaky, leaky_findings, kind, place
+):
     planted = plant(kind, place)
     sha = leaky.shas[place]
     secrets = [f for f in leaky_findings[sha] if f.check == "secret"]
@@ -76,7 +78,9 @@ def test_every_secret_kind_in_every_text_of_a_commit_is_an_error_that_never_repe
         assert finding.message == f"{kind} in the file name (value withheld)" and f"[redacted {kind}]" in finding.file
     else:
         line = 1 + sum(plant(k, "diff line").text.count("\n") + 1 for k in KINDS[: KINDS.index(kind)])
-        assert (line, f"{kind} committed (value withheld)") in [(f.line, f.message) for f in secrets if f.file == "config/leaks.env"]
+        assert (line, f"{kind} committed (value withheld)") in [
+            (f.line, f.message) for f in secrets if f.file == "config/leaks.env"
+        ]
 
 
 def test_a_secret_anywhere_in_a_commit_is_one_finding_per_kind_and_place(leaky_findings, leaky):

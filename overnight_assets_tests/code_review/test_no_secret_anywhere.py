@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-
 from git_history import NIGHT, GitRepo, plant_everywhere
+from planted_secrets import PLANTS_OF_PLACES, everything_written, leaks, loopback_instance, plant
+from testkit import SAMPLES, FakeOllama, FakeSlack, write_config
+
 from overnight_assets.code_review.review import REVIEW_SYSTEM
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.redaction import KINDS, redact_secrets
-from planted_secrets import PLANTS_OF_PLACES, everything_written, leaks, loopback_instance, plant
-from testkit import SAMPLES, FakeOllama, FakeSlack, write_config
 
 FENCE_END = "<<<END DATA>>>"
 
@@ -55,7 +55,9 @@ def night(tmp_path_factory):
     ollama, slack = FakeOllama(), FakeSlack()
     with loopback_instance(root, ollama, slack) as (instance, dagster_home, ollama_url, slack_url):
         repos = [{"name": "homelab", "path": str(repo.path)}]
-        config = load_config(write_config(root, host, ollama_url, slack_url, code_review__repos=repos, code_review__max_llm_reviews=100))
+        config = load_config(
+            write_config(root, host, ollama_url, slack_url, code_review__repos=repos, code_review__max_llm_reviews=100)
+        )
         defs = build_defs(config)
         assert defs.resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance).success
         sensor_output = look_twice(defs, instance, repo)
@@ -76,14 +78,22 @@ def look_twice(defs, instance, repo: GitRepo) -> str:
     for round_ in (1, 2):
         if round_ == 2:
             now = datetime.now(ZoneInfo("Europe/Bucharest"))
-            for branch in repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/").splitlines()[:-2]:  # not main, side
+            for branch in repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/").splitlines()[
+                :-2
+            ]:  # not main, side
                 repo.checkout(branch)
                 repo.commit("More work", {"more.txt": "more\n"}, at=now)
             repo.checkout("main")
-        with dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def()) as context:
+        with dg.build_sensor_context(
+            instance=instance, cursor=cursor, repository_def=defs.get_repository_def()
+        ) as context:
             result = sensor.evaluate_tick(context)
         cursor = result.cursor
-        seen += [cursor or "", result.skip_message or "", *(json.dumps(request.tags) for request in result.run_requests)]
+        seen += [
+            cursor or "",
+            result.skip_message or "",
+            *(json.dumps(request.tags) for request in result.run_requests),
+        ]
     assert "leak-" in seen[-1]  # the second look requested a run for the moved branches
     return "\n".join(seen)
 
@@ -102,16 +112,24 @@ def reached(night: Night, kind: str, place: str) -> bool:
     if place == "file path":
         return any(shown in finding["file"] for finding in night.item(place)["findings"])
     if place == "diff line":
-        return any(night.shas[place][:12] in chat["messages"][1]["content"] and shown in chat["messages"][1]["content"] for chat in night.chats)
+        return any(
+            night.shas[place][:12] in chat["messages"][1]["content"] and shown in chat["messages"][1]["content"]
+            for chat in night.chats
+        )
     if place == "branch name":
         waiting = [branch["name"] for repo in digest["items"] for branch in repo["waiting"]]
-        return any(shown in name for name in waiting) and f"secret in a branch name: {kind} (value withheld)" in digest["markdown"]
+        return (
+            any(shown in name for name in waiting)
+            and f"secret in a branch name: {kind} (value withheld)" in digest["markdown"]
+        )
     if place == "merge message":
         return f"secret in the commit message of {night.shas[place][:8]}: {kind} (value withheld)" in digest["markdown"]
     return place == "tag name"  # nothing reads tags: only their absence can be checked
 
 
-@pytest.mark.parametrize("kind, place", PLANTS_OF_PLACES, ids=[f"{kind} in {place}" for kind, place in PLANTS_OF_PLACES])
+@pytest.mark.parametrize(
+    "kind, place", PLANTS_OF_PLACES, ids=[f"{kind} in {place}" for kind, place in PLANTS_OF_PLACES]
+)
 def test_a_planted_secret_appears_nowhere(night, kind, place):
     assert night.leaks(plant(kind, place).value) == []
     assert reached(night, kind, place)
@@ -120,7 +138,10 @@ def test_a_planted_secret_appears_nowhere(night, kind, place):
 def test_secrets_in_commits_make_both_sections_red_and_name_where(night):
     reviews, digest = night.asset("code_reviews"), night.asset("pr_digest")
     assert reviews["status"] == "RED" and digest["status"] == "RED"
-    assert f"secret in the commit message of {night.shas['subject'][:8]}: AWS access key id (value withheld)" in reviews["markdown"]
+    assert (
+        f"secret in the commit message of {night.shas['subject'][:8]}: AWS access key id (value withheld)"
+        in reviews["markdown"]
+    )
     briefing = (night.home / "briefings" / f"{NIGHT}.md").read_text()
     assert "## Code reviews: RED" in briefing and "## What landed, what is waiting: RED" in briefing
 
@@ -128,8 +149,14 @@ def test_secrets_in_commits_make_both_sections_red_and_name_where(night):
 def test_the_model_receives_each_commit_s_text_only_inside_the_data_fences(night):
     """Outside the fences the prompt holds only the program's own line; the subject is the
     commit-message fence, every file of the diff is in the diff fence."""
-    reviewed = {item["sha"][:12]: item for item in night.asset("code_reviews")["items"] if item["review_source"] == "llm"}
-    reviews = [chat["messages"][1]["content"] for chat in night.chats if chat["messages"][0]["content"].startswith(REVIEW_SYSTEM)]
+    reviewed = {
+        item["sha"][:12]: item for item in night.asset("code_reviews")["items"] if item["review_source"] == "llm"
+    }
+    reviews = [
+        chat["messages"][1]["content"]
+        for chat in night.chats
+        if chat["messages"][0]["content"].startswith(REVIEW_SYSTEM)
+    ]
     assert len(reviews) == len(reviewed) > 10
     for prompt in reviews:
         outside, fences = split_fences(prompt)
@@ -137,7 +164,9 @@ def test_the_model_receives_each_commit_s_text_only_inside_the_data_fences(night
         assert outside == f"Repository homelab, commit {sha}." and sha in reviewed
         assert fences["commit message"] == reviewed[sha]["subject"] and fences["author"] == reviewed[sha]["author"]
         assert fences["diff"].startswith("diff --git ")
-    diff = split_fences(next(prompt for prompt in reviews if night.shas["diff line"][:12] in prompt))[1]["diff"].splitlines()
+    diff = split_fences(next(prompt for prompt in reviews if night.shas["diff line"][:12] in prompt))[1][
+        "diff"
+    ].splitlines()
     assert all(f"+{redact_secrets(plant(kind, 'diff line').text).splitlines()[0]}" in diff for kind in KINDS)
 
 

@@ -1,6 +1,7 @@
 """The LLM's review is data: grounded in the files it was shown, secrets withheld."""
 
 from git_history import AWS_KEY
+
 from overnight_assets.code_review.review import CommitReview, ReviewComment, grounded, review_prompt
 
 

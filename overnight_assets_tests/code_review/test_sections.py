@@ -1,11 +1,11 @@
 """The code-review sections follow the shared status rule and announce what they list."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from overnight_assets.code_review.checks import CodeFinding
+from overnight_assets.code_review.code_reviews import PreparedCommit, RepoOutcome, reviews_section
 from overnight_assets.code_review.diffs import Commit
-from overnight_assets.code_review.landed import Merge, RepoDigest, WaitingBranch, digest_section
-from overnight_assets.code_review.night import PreparedCommit, RepoOutcome, reviews_section
+from overnight_assets.code_review.pr_digest import Merge, RepoDigest, WaitingBranch, digest_section
 from overnight_assets.status import Status
 
 BREAKPOINT = CodeFinding("warning", "debug leftover", "scripts/alerts.py", 7, "debug leftover: breakpoint()")
@@ -13,7 +13,7 @@ CONFLICT = CodeFinding("error", "conflict marker", "app.py", 3, "merge-conflict 
 
 
 def commit(sha: str, subject: str, *findings: CodeFinding) -> PreparedCommit:
-    made = Commit(sha * 5, datetime(2026, 11, 20, 10, tzinfo=timezone.utc), "Radu", "radu@example.org", [], subject)
+    made = Commit(sha * 5, datetime(2026, 11, 20, 10, tzinfo=UTC), "Radu", "radu@example.org", [], subject)
     return PreparedCommit("homelab", made, "diff", [], list(findings), set(), review_source="fallback")
 
 
@@ -22,10 +22,15 @@ def night(*commits: PreparedCommit) -> tuple[list[PreparedCommit], list[RepoOutc
 
 
 def test_a_forgotten_breakpoint_makes_the_code_reviews_amber_and_its_item_a_problem():
-    section = reviews_section(*night(commit("a12a04b4", "WIP: disk alert", BREAKPOINT), commit("30f2546b", "Backup")), "unavailable")
+    section = reviews_section(
+        *night(commit("a12a04b4", "WIP: disk alert", BREAKPOINT), commit("30f2546b", "Backup")), "unavailable"
+    )
     assert section.status is Status.AMBER
     flagged = section.items[0]
-    assert (flagged["severity"], flagged["problem"]) == ("warning", "warning scripts/alerts.py:7 debug leftover: breakpoint()")
+    assert (flagged["severity"], flagged["problem"]) == (
+        "warning",
+        "warning scripts/alerts.py:7 debug leftover: breakpoint()",
+    )
     assert section.items[1]["severity"] == "none" and "problem" not in section.items[1]
 
 
@@ -34,19 +39,26 @@ def test_an_error_finding_is_red():
 
 
 def test_the_commits_announced_are_the_commits_listed_or_it_says_how_many_of_them():
-    section = reviews_section(*night(commit("a12a04b4", "WIP", BREAKPOINT), commit("30f2546b", "Backup"), commit("dddddddd", "Docs")), "ok")
+    section = reviews_section(
+        *night(commit("a12a04b4", "WIP", BREAKPOINT), commit("30f2546b", "Backup"), commit("dddddddd", "Docs")), "ok"
+    )
     lines = section.markdown.splitlines()
     assert lines[0] == "**homelab**: 3 commits by Radu; 1 of 3 listed (those with findings)."
     assert [line for line in lines if line.startswith("- `")] == ["- `a12a04b4` WIP (Radu)"]
     clean = reviews_section(*night(commit("30f2546b", "Backup")), "ok")
-    assert (clean.status, clean.markdown.splitlines()[0]) == (Status.GREEN, "**homelab**: 1 commit by Radu; none with findings.")
+    assert (clean.status, clean.markdown.splitlines()[0]) == (
+        Status.GREEN,
+        "**homelab**: 1 commit by Radu; none with findings.",
+    )
 
 
 def test_an_unreadable_repository_is_amber_and_named_first():
     prepared, outcomes = night(commit("30f2546b", "Backup"))
     outcomes.append(RepoOutcome("infra", outcome="failed", error="repository gone"))
     section = reviews_section(prepared, outcomes, "ok")
-    assert section.status is Status.AMBER and section.markdown.startswith("**infra**: could not be read: repository gone\n")
+    assert section.status is Status.AMBER and section.markdown.startswith(
+        "**infra**: could not be read: repository gone\n"
+    )
 
 
 def test_no_repositories_configured_is_said_and_never_green():
@@ -56,12 +68,22 @@ def test_no_repositories_configured_is_said_and_never_green():
 
 
 def test_the_pr_digest_shows_review_highlights_under_the_status_they_earn():
-    waiting = WaitingBranch("disk-alerts", 1, ["Radu"], ["a" * 40], [{"sha": "aaaaaaaa", "text": "warning scripts/alerts.py:7 debug leftover: breakpoint()"}], worst="amber")
+    waiting = WaitingBranch(
+        "disk-alerts",
+        1,
+        ["Radu"],
+        ["a" * 40],
+        [{"sha": "aaaaaaaa", "text": "warning scripts/alerts.py:7 debug leftover: breakpoint()"}],
+        worst="amber",
+    )
     landed = Merge("b" * 40, "Merge branch 'dashboards'", "Radu", "2026-11-20T10:00:00+00:00", 1, ["Radu"])
     digest = RepoDigest("homelab", "main", merges=[landed], waiting=[waiting])
     section = digest_section([digest])
     assert section.status is Status.AMBER  # a warning shown is never under GREEN
-    assert (section.items[0]["severity"], section.items[0]["problem"]) == ("amber", "review findings in branch disk-alerts")
+    assert (section.items[0]["severity"], section.items[0]["problem"]) == (
+        "amber",
+        "review findings in branch disk-alerts",
+    )
     assert digest_section([RepoDigest("homelab", "main", merges=[landed])]).status is Status.GREEN
 
 

@@ -89,7 +89,9 @@ def test_old_history_and_a_new_repository_queue_nothing(make_config, make_repo, 
     assert not result.run_requests and set(json.loads(result.cursor)["tips"]) == {"kept", "added"}
 
 
-def test_a_repository_that_disappears_keeps_its_tips_and_the_others_count(make_config, make_repo, unused_url, instance, tmp_path):
+def test_a_repository_that_disappears_keeps_its_tips_and_the_others_count(
+    make_config, make_repo, unused_url, instance, tmp_path
+):
     kept, doomed = make_repo("kept"), make_repo("doomed")
     repos = [{"name": "kept", "path": str(kept.path)}, {"name": "doomed", "path": str(doomed.path)}]
     defs = build_defs(make_config(unused_url, code_review__repos=repos))

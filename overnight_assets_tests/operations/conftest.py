@@ -9,7 +9,6 @@ import subprocess
 
 import dagster as dg
 import pytest
-
 from hung_nights import HUNG_NIGHT, Nights, wait_for
 from testkit import REPO, write_config
 

@@ -29,7 +29,10 @@ class Nights:
         with open(self.home.parent / f"{night}.log", "w") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "overnight_assets.cli", "run", "--date", night],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.processes[night] = process
         return process

@@ -4,16 +4,18 @@ by the next `overnight run` before it starts, by the sensor's logic, and by a re
 import socket
 
 import dagster as dg
-
 from hung_nights import sigkill, wait_for
+from testkit import dagster_daemon
+
 from overnight_assets.operations.run_workers import WORKER_TAG, Worker
 from overnight_assets.operations.sensors import build_dead_worker_sensor
-from testkit import dagster_daemon
 
 
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
     (failure,) = [
-        entry for entry in instance.all_logs(run_id) if entry.dagster_event and entry.dagster_event.event_type_value == "PIPELINE_FAILURE"
+        entry
+        for entry in instance.all_logs(run_id)
+        if entry.dagster_event and entry.dagster_event.event_type_value == "PIPELINE_FAILURE"
     ]
     return failure.dagster_event.message
 
@@ -55,7 +57,9 @@ def test_the_sensor_leaves_a_live_worker_and_another_hosts_run_alone_and_recover
 
     sigkill(alive)
     recorded = nights.instance.get_run_by_id(run_id).tags[WORKER_TAG]
-    nights.instance.add_run_tags(run_id, {WORKER_TAG: recorded.replace(f"host={socket.gethostname()} ", "host=gpu-box ")})
+    nights.instance.add_run_tags(
+        run_id, {WORKER_TAG: recorded.replace(f"host={socket.gethostname()} ", "host=gpu-box ")}
+    )
     assert evaluate_sensor(nights.instance) == "no run with a dead worker on this host"  # its pid means nothing here
     assert nights.slot_holders() == {run_id}
 

@@ -7,11 +7,11 @@ import socket
 import uuid
 
 import dagster as dg
-
+from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from hung_nights import wait_for
+
 from overnight_assets.operations.executor import LONGEST_WAIT_S, _PatientConcurrencyContext
 from overnight_assets.operations.run_workers import WORKER_TAG, Worker
-from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 
 
 def run_of(instance: dg.DagsterInstance, night: str) -> dg.DagsterRun | None:
@@ -23,7 +23,9 @@ def test_sigterm_stops_a_night_waiting_on_the_pool_and_leaves_nothing_in_it(nigh
     holder, holder_run = hung_night
     waiting = nights.start("2026-11-20")
     announcement = f"gpu_warmup is waiting for the gpu pool: held by run {holder_run} (step gpu_warmup, started "
-    wait_for(lambda: announcement in nights.output("2026-11-20"), "the waiting night to say who holds the pool", waiting)
+    wait_for(
+        lambda: announcement in nights.output("2026-11-20"), "the waiting night to say who holds the pool", waiting
+    )
     waiting_run = run_of(nights.instance, "2026-11-20").run_id
     assert waiting_run in nights.waiting_or_holding() and nights.slot_holders() == {holder_run}
 
@@ -61,7 +63,9 @@ def test_a_blocked_step_sleeps_until_its_next_claim_check(instance):
         assert holding.claim("gpu", "security_triage")
         with InstanceConcurrencyContext(instance, waiter) as dagsters:
             assert not dagsters.claim("gpu", "gpu_warmup")
-            assert dagsters.interval_to_next_pending_claim_check() <= 0  # Dagster 1.13.27: never a positive wait, so it spins
+            assert (
+                dagsters.interval_to_next_pending_claim_check() <= 0
+            )  # Dagster 1.13.27: never a positive wait, so it spins
         with _PatientConcurrencyContext(instance, waiter) as patient:
             assert not patient.claim("gpu", "gpu_warmup")
             assert 0 < patient.interval_to_next_pending_claim_check() <= LONGEST_WAIT_S

@@ -5,7 +5,8 @@ import socket
 import subprocess
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from pathlib import Path
 
 from overnight_assets.operations.run_workers import Host, SlotHolder, Worker, dead_worker_reason, waiting_message
 
@@ -28,7 +29,9 @@ def test_a_worker_is_gone_when_its_pid_is_free_reused_or_the_host_restarted():
     host = Host.here()
     me = host.this_process()
     assert host.why_gone(replace(me, pid=exited_process_pid())) == "no process has that pid"
-    assert host.why_gone(replace(me, start_ticks=me.start_ticks - 1)) == "its pid now belongs to a process started later"
+    assert (
+        host.why_gone(replace(me, start_ticks=me.start_ticks - 1)) == "its pid now belongs to a process started later"
+    )
     assert host.why_gone(replace(me, boot_id="00000000-0000-0000-0000-000000000000")) == "the host restarted since"
 
 
@@ -47,7 +50,7 @@ def test_another_hosts_or_containers_worker_and_a_run_without_a_record_are_never
 def test_a_zombie_counts_as_gone():
     process = subprocess.Popen(["true"])
     stat = f"/proc/{process.pid}/stat"
-    while open(stat).read().rsplit(")", 1)[1].split()[0] != "Z":  # exited, not yet reaped: still in /proc
+    while Path(stat).read_text().rsplit(")", 1)[1].split()[0] != "Z":  # exited, not yet reaped: still in /proc
         time.sleep(0.01)  # polling the process's state
     assert Host.here().process_start(process.pid) is None
     process.wait()
@@ -59,7 +62,7 @@ def test_what_a_recovered_run_and_a_waiting_run_say():
         "worker process 1234 on host homelab is gone (killed? no process has that pid): marked failed, gpu slot freed"
     )
     assert dead_worker_reason(worker, "the host restarted since", []).endswith("marked failed, it held no pool slot")
-    since = datetime(2026, 11, 20, 2, 0, 5, tzinfo=timezone.utc)
+    since = datetime(2026, 11, 20, 2, 0, 5, tzinfo=UTC)
     message = waiting_message("gpu", [SlotHolder("abc-123", "security_triage", since)])
     local = since.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     assert message == f"waiting for the gpu pool: held by run abc-123 (step security_triage, started {local})"

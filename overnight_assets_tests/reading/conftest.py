@@ -1,6 +1,7 @@
 """The reading tests' loopback boundary: one server for feeds, trending pages and the arXiv API."""
 
 import pytest
+
 from reading.loopback_feeds import FeedServer
 from reading.reading_runs import INTERESTS
 

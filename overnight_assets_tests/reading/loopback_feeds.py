@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -25,7 +25,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     stream: Iterable[bytes] | None = None  # sent without Content-Length, until the client hangs up
     hold_s: float = 0.0  # answer only after this long (or when the server closes)
-    raw: Iterable[bytes] | None = None  # written as it comes, status line and headers included (a server trickling its headers)
+    raw: Iterable[bytes] | None = (
+        None  # written as it comes, status line and headers included (a server trickling its headers)
+    )
 
 
 Route = Reply | Callable[[dict, dict], Reply]  # (request headers, query) -> Reply
@@ -111,7 +113,9 @@ def conditional(body: bytes, etag: str, content_type: str = "application/rss+xml
     def answer(headers: dict, query: dict) -> Reply:
         if headers.get("if-none-match") == etag:
             return Reply(304, headers={"ETag": etag})
-        return Reply(200, body, {"Content-Type": content_type, "ETag": etag, "Last-Modified": "Thu, 19 Nov 2026 10:00:00 GMT"})
+        return Reply(
+            200, body, {"Content-Type": content_type, "ETag": etag, "Last-Modified": "Thu, 19 Nov 2026 10:00:00 GMT"}
+        )
 
     return answer
 
@@ -138,6 +142,7 @@ def scripted(*replies: Reply) -> Route:
 
 
 # --- documents in their real formats ------------------------------------------------------------
+
 
 @dataclass
 class Entry:
@@ -199,7 +204,10 @@ def reddit(subreddit: str, entries: list[Entry]) -> bytes:
 def hn(entries: list[Entry]) -> bytes:
     """hnrss.org's RSS 2.0: the summary is the link and points, as HTML."""
     return rss2(
-        [Entry(e.title, e.link, f"<p>Article URL: <a href=\"{e.link}\">{e.link}</a></p><p>Points: 42</p>", e.when) for e in entries],
+        [
+            Entry(e.title, e.link, f'<p>Article URL: <a href="{e.link}">{e.link}</a></p><p>Points: 42</p>', e.when)
+            for e in entries
+        ],
         title="Hacker News: Front Page",
     )
 
@@ -258,4 +266,4 @@ def arxiv_feed(papers: list[Paper], total: int | None = None) -> bytes:
 
 
 def _iso(when: datetime | None) -> str:
-    return (when or datetime(2026, 11, 20, tzinfo=timezone.utc)).isoformat().replace("+00:00", "Z")
+    return (when or datetime(2026, 11, 20, tzinfo=UTC)).isoformat().replace("+00:00", "Z")

@@ -2,11 +2,10 @@
 
 import json
 
-from reading.loopback_feeds import Entry, Reply, at, atom, conditional, hn, reddit, rss2, trending
-from reading.reading_runs import NIGHT, metadata, run_reading, section
-
 from overnight_assets.config import Source
 from overnight_assets.resources.cortex import Cortex
+from reading.loopback_feeds import Entry, Reply, at, atom, conditional, hn, reddit, rss2, trending
+from reading.reading_runs import NIGHT, metadata, run_reading, section
 
 
 def source(name, server, path, kind="feed"):
@@ -15,17 +14,43 @@ def source(name, server, path, kind="feed"):
 
 def test_every_bad_source_has_a_clear_outcome_and_the_good_ones_are_intact(feed_server, reading_config, instance):
     good = {
-        "/rss": conditional(rss2([Entry("Ollama tuning guide", "https://rss.example/ollama?utm_source=rss", "GGUF tips", at(NIGHT))]), '"r1"'),
-        "/atom": Reply(200, atom([Entry("Atom on ZFS", "https://atom.example/zfs", "<p>zfs</p>", at(NIGHT, "11:00"))]), {"Content-Type": "application/atom+xml"}),
-        "/r/LocalLLaMA/.rss": Reply(200, reddit("LocalLLaMA", [Entry("Quantization results", "https://www.reddit.com/r/LocalLLaMA/comments/q1/", "numbers", at(NIGHT, "12:00"))])),
+        "/rss": conditional(
+            rss2([Entry("Ollama tuning guide", "https://rss.example/ollama?utm_source=rss", "GGUF tips", at(NIGHT))]),
+            '"r1"',
+        ),
+        "/atom": Reply(
+            200,
+            atom([Entry("Atom on ZFS", "https://atom.example/zfs", "<p>zfs</p>", at(NIGHT, "11:00"))]),
+            {"Content-Type": "application/atom+xml"},
+        ),
+        "/r/LocalLLaMA/.rss": Reply(
+            200,
+            reddit(
+                "LocalLLaMA",
+                [
+                    Entry(
+                        "Quantization results",
+                        "https://www.reddit.com/r/LocalLLaMA/comments/q1/",
+                        "numbers",
+                        at(NIGHT, "12:00"),
+                    )
+                ],
+            ),
+        ),
         "/hn": Reply(200, hn([Entry("Proxmox at home", "https://hn.example/proxmox", "", at(NIGHT, "13:00"))])),
         "/trending": Reply(200, trending([("acme/gguf-tool", "GGUF inspector")]), {"Content-Type": "text/html"}),
-        "/latin1": Reply(200, rss2([Entry("Caf\u00e9 gguf", "https://latin.example/cafe", "", at(NIGHT))]).decode().encode("latin-1")),
+        "/latin1": Reply(
+            200, rss2([Entry("Caf\u00e9 gguf", "https://latin.example/cafe", "", at(NIGHT))]).decode().encode("latin-1")
+        ),
         "/undated": Reply(200, rss2([Entry("Undated ollama note", "https://undated.example/1")])),
     }
     bad = {
-        "/malformed": Reply(200, b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>broken'),
-        "/html": Reply(200, b"<!DOCTYPE html><html><body>Welcome</body></html>", {"Content-Type": "text/html; charset=utf-8"}),
+        "/malformed": Reply(
+            200, b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>broken'
+        ),
+        "/html": Reply(
+            200, b"<!DOCTYPE html><html><body>Welcome</body></html>", {"Content-Type": "text/html; charset=utf-8"}
+        ),
         "/huge": Reply(200, b"<rss>" + b" " * 20_000_000 + b"</rss>"),
         "/missing": Reply(404, b"gone"),
         "/broken": Reply(500, b"oops"),
@@ -34,7 +59,9 @@ def test_every_bad_source_has_a_clear_outcome_and_the_good_ones_are_intact(feed_
     }
     feed_server.routes.update({**good, **bad})
     kinds = {"/trending": "github_trending"}
-    config = reading_config([source(path.strip("/"), feed_server, path, kinds.get(path, "feed")) for path in [*good, *bad]], timeout_s=1)
+    config = reading_config(
+        [source(path.strip("/"), feed_server, path, kinds.get(path, "feed")) for path in [*good, *bad]], timeout_s=1
+    )
     run_reading(config, instance)
 
     outcomes = metadata(instance, "article_digest")["sources"]
@@ -71,7 +98,10 @@ def test_every_source_failing_is_amber_and_says_why(feed_server, reading_config,
 
 
 def test_an_unchanged_feed_is_not_downloaded_or_parsed_again_yet_its_items_count(feed_server, reading_config, instance):
-    entries = [Entry("Night one: ollama", "https://n.example/1", "", at("2026-11-20")), Entry("Night two: gguf", "https://n.example/2", "", at("2026-11-21"))]
+    entries = [
+        Entry("Night one: ollama", "https://n.example/1", "", at("2026-11-20")),
+        Entry("Night two: gguf", "https://n.example/2", "", at("2026-11-21")),
+    ]
     feed_server.routes["/feed"] = conditional(rss2(entries), '"same"')
     config = reading_config([source("Feed", feed_server, "/feed")])
     run_reading(config, instance, "2026-11-20")
@@ -86,25 +116,49 @@ def test_an_unchanged_feed_is_not_downloaded_or_parsed_again_yet_its_items_count
 
 def test_dedup_across_two_sources_and_two_nights(feed_server, reading_config, instance):
     story = "https://story.example/ollama-release"
-    feed_server.routes["/a"] = Reply(200, rss2([Entry("Ollama release", story + "?utm_source=a", "", at("2026-11-20"))]))
-    feed_server.routes["/b"] = Reply(200, atom([Entry("Ollama release!", story + "#top", "gguf", at("2026-11-20", "09:00"))]))
+    feed_server.routes["/a"] = Reply(
+        200, rss2([Entry("Ollama release", story + "?utm_source=a", "", at("2026-11-20"))])
+    )
+    feed_server.routes["/b"] = Reply(
+        200, atom([Entry("Ollama release!", story + "#top", "gguf", at("2026-11-20", "09:00"))])
+    )
     config = reading_config([source("A", feed_server, "/a"), source("B", feed_server, "/b")])
     run_reading(config, instance, "2026-11-20")
-    assert [(i["title"], i["url"]) for i in section(config, "article_digest", "2026-11-20")["items"]] == [("Ollama release!", story)]
+    assert [(i["title"], i["url"]) for i in section(config, "article_digest", "2026-11-20")["items"]] == [
+        ("Ollama release!", story)
+    ]
     assert metadata(instance, "article_digest", "2026-11-20")["dropped"] == {"duplicate": 1, "already_known": 0}
 
     # the next night B carries the same story again (re-dated) beside a new one
-    feed_server.routes["/b"] = Reply(200, atom([Entry("Ollama release", story, "", at("2026-11-21")), Entry("New gguf tool", "https://new.example/", "", at("2026-11-21"))]))
+    feed_server.routes["/b"] = Reply(
+        200,
+        atom(
+            [
+                Entry("Ollama release", story, "", at("2026-11-21")),
+                Entry("New gguf tool", "https://new.example/", "", at("2026-11-21")),
+            ]
+        ),
+    )
     run_reading(config, instance, "2026-11-21")
     assert [i["title"] for i in section(config, "article_digest", "2026-11-21")["items"]] == ["New gguf tool"]
     assert metadata(instance, "article_digest", "2026-11-21")["dropped"] == {"duplicate": 0, "already_known": 1}
 
 
 def many_entries(count: int, day: str = NIGHT) -> list[Entry]:
-    return [Entry(f"Item {n} of {day} about {'ollama' if n % 3 else 'zfs'}", f"https://many.example/{day}/{n}", f"text {n}", at(day, f"{n % 20 + 1:02d}:{n % 60:02d}")) for n in range(count)]
+    return [
+        Entry(
+            f"Item {n} of {day} about {'ollama' if n % 3 else 'zfs'}",
+            f"https://many.example/{day}/{n}",
+            f"text {n}",
+            at(day, f"{n % 20 + 1:02d}:{n % 60:02d}"),
+        )
+        for n in range(count)
+    ]
 
 
-def test_the_llm_sees_at_most_twice_the_digest_size_and_a_rerun_asks_nothing(feed_server, reading_config, instance, ollama_server):
+def test_the_llm_sees_at_most_twice_the_digest_size_and_a_rerun_asks_nothing(
+    feed_server, reading_config, instance, ollama_server
+):
     ollama_server.overrides = {"relevance": 7, "summary": "A one-line summary.", "why": "On topic."}
     feed_server.routes["/many"] = Reply(200, rss2(many_entries(60)))
     config = reading_config([source("Many", feed_server, "/many")], digest_size=4)
@@ -127,9 +181,13 @@ def test_the_llm_sees_at_most_twice_the_digest_size_and_a_rerun_asks_nothing(fee
     assert len(rows) == 4 and rows[0] == ("article", "Many", first["items"][0]["title"], "A one-line summary.", NIGHT)
 
 
-def test_a_backfill_of_seven_nights_asks_nothing_about_items_already_judged(feed_server, reading_config, instance, ollama_server):
+def test_a_backfill_of_seven_nights_asks_nothing_about_items_already_judged(
+    feed_server, reading_config, instance, ollama_server
+):
     nights = [f"2026-11-{day}" for day in range(14, 21)]
-    feed_server.routes["/week"] = conditional(rss2([entry for night in nights for entry in many_entries(5, night)]), '"week"')
+    feed_server.routes["/week"] = conditional(
+        rss2([entry for night in nights for entry in many_entries(5, night)]), '"week"'
+    )
     config = reading_config([source("Week", feed_server, "/week")], digest_size=2)
     for night in nights:
         run_reading(config, instance, night, assets=["article_digest"])
@@ -141,15 +199,21 @@ def test_a_backfill_of_seven_nights_asks_nothing_about_items_already_judged(feed
     assert len(feed_server.hits("/week")) == 14  # each a conditional GET answered 304 after the first
 
 
-def test_without_the_llm_the_ranking_stands_with_the_feeds_summaries_and_says_so(feed_server, reading_config, instance, unused_url):
-    entries = [Entry("GGUF quantization explained", "https://q.example/", "The feed's own words.", at(NIGHT)),
-               Entry("Celebrity gossip", "https://gossip.example/", "Nothing on any interest.", at(NIGHT, "11:00"))]
+def test_without_the_llm_the_ranking_stands_with_the_feeds_summaries_and_says_so(
+    feed_server, reading_config, instance, unused_url
+):
+    entries = [
+        Entry("GGUF quantization explained", "https://q.example/", "The feed's own words.", at(NIGHT)),
+        Entry("Celebrity gossip", "https://gossip.example/", "Nothing on any interest.", at(NIGHT, "11:00")),
+    ]
     feed_server.routes["/feed"] = Reply(200, rss2(entries))
     config = reading_config([source("Feed", feed_server, "/feed")], llm_url=unused_url)
     run_reading(config, instance)
     digest = section(config, "article_digest")
     assert digest["llm"] == "unavailable" and digest["items"][0]["summary"] == "The feed's own words."
-    assert len(digest["items"]) == 1 and digest["items"][0]["score"] > 0  # no pick with score 0; the score stays in the data
+    assert (
+        len(digest["items"]) == 1 and digest["items"][0]["score"] > 0
+    )  # no pick with score 0; the score stays in the data
     assert digest["items"][0]["why"] == "matches gguf, quantization (local LLM inference)"
     assert digest["markdown"].splitlines()[1:6] == [
         "1 worth reading out of 2 new items.",
@@ -164,17 +228,26 @@ def test_without_the_llm_the_ranking_stands_with_the_feeds_summaries_and_says_so
 
 def test_an_unusable_url_fails_its_source_or_skips_its_entry_never_the_digest(feed_server, reading_config, instance):
     links = ["https://good.example/ollama (gguf)", "javascript:alert(1)", "http://h:abc/", "http://[::1/"]
-    feed_server.routes["/feed"] = Reply(200, rss2([Entry(f"Ollama tip {n}", link, "gguf", at(NIGHT)) for n, link in enumerate(links)]))
+    feed_server.routes["/feed"] = Reply(
+        200, rss2([Entry(f"Ollama tip {n}", link, "gguf", at(NIGHT)) for n, link in enumerate(links)])
+    )
     # The loader refuses these URLs (test_config); one that reaches the fetcher anyway still fails only its source.
-    broken = [Source.model_construct(name="Bad port", kind="feed", url="http://h:abc/feed", weight=1.0),
-              Source.model_construct(name="Broken IPv6", kind="feed", url="http://[::1/feed", weight=1.0)]
+    broken = [
+        Source.model_construct(name="Bad port", kind="feed", url="http://h:abc/feed", weight=1.0),
+        Source.model_construct(name="Broken IPv6", kind="feed", url="http://[::1/feed", weight=1.0),
+    ]
     config = reading_config([source("Feed", feed_server, "/feed")])
-    config = config.model_copy(update={"reading": config.reading.model_copy(update={"sources": [*config.reading.sources, *broken]})})
+    config = config.model_copy(
+        update={"reading": config.reading.model_copy(update={"sources": [*config.reading.sources, *broken]})}
+    )
     run_reading(config, instance, assets=["article_digest"])
 
     outcomes = metadata(instance, "article_digest")["sources"]
     assert outcomes["Feed"]["notes"] == ["3 entries with an unusable link skipped"]
-    assert outcomes["Bad port"]["error"] == "unusable URL http://h:abc/feed: Port could not be cast to integer value as 'abc'"
+    assert (
+        outcomes["Bad port"]["error"]
+        == "unusable URL http://h:abc/feed: Port could not be cast to integer value as 'abc'"
+    )
     assert outcomes["Broken IPv6"]["error"] == "unusable URL http://[::1/feed: Invalid IPv6 URL"
     digest = section(config, "article_digest")
     assert [item["url"] for item in digest["items"]] == ["https://good.example/ollama%20%28gguf%29"]

@@ -2,15 +2,22 @@
 
 from urllib.parse import parse_qs, urlsplit
 
+from overnight_assets.resources.cortex import Cortex
 from reading.loopback_feeds import Entry, Paper, Reply, arxiv_feed, at, rss2, scripted
 from reading.reading_runs import NIGHT, metadata, run_reading, section
 
-from overnight_assets.resources.cortex import Cortex
-
 QUERY = "cat:cs.LG AND abs:quantization"
 PAPERS = [
-    Paper("2611.00001", "GGUF quantization at 2 bits", "We quantize  models\n to 2 bits with ollama.", at(NIGHT, "09:00")),
-    Paper("2611.00002", "Proxmox for ML clusters", "A homelab study.", at(NIGHT, "15:00"), authors=("A", "B", "C", "D", "E")),
+    Paper(
+        "2611.00001", "GGUF quantization at 2 bits", "We quantize  models\n to 2 bits with ollama.", at(NIGHT, "09:00")
+    ),
+    Paper(
+        "2611.00002",
+        "Proxmox for ML clusters",
+        "A homelab study.",
+        at(NIGHT, "15:00"),
+        authors=("A", "B", "C", "D", "E"),
+    ),
     Paper("2611.00003", "Submitted the day before", "Outside the window.", at("2026-11-19", "20:00")),
 ]
 
@@ -18,7 +25,13 @@ PAPERS = [
 def arxiv_config(reading_config, feed_server, queries=(QUERY,), sources=()):
     return reading_config(
         list(sources),
-        reading__arxiv={"queries": list(queries), "api_url": feed_server.url("/api/query"), "delay_s": 0.01, "num_retries": 2, "keep": 5},
+        reading__arxiv={
+            "queries": list(queries),
+            "api_url": feed_server.url("/api/query"),
+            "delay_s": 0.01,
+            "num_retries": 2,
+            "keep": 5,
+        },
     )
 
 
@@ -41,7 +54,9 @@ def test_papers_submitted_in_the_window_are_listed_and_remembered(feed_server, r
     assert "A, B, C, D et al. · cs.LG cs.AI · [PDF](http://arxiv.org/pdf/2611.00002v1)" in finds["markdown"]
     assert metadata(instance, "arxiv_finds")["queries"] == {QUERY: {"outcome": "ok", "found": 3, "in_window": 2}}
     with Cortex(config.home_path / "cortex.duckdb").connect() as db:
-        assert db.execute("SELECT count(*) FROM memories WHERE kind = 'paper' AND partition_key = ?", [NIGHT]).fetchone() == (2,)
+        assert db.execute(
+            "SELECT count(*) FROM memories WHERE kind = 'paper' AND partition_key = ?", [NIGHT]
+        ).fetchone() == (2,)
 
     asked = len(ollama_server.chats)
     run_reading(config, instance)  # a rerun: the same finds, no new question
@@ -80,16 +95,23 @@ def test_when_every_query_fails_the_section_is_amber(feed_server, reading_config
 
 
 def test_papers_in_the_digest_or_in_cortex_are_skipped(feed_server, reading_config, instance):
-    feed_server.routes["/feed"] = Reply(200, rss2([Entry("A GGUF quantization paper", "https://arxiv.org/pdf/2611.00001v2.pdf", "ollama gguf", at(NIGHT))]))
+    feed_server.routes["/feed"] = Reply(
+        200,
+        rss2([Entry("A GGUF quantization paper", "https://arxiv.org/pdf/2611.00001v2.pdf", "ollama gguf", at(NIGHT))]),
+    )
     feed_server.routes["/api/query"] = Reply(200, arxiv_feed(PAPERS))
     config = arxiv_config(reading_config, feed_server, sources=[{"name": "Feed", "url": feed_server.url("/feed")}])
     Cortex(config.home_path / "cortex.duckdb").remember(
-        [{"kind": "note", "source": "elsewhere", "url": "https://arxiv.org/abs/2611.00002", "title": "Seen before"}], partition_key="2026-11-01"
+        [{"kind": "note", "source": "elsewhere", "url": "https://arxiv.org/abs/2611.00002", "title": "Seen before"}],
+        partition_key="2026-11-01",
     )
     run_reading(config, instance)
     assert [item["url"] for item in section(config, "article_digest")["items"]] == ["https://arxiv.org/abs/2611.00001"]
     finds = section(config, "arxiv_finds")
-    assert finds["items"] == [] and "Nothing new tonight (2 papers submitted in the window, 0 not seen before)." in finds["markdown"]
+    assert (
+        finds["items"] == []
+        and "Nothing new tonight (2 papers submitted in the window, 0 not seen before)." in finds["markdown"]
+    )
     assert metadata(instance, "arxiv_finds")["dropped"] == {"duplicate": 0, "already_known": 2}
 
 
@@ -97,13 +119,22 @@ def test_no_queries_no_request(feed_server, reading_config, instance):
     config = reading_config([])
     run_reading(config, instance)
     finds = section(config, "arxiv_finds")
-    assert finds["status"] == "NOT CONFIGURED" and finds["markdown"] == "No arXiv queries configured (`reading.arxiv.queries`)."
+    assert (
+        finds["status"] == "NOT CONFIGURED"
+        and finds["markdown"] == "No arXiv queries configured (`reading.arxiv.queries`)."
+    )
     assert feed_server.requests == []
 
 
-def test_a_paper_with_an_unusable_link_is_skipped_and_an_unusable_pdf_link_dropped(feed_server, reading_config, instance):
-    broken = Paper("2611.00009", "Broken link", "quantization", at(NIGHT, "10:00"), abs_url="http://arxiv.org:abc/abs/2611.00009v1")
-    scripted_pdf = Paper("2611.00008", "GGUF with a script for a PDF", "gguf ollama", at(NIGHT, "11:00"), pdf_url="javascript:alert(1)")
+def test_a_paper_with_an_unusable_link_is_skipped_and_an_unusable_pdf_link_dropped(
+    feed_server, reading_config, instance
+):
+    broken = Paper(
+        "2611.00009", "Broken link", "quantization", at(NIGHT, "10:00"), abs_url="http://arxiv.org:abc/abs/2611.00009v1"
+    )
+    scripted_pdf = Paper(
+        "2611.00008", "GGUF with a script for a PDF", "gguf ollama", at(NIGHT, "11:00"), pdf_url="javascript:alert(1)"
+    )
     feed_server.routes["/api/query"] = Reply(200, arxiv_feed([PAPERS[0], broken, scripted_pdf]))
     config = arxiv_config(reading_config, feed_server)
     run_reading(config, instance)
@@ -111,7 +142,10 @@ def test_a_paper_with_an_unusable_link_is_skipped_and_an_unusable_pdf_link_dropp
     outcome = metadata(instance, "arxiv_finds")["queries"][QUERY]
     assert outcome == {"outcome": "ok", "found": 3, "in_window": 2, "notes": ["1 entry with an unusable link skipped"]}
     finds = section(config, "arxiv_finds")
-    assert sorted(item["url"] for item in finds["items"]) == ["https://arxiv.org/abs/2611.00001", "https://arxiv.org/abs/2611.00008"]
+    assert sorted(item["url"] for item in finds["items"]) == [
+        "https://arxiv.org/abs/2611.00001",
+        "https://arxiv.org/abs/2611.00008",
+    ]
     assert "javascript:" not in finds["markdown"] and "[PDF](https://arxiv.org/abs/2611.00008)" in finds["markdown"]
 
 
@@ -121,10 +155,9 @@ def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from reading.loopback_feeds import trickle
-
     from overnight_assets.config import ArxivConfig
     from overnight_assets.reading.papers import find_papers
+    from reading.loopback_feeds import trickle
 
     def answer(headers, query):
         if "slow" in query["search_query"][0]:
@@ -132,11 +165,19 @@ def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_
         return Reply(200, arxiv_feed(PAPERS[:1]))
 
     feed_server.routes["/api/query"] = answer
-    config = ArxivConfig(queries=["abs:slow", "abs:gguf"], api_url=feed_server.url("/api/query"), delay_s=0.01, num_retries=0, max_results=10)
+    config = ArxivConfig(
+        queries=["abs:slow", "abs:gguf"],
+        api_url=feed_server.url("/api/query"),
+        delay_s=0.01,
+        num_retries=0,
+        max_results=10,
+    )
     zone = ZoneInfo("Europe/Bucharest")
     found = {}
     window = (datetime(2026, 11, 20, tzinfo=zone), datetime(2026, 11, 21, tzinfo=zone))
-    worker = threading.Thread(target=lambda: found.update(result=find_papers(config, window, zone, timeout_s=0.5)), daemon=True)
+    worker = threading.Thread(
+        target=lambda: found.update(result=find_papers(config, window, zone, timeout_s=0.5)), daemon=True
+    )
     worker.start()
     worker.join(timeout=30)
     assert not worker.is_alive(), "a trickling mirror held the query past its deadline"
@@ -145,4 +186,6 @@ def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_
         "outcome": "failed",
         "error": f"{feed_server.url('/api/query')} gave no complete answer within 0.51 s (the query's total deadline)",
     }
-    assert outcomes["abs:gguf"]["outcome"] == "ok" and [paper.title for paper in found["result"].papers] == [PAPERS[0].title]
+    assert outcomes["abs:gguf"]["outcome"] == "ok" and [paper.title for paper in found["result"].papers] == [
+        PAPERS[0].title
+    ]

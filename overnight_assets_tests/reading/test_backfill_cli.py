@@ -11,18 +11,38 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from testkit import REPO
+
 from reading.loopback_feeds import conditional, rss2
 from reading.test_article_digest import many_entries, source
-
-from testkit import REPO
 
 NIGHTS = [f"2026-11-{day}" for day in range(14, 21)]
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
 def backfill(env: dict) -> None:
-    command = ["dagster", "job", "backfill", "-w", "workspace.yaml", "-j", "reading", "--from", NIGHTS[0], "--to", NIGHTS[-1], "--noprompt"]
-    done = subprocess.run([str(Path(sys.executable).with_name(command[0])), *command[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    command = [
+        "dagster",
+        "job",
+        "backfill",
+        "-w",
+        "workspace.yaml",
+        "-j",
+        "reading",
+        "--from",
+        NIGHTS[0],
+        "--to",
+        NIGHTS[-1],
+        "--noprompt",
+    ]
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name(command[0])), *command[1:]],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
@@ -37,8 +57,12 @@ def wait_for_runs(home: Path, count: int) -> list[dg.DagsterRunStatus]:
     raise AssertionError(f"the daemon did not finish {count} runs in time: {statuses}")
 
 
-def test_a_cli_backfill_of_seven_nights_then_again_asks_nothing_twice(feed_server, reading_config, ollama_server, tmp_path):
-    feed_server.routes["/week"] = conditional(rss2([entry for night in NIGHTS for entry in many_entries(5, night)]), '"week"')
+def test_a_cli_backfill_of_seven_nights_then_again_asks_nothing_twice(
+    feed_server, reading_config, ollama_server, tmp_path
+):
+    feed_server.routes["/week"] = conditional(
+        rss2([entry for night in NIGHTS for entry in many_entries(5, night)]), '"week"'
+    )
     config = reading_config([source("Week", feed_server, "/week")], digest_size=2)
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -47,7 +71,11 @@ def test_a_cli_backfill_of_seven_nights_then_again_asks_nothing_twice(feed_serve
     dg.DagsterInstance.from_config(str(home)).dispose()  # create its storage before two processes race to
     daemon = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", "workspace.yaml"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         backfill(env)

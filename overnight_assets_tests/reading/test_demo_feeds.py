@@ -4,7 +4,7 @@ from datetime import date
 from pathlib import Path
 
 from overnight_assets.config import load_config
-from overnight_assets.operations.demo import SAMPLE_FEEDS, prepare_demo_feeds
+from overnight_assets.demo.inputs import SAMPLE_FEEDS, prepare_demo_feeds
 from overnight_assets.partitions import partition_window
 from overnight_assets.reading.parse import parse_source
 

@@ -1,9 +1,8 @@
 """Fetching: concurrent, capped, timed out, conditional, redirects bounded; every failure an outcome."""
 
-from reading.loopback_feeds import Entry, Reply, at, conditional, rss2
-
 from overnight_assets.config import FetchConfig
 from overnight_assets.reading.fetch import Validators, fetch_all
+from reading.loopback_feeds import Entry, Reply, at, conditional, rss2
 
 SETTINGS = FetchConfig(timeout_s=0.5, max_bytes=100_000, max_redirects=3, user_agent="overnight-test/1")
 FEED = rss2([Entry("One", "https://example.org/1", "first", at("2026-11-20"))])
@@ -143,8 +142,6 @@ def _release_fifo(fifo):
         pass
 
 
-
-
 def test_a_feed_that_trickles_forever_fails_at_the_total_deadline(feed_server):
     """httpx's timeout is per read: a byte every 50 ms, in the headers or the body, never trips it."""
     import threading
@@ -156,15 +153,25 @@ def test_a_feed_that_trickles_forever_fails_at_the_total_deadline(feed_server):
     feed_server.routes["/body"] = Reply(200, stream=trickle(feed_server, FEED[:60], forever=b" "))  # a body without end
     settings = SETTINGS.model_copy(update={"timeout_s": 1})
     fetched = {}
-    worker = threading.Thread(target=lambda: fetched.update(zip(("headers", "body"), fetch(feed_server, "/headers", "/body", settings=settings))), daemon=True)
+    worker = threading.Thread(
+        target=lambda: fetched.update(
+            zip(("headers", "body"), fetch(feed_server, "/headers", "/body", settings=settings), strict=True)
+        ),
+        daemon=True,
+    )
     worker.start()
     worker.join(timeout=30)
     assert not worker.is_alive(), "a trickling source held the fetch past its deadline"
     for name in ("headers", "body"):
-        assert fetched[name].outcome == "failed" and fetched[name].error == "no answer within 1 s (cut off at the total deadline)", fetched[name]
+        assert (
+            fetched[name].outcome == "failed"
+            and fetched[name].error == "no answer within 1 s (cut off at the total deadline)"
+        ), fetched[name]
 
 
 def test_a_reason_phrase_quoting_a_secret_is_redacted_in_the_outcome(feed_server):
-    feed_server.routes["/busy"] = Reply(raw=iter([b"HTTP/1.1 503 Busy, api_key=k3yPf3HsJ42x\r\nContent-Length: 0\r\n\r\n"]))
+    feed_server.routes["/busy"] = Reply(
+        raw=iter([b"HTTP/1.1 503 Busy, api_key=k3yPf3HsJ42x\r\nContent-Length: 0\r\n\r\n"])
+    )
     (busy,) = fetch(feed_server, "/busy")
     assert (busy.outcome, busy.error) == ("failed", "HTTP 503 Busy, api_key=[redacted API key]")

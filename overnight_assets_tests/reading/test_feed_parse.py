@@ -3,13 +3,18 @@
 from zoneinfo import ZoneInfo
 
 import pytest
-from reading.loopback_feeds import Entry, at, atom, hn, reddit, rss2, trending
 
 from overnight_assets.reading.parse import NotAFeedError, parse_feed, parse_source, parse_trending
+from reading.loopback_feeds import Entry, at, atom, hn, reddit, rss2, trending
 
 TZ = ZoneInfo("Europe/Bucharest")
 ENTRIES = [
-    Entry("Quantization for everyone", "https://example.org/q?utm_source=feed", "<p>GGUF &amp; friends</p>", at("2026-11-20", "08:00")),
+    Entry(
+        "Quantization for everyone",
+        "https://example.org/q?utm_source=feed",
+        "<p>GGUF &amp; friends</p>",
+        at("2026-11-20", "08:00"),
+    ),
     Entry("Second", "https://example.org/2", "plain", at("2026-11-19", "21:30")),
 ]
 
@@ -41,20 +46,44 @@ def test_rss_1_0_and_0_91():
 
 
 def test_reddit_and_hacker_news_feeds():
-    (post,) = parse_feed("r/LocalLLaMA", reddit("LocalLLaMA", [Entry("Ollama tips", "https://www.reddit.com/r/LocalLLaMA/comments/abc/ollama_tips/", "Use keep_alive", at("2026-11-20"))]), "application/atom+xml", TZ).items
-    assert post.summary == "Use keep_alive" and post.url == "https://www.reddit.com/r/LocalLLaMA/comments/abc/ollama_tips"
-    (story,) = parse_feed("HN", hn([Entry("Show HN: a thing", "https://thing.example/", "", at("2026-11-20"))]), "application/rss+xml", TZ).items
+    (post,) = parse_feed(
+        "r/LocalLLaMA",
+        reddit(
+            "LocalLLaMA",
+            [
+                Entry(
+                    "Ollama tips",
+                    "https://www.reddit.com/r/LocalLLaMA/comments/abc/ollama_tips/",
+                    "Use keep_alive",
+                    at("2026-11-20"),
+                )
+            ],
+        ),
+        "application/atom+xml",
+        TZ,
+    ).items
+    assert (
+        post.summary == "Use keep_alive" and post.url == "https://www.reddit.com/r/LocalLLaMA/comments/abc/ollama_tips"
+    )
+    (story,) = parse_feed(
+        "HN", hn([Entry("Show HN: a thing", "https://thing.example/", "", at("2026-11-20"))]), "application/rss+xml", TZ
+    ).items
     assert story.title == "Show HN: a thing" and story.summary == ""
 
 
 def test_github_trending_page():
-    parsed = parse_trending("Trending", trending([("ollama/ollama", "Get up and running with LLMs"), ("acme/zfs-tools", "ZFS helpers")]), TZ)
+    parsed = parse_trending(
+        "Trending", trending([("ollama/ollama", "Get up and running with LLMs"), ("acme/zfs-tools", "ZFS helpers")]), TZ
+    )
     first, second = parsed.items
     assert first.url == "https://github.com/ollama/ollama" and first.title == "ollama / ollama"
     assert first.summary == "Get up and running with LLMs" and first.published is None
     assert first.extra == {"repository": "ollama/ollama", "language": "Python", "stars": "12 stars today"}
     assert second.url == "https://github.com/acme/zfs-tools"
-    assert parse_source("github_trending", "T", trending([("a/b", "c")]), "text/html", TZ).items[0].url == "https://github.com/a/b"
+    assert (
+        parse_source("github_trending", "T", trending([("a/b", "c")]), "text/html", TZ).items[0].url
+        == "https://github.com/a/b"
+    )
 
 
 def test_a_page_without_trending_rows_is_not_taken_for_one():
@@ -67,12 +96,16 @@ def test_malformed_xml_keeps_what_can_be_recovered_and_says_so():
     broken = document[: document.index(b"<title>Second") + 10]  # cut inside the last item's title
     parsed = parse_feed("Broken", broken, "application/rss+xml", TZ)
     assert [item.url for item in parsed.items] == ["https://example.org/q"]
-    assert any(note.startswith("malformed feed (SAXParseException") and "1 item(s) recovered" in note for note in parsed.notes)
+    assert any(
+        note.startswith("malformed feed (SAXParseException") and "1 item(s) recovered" in note for note in parsed.notes
+    )
 
 
 def test_malformed_xml_with_nothing_to_recover_is_not_a_feed():
     with pytest.raises(NotAFeedError, match=r"malformed feed \(SAXParseException: .*\); no item could be recovered"):
-        parse_feed("Broken", b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>cut', "", TZ)
+        parse_feed(
+            "Broken", b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>cut', "", TZ
+        )
 
 
 def test_an_html_page_where_a_feed_was_expected():
@@ -98,14 +131,23 @@ def test_a_body_that_names_a_local_file_is_read_as_data_not_opened(tmp_path):
 
 
 def test_non_utf8_bytes_are_read_with_a_note():
-    latin1 = rss2([Entry("Caf\u00e9 ollama", "https://cafe.example/", "cr\u00e8me", at("2026-11-20"))]).decode().encode("latin-1")
+    latin1 = (
+        rss2([Entry("Caf\u00e9 ollama", "https://cafe.example/", "cr\u00e8me", at("2026-11-20"))])
+        .decode()
+        .encode("latin-1")
+    )
     parsed = parse_feed("Cafe", latin1, "application/rss+xml", TZ)
     assert parsed.items[0].title == "Caf\u00e9 ollama" and parsed.items[0].summary == "cr\u00e8me"
     assert any(note.startswith("charset:") for note in parsed.notes)
 
 
 def test_a_feed_with_no_dates_gives_undated_items_and_says_how_they_count():
-    parsed = parse_feed("Undated", rss2([Entry("No date", "https://nodate.example/1"), Entry("Nor this", "https://nodate.example/2")]), "", TZ)
+    parsed = parse_feed(
+        "Undated",
+        rss2([Entry("No date", "https://nodate.example/1"), Entry("Nor this", "https://nodate.example/2")]),
+        "",
+        TZ,
+    )
     assert [item.published for item in parsed.items] == [None, None]
     assert "2 item(s) without a date: counted on the night they are first seen" in parsed.notes
 
@@ -123,7 +165,9 @@ def test_an_entry_with_an_unusable_link_is_skipped_and_counted_not_the_feed(make
 
 
 def test_a_trending_row_with_an_unusable_link_is_skipped():
-    parsed = parse_trending("Trending", trending([("acme/tool", "fine"), ("javascript:alert(1)/x", "not a repository")]), TZ)
+    parsed = parse_trending(
+        "Trending", trending([("acme/tool", "fine"), ("javascript:alert(1)/x", "not a repository")]), TZ
+    )
     assert [item.url for item in parsed.items] == ["https://github.com/acme/tool"]
     assert parsed.notes[1:] == ["1 entry with an unusable link skipped"]
 
@@ -162,10 +206,14 @@ def test_any_error_in_one_entry_skips_that_entry_only():
 
 def test_an_item_with_only_a_description_is_titled_from_its_first_words():
     description = "Ollama now loads GGUF models with partial offload to the GPU, which halves the time to first token on small cards."
-    parsed = parse_feed("Site", _rss(f"<item><description>{description}</description><link>http://site.example/d</link></item>"), "", TZ)
+    parsed = parse_feed(
+        "Site", _rss(f"<item><description>{description}</description><link>http://site.example/d</link></item>"), "", TZ
+    )
     (item,) = parsed.items
     assert item.title == "Ollama now loads GGUF models with partial offload to the GPU, which …"
-    assert item.summary == description and parsed.notes == ["1 item(s) without a date: counted on the night they are first seen"]
+    assert item.summary == description and parsed.notes == [
+        "1 item(s) without a date: counted on the night they are first seen"
+    ]
 
 
 def test_a_feed_that_holds_no_items_says_so_and_is_no_failure():

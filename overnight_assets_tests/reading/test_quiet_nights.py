@@ -1,11 +1,11 @@
 """Quiet nights are allowed to be quiet: precision before filling `digest_size`."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from overnight_assets.config import Interest
 from overnight_assets.reading.items import Item
 from overnight_assets.reading.judge import RELEVANT_WITHOUT_KEYWORD, Judgement, judge_and_pick
-from overnight_assets.reading.night import Selection
+from overnight_assets.reading.reading_list import Selection
 from overnight_assets.reading.score import Scorer, rank_new
 from overnight_assets.reading.sections import NO_INTERESTS, digest_section
 from overnight_assets.status import Status
@@ -22,11 +22,18 @@ class Model:
 
     def ask(self, role, system, prompt, schema):
         self.asked += 1
-        return None if self.relevance is None else Judgement(relevance=self.relevance, summary="One line.", why="On topic.")
+        return (
+            None
+            if self.relevance is None
+            else Judgement(relevance=self.relevance, summary="One line.", why="On topic.")
+        )
 
 
 def ranked(interests=INTERESTS):
-    items = [Item("Feed", f"https://news.example/{n}", title, published=datetime(2026, 11, 20, 10 + n, tzinfo=timezone.utc)) for n, title in enumerate(TITLES)]
+    items = [
+        Item("Feed", f"https://news.example/{n}", title, published=datetime(2026, 11, 20, 10 + n, tzinfo=UTC))
+        for n, title in enumerate(TITLES)
+    ]
     return rank_new(items, Scorer(interests, {}), set(), set())[0]
 
 
@@ -55,7 +62,11 @@ def test_with_no_interests_configured_everything_new_competes_as_before_and_the_
     assert picks[0].why == "no interests configured: ranked by source weight and recency"
     selection = Selection(picks, {"Feed": 5}, 5, matched=0, by_interest=False)
     section = digest_section(selection, {"Feed": {"outcome": "ok"}}, "unavailable")
-    assert section.markdown.splitlines()[:3] == ["1 source: 1 answered.", "3 worth reading out of 5 new items.", NO_INTERESTS]
+    assert section.markdown.splitlines()[:3] == [
+        "1 source: 1 answered.",
+        "3 worth reading out of 5 new items.",
+        NO_INTERESTS,
+    ]
 
 
 def test_a_night_with_nothing_on_an_interest_says_nothing_worth_reading():

@@ -5,13 +5,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from overnight_assets.reading.items import UnusableLink, canonical_url, clean_text, display_url, from_struct_time, safe_link, title_key
+from overnight_assets.reading.items import (
+    UnusableLink,
+    canonical_url,
+    clean_text,
+    display_url,
+    from_struct_time,
+    safe_link,
+    title_key,
+)
 
 
 @pytest.mark.parametrize(
     "url, expected",
     [
-        ("https://Blog.Example.org:443/post/?utm_source=hn&utm_medium=rss&id=7#comments", "https://blog.example.org/post?id=7"),
+        (
+            "https://Blog.Example.org:443/post/?utm_source=hn&utm_medium=rss&id=7#comments",
+            "https://blog.example.org/post?id=7",
+        ),
         ("http://example.org:80/a?fbclid=XYZ&b=2&a=1&ref=lobsters", "http://example.org/a?a=1&b=2"),
         ("http://127.0.0.1:8080/feed?gclid=1", "http://127.0.0.1:8080/feed"),
         ("https://example.org/", "https://example.org/"),
@@ -39,7 +50,9 @@ def test_clean_text_from_html_summaries():
 
 
 def test_clean_text_drops_aggregator_boilerplate_and_cuts_at_a_word():
-    hn = '<p>Article URL: <a href="https://x.example/a">https://x.example/a</a></p><p>Points: 42</p><p># Comments: 7</p>'
+    hn = (
+        '<p>Article URL: <a href="https://x.example/a">https://x.example/a</a></p><p>Points: 42</p><p># Comments: 7</p>'
+    )
     assert clean_text(hn) == ""
     reddit = '<p>Great post</p> submitted by <a href="/u/me"> /u/me </a> <a href="x">[link]</a> <a>[comments]</a>'
     assert clean_text(reddit) == "Great post"
@@ -60,7 +73,16 @@ def test_published_time_is_in_the_configured_timezone():
 
 @pytest.mark.parametrize(
     "url",
-    ["http://h:abc/", "http://[::1/", "http://h:99999/", "javascript:alert(1)", "data:text/html,<b>x</b>", "mailto:a@b.example", "http:///no-host", "http://exa mple.org/"],
+    [
+        "http://h:abc/",
+        "http://[::1/",
+        "http://h:99999/",
+        "javascript:alert(1)",
+        "data:text/html,<b>x</b>",
+        "mailto:a@b.example",
+        "http:///no-host",
+        "http://exa mple.org/",
+    ],
 )
 def test_a_link_that_is_not_a_sound_http_url_is_unusable(url):
     with pytest.raises(UnusableLink):

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import overnight_assets.reading
 
-LOGIC_MODULES = sorted(p.stem for p in Path(overnight_assets.reading.__file__).parent.glob("*.py") if p.stem not in {"__init__", "assets"})
+LOGIC_MODULES = sorted(
+    p.stem for p in Path(overnight_assets.reading.__file__).parent.glob("*.py") if p.stem not in {"__init__", "assets"}
+)
 
 
 def test_importing_and_using_the_logic_loads_no_dagster():
-    assert {"fetch", "parse", "items", "score", "judge", "store", "papers", "night", "sections"} <= set(LOGIC_MODULES)
+    assert {"fetch", "parse", "items", "score", "judge", "store", "papers", "reading_list", "sections"} <= set(
+        LOGIC_MODULES
+    )
     modules = ", ".join(f"overnight_assets.reading.{name}" for name in LOGIC_MODULES)
     code = (
         f"import sys, {modules}\n"
@@ -22,4 +26,3 @@ def test_importing_and_using_the_logic_loads_no_dagster():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-

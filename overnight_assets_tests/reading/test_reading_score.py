@@ -1,6 +1,6 @@
 """Scoring and dedup: deterministic, interest-weighted, each story once."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from overnight_assets.config import Interest
 from overnight_assets.reading.items import Item
@@ -13,7 +13,7 @@ INTERESTS = [
 
 
 def item(title, url, source="A", summary="", hour=10):
-    return Item(source, url, title, summary, datetime(2026, 11, 20, hour, tzinfo=timezone.utc))
+    return Item(source, url, title, summary, datetime(2026, 11, 20, hour, tzinfo=UTC))
 
 
 def test_keywords_in_the_title_count_double_and_source_weight_multiplies():
@@ -46,7 +46,11 @@ def test_the_same_story_from_two_sources_is_kept_once_in_its_best_ranked_copy():
 
 
 def test_what_cortex_already_knows_is_dropped_by_url_or_title():
-    items = [item("Known by URL", "https://k.example/1"), item("A title Cortex remembers", "https://k.example/2"), item("Fresh", "https://k.example/3")]
+    items = [
+        item("Known by URL", "https://k.example/1"),
+        item("A title Cortex remembers", "https://k.example/2"),
+        item("Fresh", "https://k.example/3"),
+    ]
     ranked, dropped = rank_new(items, Scorer(INTERESTS, {}), {"https://k.example/1"}, {"atitlecortexremembers"})
     assert [s.item.title for s in ranked] == ["Fresh"]
     assert dropped == {"duplicate": 0, "already_known": 2}

@@ -10,7 +10,6 @@ from overnight_assets.resources import cortex as cortex_module
 from overnight_assets.resources.cortex import MIGRATIONS, Cortex, CortexLockedError
 
 
-
 def test_schema_is_created_once_and_versioned(tmp_path):
     cortex = Cortex(tmp_path / "cortex.duckdb")
     with cortex.connect() as db:
@@ -55,9 +54,11 @@ def test_a_locked_file_is_waited_for(held_cortex):
 
 def test_a_lock_held_too_long_names_the_file(held_cortex):
     path, _ = held_cortex
-    with pytest.raises(CortexLockedError, match=f"Cortex at {path} stayed locked"):
-        with Cortex(path, lock_wait_s=0.2).connect():
-            pass
+    with (
+        pytest.raises(CortexLockedError, match=f"Cortex at {path} stayed locked"),
+        Cortex(path, lock_wait_s=0.2).connect(),
+    ):
+        pass
 
 
 def test_a_file_from_an_older_release_is_migrated_forward(tmp_path, monkeypatch):
@@ -122,7 +123,7 @@ def test_the_configured_wait_reaches_cortex_and_the_wait_is_said_in_the_run_log(
     import dagster as dg
 
     from overnight_assets.config import OvernightConfig
-    from overnight_assets.resources.definitions import CortexResource, build_resources
+    from overnight_assets.resources.dagster_resources import CortexResource, build_resources
 
     configured = build_resources(OvernightConfig(memory={"lock_wait_s": 45}))["cortex"]
     assert configured.get().lock_wait_s == 45

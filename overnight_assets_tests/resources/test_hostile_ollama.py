@@ -3,10 +3,10 @@ question is unavailable at once (never held to the deadline, never filling memor
 written redacted, and the warm-up goes on to the next model when only one is missing."""
 
 import pytest
+from test_llm import session
 
 from overnight_assets.resources.llm import ANSWER_MAX_BYTES
 from overnight_assets.triage.review import TriageReview
-from test_llm import session
 
 SECRET = "ghp_R8x2Lq9Zt4Vb7Nc1Md6Pf3Hs5Jk0WyQ1e2XX"
 
@@ -16,7 +16,9 @@ def test_a_body_that_never_ends_is_refused_at_the_size_cap_not_read_until_the_de
     ollama_server.hostile = "endless"
     llm = session(tmp_path, ollama_server.url, timeout_s=30)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
-    assert llm.unavailable_reason.endswith(f"AnswerTooLarge: an answer larger than {ANSWER_MAX_BYTES // 1_000_000} MB: stopped reading")
+    assert llm.unavailable_reason.endswith(
+        f"AnswerTooLarge: an answer larger than {ANSWER_MAX_BYTES // 1_000_000} MB: stopped reading"
+    )
     assert ollama_server.endless_sent < 8 * ANSWER_MAX_BYTES  # what socket buffers hold beyond the cap, not gigabytes
 
 
@@ -25,7 +27,9 @@ def test_an_error_status_is_unavailable_at_once_with_its_text_redacted(tmp_path,
     ollama_server.hostile, ollama_server.error_text = hostile, f"upstream failed, GITHUB_TOKEN={SECRET}"
     llm = session(tmp_path, ollama_server.url)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
-    assert llm.unavailable_reason.endswith(f"ResponseError: upstream failed, GITHUB_TOKEN=[redacted GitHub token] {said}")
+    assert llm.unavailable_reason.endswith(
+        f"ResponseError: upstream failed, GITHUB_TOKEN=[redacted GitHub token] {said}"
+    )
     assert len(ollama_server.chats) == 1  # an error status is no malformed answer: not asked again
 
 

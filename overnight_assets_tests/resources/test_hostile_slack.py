@@ -3,16 +3,16 @@ never gets a secret written: whatever it answers, the message is delivered or ke
 with a redacted reason, within the call's deadline."""
 
 import threading
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 import pytest
 from test_slack_delivery import keep, row
+from testkit import RawReply
 
 from overnight_assets.briefing.delivery import deliver_pending, pending_partitions
-from overnight_assets.resources.definitions import SlackResource
+from overnight_assets.resources.dagster_resources import SlackResource
 from overnight_assets.resources.slack import MAX_PAGES
-from testkit import RawReply
 
 NIGHT = "2026-11-20"
 SECRET = "xoxb-2048-LEAK-Z8t4Vb7Nc1Md"
@@ -21,9 +21,13 @@ SECRET = "xoxb-2048-LEAK-Z8t4Vb7Nc1Md"
 def deliver(tmp_path, slack_server, deadline_s: float = 120.0, limit_s: float = 30.0):
     """deliver_pending in a thread: a delivery still going after limit_s fails the test, not hangs it."""
     cortex = keep(tmp_path, NIGHT)
-    poster = SlackResource(token_env="OVERNIGHT_TEST_SLACK_TOKEN", base_url=slack_server.url, backoff_s=0.01, timeout_s=deadline_s).poster()
+    poster = SlackResource(
+        token_env="OVERNIGHT_TEST_SLACK_TOKEN", base_url=slack_server.url, backoff_s=0.01, timeout_s=deadline_s
+    ).poster()
     outcome = {}
-    worker = threading.Thread(target=lambda: outcome.update(report=deliver_pending(cortex, tmp_path / "outbox", poster)), daemon=True)
+    worker = threading.Thread(
+        target=lambda: outcome.update(report=deliver_pending(cortex, tmp_path / "outbox", poster)), daemon=True
+    )
     worker.start()
     worker.join(limit_s)
     assert not worker.is_alive(), f"the delivery was still going after {limit_s} s"
@@ -39,11 +43,21 @@ def kept_with(cortex, report, reason: str) -> None:
     assert attempts == 1 and last_error == report.error  # the outbox sensor asks for another attempt
 
 
-def test_a_non_json_page_quoting_a_secret_is_kept_in_the_outbox_and_the_secret_written_nowhere(tmp_path, slack_server, caplog):
-    slack_server.script = [(200, RawReply(f"<html>502 from the proxy, token={SECRET}</html>".encode(), "text/html"), {})]
+def test_a_non_json_page_quoting_a_secret_is_kept_in_the_outbox_and_the_secret_written_nowhere(
+    tmp_path, slack_server, caplog
+):
+    slack_server.script = [
+        (200, RawReply(f"<html>502 from the proxy, token={SECRET}</html>".encode(), "text/html"), {})
+    ]
     cortex, report = deliver(tmp_path, slack_server)
-    kept_with(cortex, report, "Received a response in a non-JSON format: <html>502 from the proxy, token=[redacted Slack token]")
-    assert "non-JSON format" in caplog.text and SECRET not in caplog.text  # slack-sdk's own log line, to stderr when not captured
+    kept_with(
+        cortex,
+        report,
+        "Received a response in a non-JSON format: <html>502 from the proxy, token=[redacted Slack token]",
+    )
+    assert (
+        "non-JSON format" in caplog.text and SECRET not in caplog.text
+    )  # slack-sdk's own log line, to stderr when not captured
 
 
 def test_an_error_text_quoting_a_secret_is_redacted(tmp_path, slack_server):
@@ -54,7 +68,10 @@ def test_an_error_text_quoting_a_secret_is_redacted(tmp_path, slack_server):
 
 @pytest.mark.parametrize(
     "answer, reason",
-    [((200, {"ok": False, "error": "ratelimited"}, {}), "HTTP 200, error 'ratelimited'"), ((503, {"ok": False}, {}), "HTTP 503")],
+    [
+        ((200, {"ok": False, "error": "ratelimited"}, {}), "HTTP 200, error 'ratelimited'"),
+        ((503, {"ok": False}, {}), "HTTP 503"),
+    ],
     ids=["ratelimited in a 200 without Retry-After", "503 forever"],
 )
 def test_a_refusal_that_lasts_keeps_the_message_for_the_outbox_sensor(tmp_path, slack_server, answer, reason):
@@ -66,7 +83,7 @@ def test_a_refusal_that_lasts_keeps_the_message_for_the_outbox_sensor(tmp_path, 
 
 def test_a_retry_after_given_as_an_http_date_is_waited_out(tmp_path, slack_server):
     """RFC 9110 allows a date; slack-sdk's int() of it raised ValueError out of the delivery."""
-    now = format_datetime(datetime.now(timezone.utc), usegmt=True)
+    now = format_datetime(datetime.now(UTC), usegmt=True)
     slack_server.script = [(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": now})]
     _, report = deliver(tmp_path, slack_server)
     assert report.delivered == [NIGHT] and len(slack_server.posts) == 1
@@ -81,8 +98,14 @@ def test_a_retry_after_of_a_day_is_left_to_the_outbox_not_slept(tmp_path, slack_
 @pytest.mark.parametrize(
     "answer, reason",
     [
-        (RawReply(b'{"ok": true}', "application/json; charset=x-no-such-charset"), "(LookupError: unknown encoding: x-no-such-charset)"),
-        (RawReply(b'{"ok": true, "ts": "\xff\xfe"}', "application/json; charset=utf-8"), "(UnicodeDecodeError: 'utf-8' codec can't decode"),
+        (
+            RawReply(b'{"ok": true}', "application/json; charset=x-no-such-charset"),
+            "(LookupError: unknown encoding: x-no-such-charset)",
+        ),
+        (
+            RawReply(b'{"ok": true, "ts": "\xff\xfe"}', "application/json; charset=utf-8"),
+            "(UnicodeDecodeError: 'utf-8' codec can't decode",
+        ),
         ({"ok": True}, "Slack accepted chat.postMessage but its answer names no channel and ts"),
     ],
     ids=["unknown charset", "not UTF-8", "ok without ts"],
@@ -113,7 +136,18 @@ def unknown_outcome(cortex) -> None:
     [
         {"ok": True, "messages": "junk"},
         {"ok": True, "messages": None},
-        {"ok": True, "messages": [1, "x", None, {"ts": "not a number", "metadata": {"event_type": "overnight_briefing", "event_payload": {"partition": NIGHT}}}]},
+        {
+            "ok": True,
+            "messages": [
+                1,
+                "x",
+                None,
+                {
+                    "ts": "not a number",
+                    "metadata": {"event_type": "overnight_briefing", "event_payload": {"partition": NIGHT}},
+                },
+            ],
+        },
     ],
     ids=["a string", "null", "junk entries"],
 )

@@ -6,9 +6,10 @@ import threading
 import time
 
 import pytest
+from testkit import FakeOllama, _Server, require_or_skip
 
 from overnight_assets.resources.cortex import Cortex
-from overnight_assets.resources.definitions import CortexResource, LLMResource
+from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
 from overnight_assets.resources.llm import (
     PROMPT_MAX_BYTES,
     LLMSession,
@@ -20,7 +21,6 @@ from overnight_assets.resources.llm import (
 )
 from overnight_assets.secret_urls import keep_credentials
 from overnight_assets.triage.review import TriageReview
-from testkit import FakeOllama, _Server, require_or_skip
 
 MODELS = {"triage": "qwen3.5", "summarize": "gemma4", "review": "qwen3.5"}
 
@@ -151,14 +151,19 @@ def test_a_hostile_warm_up_is_recorded_never_raised(tmp_path, ollama_server, hos
     assert set(ready) == {"gemma4", "qwen3.5"} and not any(state["ready"] for state in ready.values())
     assert ready["qwen3.5"]["error"].startswith("not tried")  # the server is not usable: the other model is not tried
     assert llm.status == "unavailable" and ollama_server.url in llm.unavailable_reason
-    assert [load["model"] for load in ollama_server.loads] == ["gemma4"] * (1 if hostile == "trickle" else 2)  # a deadline is not retried
+    assert [load["model"] for load in ollama_server.loads] == ["gemma4"] * (
+        1 if hostile == "trickle" else 2
+    )  # a deadline is not retried
 
 
 def test_a_trickling_server_is_cut_at_the_deadline_and_the_session_stays_unavailable(tmp_path, ollama_server):
     ollama_server.hostile = "trickle"  # a valid answer, one byte every 0.5 s: httpx's read timeout never fires
     llm = session(tmp_path, ollama_server.url, timeout_s=1)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
-    assert llm.metadata()["llm_unavailable_reason"] == f"Ollama at {ollama_server.url} (model qwen3.5): no answer within 1 s"
+    assert (
+        llm.metadata()["llm_unavailable_reason"]
+        == f"Ollama at {ollama_server.url} (model qwen3.5): no answer within 1 s"
+    )
     for question in range(30):  # the rest of the asset does not wait a deadline per question
         assert llm.ask("triage", "system", f"question {question}", TriageReview) is None
     assert len(ollama_server.chats) == 1 and llm.calls == 1

@@ -15,7 +15,7 @@ from overnight_assets.briefing.delivery import (
     pending_partitions,
 )
 from overnight_assets.resources.cortex import Cortex
-from overnight_assets.resources.definitions import SlackResource
+from overnight_assets.resources.dagster_resources import SlackResource
 
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}]
 
@@ -91,7 +91,7 @@ import json, sys
 from pathlib import Path
 from overnight_assets.briefing.delivery import deliver_pending
 from overnight_assets.resources.cortex import Cortex
-from overnight_assets.resources.definitions import SlackResource
+from overnight_assets.resources.dagster_resources import SlackResource
 
 poster = SlackResource(token_env="OVERNIGHT_TEST_SLACK_TOKEN", base_url=sys.argv[2], backoff_s=0.01).poster()
 report = deliver_pending(Cortex(sys.argv[1]), Path(sys.argv[1]).parent / "outbox", poster)
@@ -213,7 +213,10 @@ def test_history_unreadable_posts_anyway_and_says_so(tmp_path, slack_server):
     slack_server.script = [(200, {"ok": False, "error": "missing_scope", "needed": "channels:read"}, {})]
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-20"] and len(slack_server.posts) == 1
-    assert "could not look for an earlier post of 2026-11-20 (HTTP 200, error 'missing_scope'); posting it" in report.warnings
+    assert (
+        "could not look for an earlier post of 2026-11-20 (HTTP 200, error 'missing_scope'); posting it"
+        in report.warnings
+    )
 
 
 def test_retry_after_is_honoured_as_the_server_sees_it(tmp_path, slack_server):
@@ -227,7 +230,10 @@ def test_retry_after_is_honoured_as_the_server_sees_it(tmp_path, slack_server):
 
 # --- past 50 blocks: the rest in the message's thread, once --------------------------------------
 
-REPLIES = [{"text": f"continued ({n} of 2)", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"part {n}"}}]} for n in (1, 2)]
+REPLIES = [
+    {"text": f"continued ({n} of 2)", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"part {n}"}}]}
+    for n in (1, 2)
+]
 
 
 def keep_long(tmp_path, partition, replies=REPLIES, text="text"):
@@ -244,7 +250,9 @@ def thread_of(slack_server, partition="2026-11-20"):
 
 def reply_ts(cortex, partition="2026-11-20"):
     with cortex.connect() as db:
-        return json.loads(db.execute("SELECT reply_ts FROM deliveries WHERE partition_key = ?", [partition]).fetchone()[0] or "[]")
+        return json.loads(
+            db.execute("SELECT reply_ts FROM deliveries WHERE partition_key = ?", [partition]).fetchone()[0] or "[]"
+        )
 
 
 def test_replies_go_into_the_thread_and_a_rerun_updates_them(tmp_path, slack_server):
@@ -253,13 +261,18 @@ def test_replies_go_into_the_thread_and_a_rerun_updates_them(tmp_path, slack_ser
     assert report.delivered == ["2026-11-20"] and report.pending == []
     ts, replies = thread_of(slack_server)
     assert [reply["text"] for _, reply in replies] == ["continued (1 of 2)", "continued (2 of 2)"]
-    assert [reply["metadata"]["event_payload"] for _, reply in replies] == [{"partition": "2026-11-20", "part": n} for n in (1, 2)]
+    assert [reply["metadata"]["event_payload"] for _, reply in replies] == [
+        {"partition": "2026-11-20", "part": n} for n in (1, 2)
+    ]
     assert reply_ts(cortex) == [reply for reply, _ in replies]
 
     keep_long(tmp_path, "2026-11-20", [{**reply, "text": reply["text"] + ", again"} for reply in REPLIES])
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.updated == ["2026-11-20"] and len(slack_server.posts) == 3 and len(slack_server.updates) == 3
-    assert [reply["text"] for _, reply in thread_of(slack_server)[1]] == ["continued (1 of 2), again", "continued (2 of 2), again"]
+    assert [reply["text"] for _, reply in thread_of(slack_server)[1]] == [
+        "continued (1 of 2), again",
+        "continued (2 of 2), again",
+    ]
 
 
 def test_killed_after_slack_accepted_a_reply_the_rerun_posts_nothing_twice(tmp_path, slack_server):
@@ -295,5 +308,7 @@ def test_a_shorter_version_deletes_the_replies_it_no_longer_needs(tmp_path, slac
     _, [first, second] = thread_of(slack_server)
     keep_long(tmp_path, "2026-11-20", REPLIES[:1])
     deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
-    assert slack_server.deleted == [second[0]] and thread_of(slack_server)[1] == [(first[0], slack_server.messages[first[0]])]
+    assert slack_server.deleted == [second[0]] and thread_of(slack_server)[1] == [
+        (first[0], slack_server.messages[first[0]])
+    ]
     assert reply_ts(cortex) == [first[0]]

@@ -120,9 +120,7 @@ def planted_containers(podman_client, empty_image) -> dict[str, str]:
     """Containers with one known problem each, plus a clean one; created, never started."""
 
     def create(name: str, **options) -> str:
-        return podman_client.containers.create(
-            empty_image, command=["/app"], name=name, **options
-        ).name
+        return podman_client.containers.create(empty_image, command=["/app"], name=name, **options).name
 
     return {
         "privileged": create(

@@ -62,9 +62,7 @@ def test_demo_sample_is_green_on_any_other_day():
 
 def test_failed_logins_over_the_threshold_are_amber():
     assert triage(failed_logins(10)).findings == []  # at the threshold: not over it
-    assert titles(triage(failed_logins(11))) == {
-        f"11 failed SSH logins from {ATTACKER}": Severity.AMBER
-    }
+    assert titles(triage(failed_logins(11))) == {f"11 failed SSH logins from {ATTACKER}": Severity.AMBER}
 
 
 def test_one_connection_logging_several_lines_counts_once():
@@ -78,17 +76,12 @@ def test_one_connection_logging_several_lines_counts_once():
         f"user admin from {ATTACKER} port 4000 ssh2]\n"
         f"Nov 20 10:00:10 h sshd[6]: Invalid user oracle from {ATTACKER} port 4001\n"
     )
-    assert titles(triage(connection, threshold=3)) == {
-        f"4 failed SSH logins from {ATTACKER}": Severity.AMBER
-    }
+    assert titles(triage(connection, threshold=3)) == {f"4 failed SSH logins from {ATTACKER}": Severity.AMBER}
 
 
 def test_brute_force_that_succeeded_is_red():
     result = triage(failed_logins(20) + accepted(ATTACKER, user="root"))
-    assert (
-        titles(result)[f"SSH login accepted from {ATTACKER} after 20 failed attempts"]
-        is Severity.RED
-    )
+    assert titles(result)[f"SSH login accepted from {ATTACKER} after 20 failed attempts"] is Severity.RED
     assert gate(result.findings) is Status.RED
 
 
@@ -122,9 +115,7 @@ def test_sudo_grant_text_from_any_other_program_is_not_trusted():
 
 
 def test_adding_a_user_to_an_ordinary_group_is_not_flagged():
-    assert (
-        triage("Nov 20 04:00:00 homelab usermod[301]: add 'ana' to group 'audio'\n").findings == []
-    )
+    assert triage("Nov 20 04:00:00 homelab usermod[301]: add 'ana' to group 'audio'\n").findings == []
 
 
 def test_window_is_half_open():
@@ -170,9 +161,7 @@ def test_binary_junk_is_an_amber_finding_not_a_crash():
 
 def test_latin1_lines_are_a_finding_and_still_count():
     log = b"".join(
-        f"Nov 20 10:00:00 h sshd[{pid}]: Invalid user jos\xe9 from {ATTACKER} port 1\n".encode(
-            "latin-1"
-        )
+        f"Nov 20 10:00:00 h sshd[{pid}]: Invalid user jos\xe9 from {ATTACKER} port 1\n".encode("latin-1")
         for pid in (5, 6, 7)
     )
     assert titles(triage(log, threshold=2)) == {
@@ -189,9 +178,7 @@ def test_nul_bytes_from_a_crash_do_not_blind_the_check(nuls):
 
 
 def test_unparseable_lines_are_one_info_finding():
-    log = (
-        accepted(LAN) + "not a log line\n-- MARK --\n\tcontinuation\n" + "Xyz 20 10:00:00 h x: y\n"
-    )
+    log = accepted(LAN) + "not a log line\n-- MARK --\n\tcontinuation\n" + "Xyz 20 10:00:00 h x: y\n"
     result = triage(log)
     assert titles(result) == {"4 auth log lines could not be parsed": Severity.INFO}
     assert gate(result.findings) is Status.GREEN
@@ -199,15 +186,9 @@ def test_unparseable_lines_are_one_info_finding():
 
 def test_truncated_last_line_is_fine():
     cut_in_timestamp = failed_logins(11) + "Nov 20 10:5"
-    assert titles(triage(cut_in_timestamp)) == {
-        f"11 failed SSH logins from {ATTACKER}": Severity.AMBER
-    }
-    cut_in_message = (
-        failed_logins(11) + f"Nov 20 10:59:00 h sshd[1]: Failed password for root from {ATTACKER}"
-    )
-    assert titles(triage(cut_in_message)) == {
-        f"12 failed SSH logins from {ATTACKER}": Severity.AMBER
-    }
+    assert titles(triage(cut_in_timestamp)) == {f"11 failed SSH logins from {ATTACKER}": Severity.AMBER}
+    cut_in_message = failed_logins(11) + f"Nov 20 10:59:00 h sshd[1]: Failed password for root from {ATTACKER}"
+    assert titles(triage(cut_in_message)) == {f"12 failed SSH logins from {ATTACKER}": Severity.AMBER}
 
 
 def test_empty_log_is_green():
@@ -251,8 +232,10 @@ def history(first: datetime, count: int, step_s: int = 10) -> str:
         if stamp.replace(second=0) != minute:
             minute = stamp.replace(second=0)
             minute_prefix = f"{stamp:%b} {stamp.day:2d} {stamp:%H:%M}"
-        lines.append(f"{minute_prefix}:{stamp.second:02d} homelab CRON[{i % 30000}]: pam_unix(cron:session): "
-                     "session closed for user root\n")
+        lines.append(
+            f"{minute_prefix}:{stamp.second:02d} homelab CRON[{i % 30000}]: pam_unix(cron:session): "
+            "session closed for user root\n"
+        )
     return "".join(lines)
 
 
@@ -276,7 +259,7 @@ def test_junk_lines_around_a_brute_force_and_a_sudo_grant_are_a_finding_and_the_
     junk_line = b"\xff\xfe\x80" * 60
     attack = [line.encode() for line in (failed_logins(20) + accepted(ATTACKER, user="root")).splitlines(True)]
     body = [b"Nov 20 04:00:00 homelab usermod[301]: add 'mallory' to group 'sudo'\n"]
-    for number, line in enumerate(attack):
+    for line in attack:
         body.append(line)
         body += [b"Nov 20 10:00:30 homelab mallory: " + junk_line + b"\n", junk_line + b"\n"] * 7
     path = tmp_path / "auth.log"
@@ -380,7 +363,9 @@ def test_open_auth_log_refuses_a_fifo_without_blocking(tmp_path):
 
 def test_a_login_hours_before_the_burst_is_not_a_brute_force_that_worked():
     result = triage(accepted(ATTACKER, when="Nov 20 06:00:00") + failed_logins(12))
-    assert titles(result)[f"SSH login accepted from {ATTACKER}, an address that later failed 12 times"] is Severity.AMBER
+    assert (
+        titles(result)[f"SSH login accepted from {ATTACKER}, an address that later failed 12 times"] is Severity.AMBER
+    )
     assert not [t for t, severity in titles(result).items() if severity is Severity.RED]
 
 

@@ -40,6 +40,4 @@ def test_status_may_be_an_enum_with_a_value():
     class RunStatus:  # stands in for dagster's DagsterRunStatus without importing dagster
         value = "FAILURE"
 
-    assert [f.title for f in failed_run_findings([run("a1", "nightly", RunStatus())])] == [
-        "1 failed run of nightly"
-    ]
+    assert [f.title for f in failed_run_findings([run("a1", "nightly", RunStatus())])] == ["1 failed run of nightly"]

@@ -22,9 +22,7 @@ def test_gate_takes_the_worst_severity_and_info_never_raises(severities, expecte
     assert gate([finding(severity) for severity in severities]) is expected
 
 
-@pytest.mark.parametrize(
-    "llm", [None, "GREEN", "green", Status.GREEN, "AMBER", Status.AMBER, "nonsense", 3, ""]
-)
+@pytest.mark.parametrize("llm", [None, "GREEN", "green", Status.GREEN, "AMBER", Status.AMBER, "nonsense", 3, ""])
 def test_raise_only_never_lowers_a_red(llm):
     assert raise_only(Status.RED, llm) is Status.RED
 
@@ -83,12 +81,14 @@ def test_run_collectors_truncates_huge_error_messages():
 
 
 def test_every_collector_disabled_is_not_configured_and_says_there_is_no_verdict():
-    from overnight_assets.triage.night import TriageNight, triage_section
+    from overnight_assets.triage.security_triage import TriageNight, triage_section
 
     findings, outcomes = run_collectors({"docker": None, "auth_log": None})
     assert gate(findings, outcomes) is Status.NOT_CONFIGURED
     assert raise_only(Status.GREEN, "NOT CONFIGURED") is Status.GREEN  # only a colour is a verdict
-    section = triage_section(TriageNight(findings, outcomes, Status.NOT_CONFIGURED), Status.NOT_CONFIGURED, None, "not needed")
+    section = triage_section(
+        TriageNight(findings, outcomes, Status.NOT_CONFIGURED), Status.NOT_CONFIGURED, None, "not needed"
+    )
     assert section.markdown == "Every collector is disabled under triage in the config: no security verdict tonight."
 
 

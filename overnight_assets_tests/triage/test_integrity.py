@@ -33,10 +33,7 @@ def test_hashes_every_file_matched_recursively_including_hidden(tmp_path):
         str(root / "tools.yaml"),
         str(root / "nested/deep/.env"),
     }
-    assert (
-        hashes[str(root / "tools.yaml")]
-        == hashlib.sha256((root / "tools.yaml").read_bytes()).hexdigest()
-    )
+    assert hashes[str(root / "tools.yaml")] == hashlib.sha256((root / "tools.yaml").read_bytes()).hexdigest()
 
 
 def test_tilde_and_directory_patterns_expand(tmp_path, monkeypatch):

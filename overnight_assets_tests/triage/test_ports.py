@@ -11,12 +11,8 @@ from overnight_assets.triage.ports import Socket, port_findings, read_listening_
 
 SAMPLE = Path(overnight_assets.__file__).parent / "demo" / "samples" / "proc_net"
 ALLOWED = ["tcp/22", "tcp/443"]
-HEADER = (
-    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  inode\n"
-)
-TCP6_HEADER = (
-    "  sl  local_address                         remote_address                        st\n"
-)
+HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  inode\n"
+TCP6_HEADER = "  sl  local_address                         remote_address                        st\n"
 
 
 def row(local: str, state: str, remote="00000000:0000") -> str:

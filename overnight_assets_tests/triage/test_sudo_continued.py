@@ -61,7 +61,7 @@ def test_a_grant_whose_group_list_is_cut_inside_sudo_is_read_whole():
 def test_continuations_of_two_sudo_processes_interleaved_are_kept_apart():
     first = sudo_lines("ana", f"{FIELDS}/usr/bin/true {'a ' * 600}>>/etc/sudoers", pid="[11]").splitlines(keepends=True)
     second = sudo_lines("ana", f"{FIELDS}/usr/bin/true {'b ' * 600}harmless", pid="[12]").splitlines(keepends=True)
-    interleaved = "".join(line for pair in zip(first, second) for line in pair)
+    interleaved = "".join(line for pair in zip(first, second, strict=True) for line in pair)
     assert red_titles(interleaved) == ["/etc/sudoers changed through sudo"]
 
 

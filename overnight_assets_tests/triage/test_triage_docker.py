@@ -35,9 +35,7 @@ RUNNING_HEALTHY = {
             "Destination": "/data",
         }
     ],
-    "NetworkSettings": {
-        "Ports": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}], "443/tcp": None}
-    },
+    "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}], "443/tcp": None}},
 }
 
 
@@ -104,22 +102,14 @@ def test_each_planted_problem_gives_its_finding(changes, title, severity):
 def test_engine_socket_mount_is_red(source):
     found = titles(
         container_findings(
-            [
-                container(
-                    Mounts=[
-                        {"Type": "bind", "Source": source, "Destination": "/var/run/docker.sock"}
-                    ]
-                )
-            ]
+            [container(Mounts=[{"Type": "bind", "Source": source, "Destination": "/var/run/docker.sock"}])]
         )
     )
     assert found == {f"container web mounts the container engine socket {source}": Severity.RED}
 
 
 def test_engine_socket_found_in_binds_alone():
-    attrs = container(
-        HostConfig__Binds=["/var/run/docker.sock:/var/run/docker.sock:ro"], Mounts=None
-    )
+    attrs = container(HostConfig__Binds=["/var/run/docker.sock:/var/run/docker.sock:ro"], Mounts=None)
     assert gate(container_findings([attrs])) is Status.RED
 
 
@@ -170,10 +160,7 @@ def test_unreachable_engine_names_the_url(tmp_path):
 def test_real_engine_api_reports_each_planted_container(podman_url, planted_containers):
     found = titles(collect_docker(podman_url))
     assert found["container risky-privileged runs privileged"] is Severity.RED
-    assert (
-        found["container risky-privileged mounts the container engine socket /var/run/docker.sock"]
-        is Severity.RED
-    )
+    assert found["container risky-privileged mounts the container engine socket /var/run/docker.sock"] is Severity.RED
     assert found["container risky-host uses the host network"] is Severity.AMBER
     assert found["container risky-host shares the host PID namespace"] is Severity.AMBER
     assert found["container risky-port publishes 8080->80/tcp on all interfaces"] is Severity.AMBER

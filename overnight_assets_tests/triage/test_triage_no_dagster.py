@@ -23,27 +23,19 @@ def imported_roots(path: Path) -> set[str]:
 
 
 def test_logic_modules_do_not_import_dagster():
-    assert {"gate.py", "docker.py", "auth_log.py", "ports.py"} <= {
-        path.name for path in LOGIC_MODULES
-    }
+    assert {"gate.py", "docker.py", "auth_log.py", "ports.py"} <= {path.name for path in LOGIC_MODULES}
     offenders = [
-        path.name
-        for path in LOGIC_MODULES
-        if any(root.startswith("dagster") for root in imported_roots(path))
+        path.name for path in LOGIC_MODULES if any(root.startswith("dagster") for root in imported_roots(path))
     ]
     assert offenders == []
 
 
 def test_importing_the_logic_does_not_load_dagster():
-    modules = ", ".join(
-        f"overnight_assets.triage.{path.stem}" for path in LOGIC_MODULES if path.stem != "__init__"
-    )
+    modules = ", ".join(f"overnight_assets.triage.{path.stem}" for path in LOGIC_MODULES if path.stem != "__init__")
     code = (
         f"import sys, {modules}\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0].startswith('dagster'))\n"
         "print(loaded)\nsys.exit(1 if loaded else 0)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

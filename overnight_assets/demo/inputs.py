@@ -23,7 +23,9 @@ SAMPLE_AUTH_LOG = SAMPLES / "auth.log"
 SAMPLE_FEEDS = SAMPLES / "feeds"
 SAMPLE_FEEDS_NIGHT = date(2026, 1, 14)
 _CLASSIC = re.compile(r"^([A-Z][a-z]{2}) ([ \d]\d) ")
-_RFC822 = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT|UTC)")
+_RFC822 = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT|UTC)"
+)
 _ISO8601 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})")
 
 
@@ -72,17 +74,33 @@ def prepare_demo_repository(night: date, timezone: str, target: Path) -> Path:
     """A homelab repository whose commits fall in the demo's night: a merge, a branch waiting,
     an unused import and a forgotten breakpoint for the reviewer to find. Rebuilt each time from
     the same description, so the same night gives the same shas (and no second LLM review)."""
-    from overnight_assets.operations.history import History
+    from overnight_assets.demo.history import History
 
     def local(hour: int, minute: int = 0) -> datetime:
         return datetime(night.year, night.month, night.day, hour, minute, tzinfo=ZoneInfo(timezone))
 
     history = History()
     history.commit("main", "Ana Pop", local(0) - timedelta(days=2), "Initial homelab layout", DEMO_FILES)
-    history.commit("main", "Ana Pop", local(10, 15), "Add the nightly backup script", {"scripts/backup.py": BACKUP_SCRIPT})
-    history.commit("dashboards", "Radu Ionescu", local(13), "Add a disk usage dashboard", {"grafana/disk.json": DASHBOARD}, start="main")
+    history.commit(
+        "main", "Ana Pop", local(10, 15), "Add the nightly backup script", {"scripts/backup.py": BACKUP_SCRIPT}
+    )
+    history.commit(
+        "dashboards",
+        "Radu Ionescu",
+        local(13),
+        "Add a disk usage dashboard",
+        {"grafana/disk.json": DASHBOARD},
+        start="main",
+    )
     history.commit("main", "Ana Pop", local(16, 30), "Merge branch 'dashboards'", {}, merge="dashboards")
-    history.commit("disk-alerts", "Radu Ionescu", local(21, 40), "WIP: alert when a disk fills up", {"scripts/alerts.py": ALERT_SCRIPT}, start="main")
+    history.commit(
+        "disk-alerts",
+        "Radu Ionescu",
+        local(21, 40),
+        "WIP: alert when a disk fills up",
+        {"scripts/alerts.py": ALERT_SCRIPT},
+        start="main",
+    )
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     return history.write(target)
@@ -107,7 +125,9 @@ def backup(target: Path) -> None:
 if __name__ == "__main__":
     backup(Path("/mnt/nas/backups"))
 '''
-DASHBOARD = '{"title": "Disk usage", "panels": [{"type": "gauge", "targets": [{"expr": "node_filesystem_avail_bytes"}]}]}\n'
+DASHBOARD = (
+    '{"title": "Disk usage", "panels": [{"type": "gauge", "targets": [{"expr": "node_filesystem_avail_bytes"}]}]}\n'
+)
 ALERT_SCRIPT = '''"""Post to the alerts channel when a disk is over 90 % full."""
 import shutil
 

@@ -4,7 +4,6 @@ The clients themselves (cortex.py, llm.py, slack.py, ...) import no dagster, so 
 can use them and stay plain Python.
 """
 
-
 import os
 
 import dagster as dg

@@ -18,7 +18,16 @@ class History:
     _tips: dict[str, int] = field(default_factory=dict)  # branch -> mark of its last commit
     _marks: int = 0
 
-    def commit(self, branch: str, author: str, when: datetime, message: str, files: dict[str, str], start: str | None = None, merge: str | None = None) -> int:
+    def commit(
+        self,
+        branch: str,
+        author: str,
+        when: datetime,
+        message: str,
+        files: dict[str, str],
+        start: str | None = None,
+        merge: str | None = None,
+    ) -> int:
         """Add a commit on `branch` (new branches start from `start`'s tip); returns its mark."""
         self._marks += 1
         name, email = author, f"{author.lower().replace(' ', '.')}@homelab.lan"
@@ -39,7 +48,9 @@ class History:
     def write(self, folder: Path, head: str = "main") -> Path:
         """A new repository at `folder` holding this history, its HEAD on `head`."""
         subprocess.run(["git", "init", "-q", "-b", head, str(folder)], check=True, capture_output=True)
-        subprocess.run(["git", "fast-import", "--quiet"], cwd=folder, input=b"".join(self._stream), check=True, capture_output=True)
+        subprocess.run(
+            ["git", "fast-import", "--quiet"], cwd=folder, input=b"".join(self._stream), check=True, capture_output=True
+        )
         return folder
 
 

@@ -1,17 +1,18 @@
 """gpu_warmup: load the configured models before any LLM work, so the first real call is fast."""
 
-
 import time
 
 import dagster as dg
 
-from overnight_assets.briefing.section import SECTION_TAG
-from overnight_assets.resources.definitions import LLMResource
+from overnight_assets.resources.dagster_resources import LLMResource
+from overnight_assets.section import SECTION_TAG
 
 GPU_WARMUP = dg.AssetKey("gpu_warmup")
 
 
-def llm_section_asset(partitions: dg.PartitionsDefinition, description: str, kinds=frozenset({"python", "ollama"}), **more):
+def llm_section_asset(
+    partitions: dg.PartitionsDefinition, description: str, kinds=frozenset({"python", "ollama"}), **more
+):
     """The decorator of a nightly worker that may ask the LLM and hands the briefing a section:
     in the `gpu` pool, after the warm-up, tagged so morning_briefing composes its value."""
     return dg.asset(

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from overnight_assets.code_review.night import open_repository
+from overnight_assets.code_review.code_reviews import open_repository
 from overnight_assets.config import Repo as RepoConfig
 from overnight_assets.redaction import redact_secrets
 
@@ -24,7 +24,7 @@ DAYS_BACK = 7  # older commits (an imported history, say) are not queued: the ni
 
 
 @dataclass
-class Look:
+class BranchTips:
     tips: Tips = field(default_factory=dict)
     pending: dict[str, list[str]] = field(default_factory=dict)  # day -> "repo/branch" with new commits
 
@@ -35,14 +35,16 @@ class Look:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def load(cls, text: str | None) -> Look | None:
+    def load(cls, text: str | None) -> BranchTips | None:
         return cls(**json.loads(text)) if text else None
 
 
-def look_again(repos: list[RepoConfig], cache_dir: Path, previous: Look, timezone: str, today: date) -> tuple[Look, dict[str, str]]:
+def look_again(
+    repos: list[RepoConfig], cache_dir: Path, previous: BranchTips, timezone: str, today: date
+) -> tuple[BranchTips, dict[str, str]]:
     """The current tips, the previous look's pending days plus the days of new commits, and why
     any repository could not be read."""
-    current = Look(dict(previous.tips), {day: list(labels) for day, labels in previous.pending.items()})
+    current = BranchTips(dict(previous.tips), {day: list(labels) for day, labels in previous.pending.items()})
     errors = {}
     for repo in repos:
         try:
@@ -59,7 +61,9 @@ def look_again(repos: list[RepoConfig], cache_dir: Path, previous: Look, timezon
     return current, errors
 
 
-def _file_under_days(pending: dict[str, list[str]], times: list[int], labels: list[str], timezone: str, today: date) -> None:
+def _file_under_days(
+    pending: dict[str, list[str]], times: list[int], labels: list[str], timezone: str, today: date
+) -> None:
     for day in {_day(stamp, timezone, today) for stamp in times}:
         if today - timedelta(days=DAYS_BACK) <= day <= today:
             pending[day.isoformat()] = sorted(set(pending.get(day.isoformat(), [])) | set(labels))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from overnight_assets.briefing.section import Line, Section, italic
+from overnight_assets.section import Line, Section, italic
 from overnight_assets.status import Status
 from overnight_assets.triage import auth_log, dagster_runs, disk, docker, integrity, ports, store
 from overnight_assets.triage.findings import Finding, Severity
@@ -75,7 +76,9 @@ def _integrity(config: TriageConfig, cortex: Cortex, partition_key: str) -> list
         return unreadable + integrity.integrity_findings(None, current)
     findings = integrity.integrity_findings(baseline, current)
     if recorded_for == partition_key:  # a rerun of the baseline's night says the same as that night
-        findings = [f for f in findings if f.severity is not Severity.INFO] + integrity.integrity_findings(None, baseline)
+        findings = [f for f in findings if f.severity is not Severity.INFO] + integrity.integrity_findings(
+            None, baseline
+        )
     return unreadable + findings
 
 
@@ -94,7 +97,11 @@ def triage_section(night: TriageNight, status: Status, review: TriageReview | No
     if not lines:
         lines = [Line.text(quiet_line(night.outcomes))]
     if review is not None:
-        lines += [Line(), Line.text(f"LLM review: {review.summary}"), *[Line.item(f"next: {action}") for action in review.actions]]
+        lines += [
+            Line(),
+            Line.text(f"LLM review: {review.summary}"),
+            *[Line.item(f"next: {action}") for action in review.actions],
+        ]
     elif llm_status == "unavailable":
         lines += [Line(), Line.text(italic("llm: unavailable; the deterministic gate's verdict stands."))]
     if status is not night.gate_status:

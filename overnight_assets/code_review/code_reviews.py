@@ -9,19 +9,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from overnight_assets.briefing.section import Line, Section, bold, code, italic
 from overnight_assets.code_review.checks import CodeFinding, commit_findings, located, python_blobs_needed
 from overnight_assets.code_review.diffs import Commit, in_window, parse_log, reviewable_diff
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import memory_hash
+from overnight_assets.section import Line, Section, bold, code, italic
 from overnight_assets.status import Status, section_status, severity_status
 
 if TYPE_CHECKING:
+    from overnight_assets.code_review.git import GitRepository
     from overnight_assets.config import CodeReviewConfig
     from overnight_assets.config import Repo as RepoConfig
     from overnight_assets.resources.cortex import Cortex
-    from overnight_assets.resources.git import GitRepository
     from overnight_assets.resources.llm import LLMSession
 
 NO_REPOSITORIES = Line.text("No repositories configured (", code("code_review.repos"), ").")
@@ -41,7 +41,9 @@ class PreparedCommit:
 
     @property
     def worst(self) -> str:
-        severities = {f.severity for f in self.findings} | {c["severity"] for c in (self.review or {}).get("comments", [])}
+        severities = {f.severity for f in self.findings} | {
+            c["severity"] for c in (self.review or {}).get("comments", [])
+        }
         return next((s for s in ("error", "warning", "info") if s in severities), "none")
 
 
@@ -61,7 +63,9 @@ def prepare_repository(
     """The window's commits on every branch, each sha once, with diff and deterministic findings."""
     commits = in_window(parse_log(repo.log(start, end, *PATCH_OPTIONS)), start, end)
     sizes = repo.blob_sizes(sorted({f.new_blob for c in commits for f in c.files if f.new_blob}))
-    sources = repo.blobs([sha for c in commits for sha in python_blobs_needed(c) if sizes.get(sha, 0) <= large_file_bytes])
+    sources = repo.blobs(
+        [sha for c in commits for sha in python_blobs_needed(c) if sizes.get(sha, 0) <= large_file_bytes]
+    )
     prepared = []
     for commit in commits:
         diff, notes, shown = reviewable_diff(commit, settings.max_diff_lines, settings.max_diff_bytes)
@@ -86,7 +90,9 @@ def review_all(prepared: list[PreparedCommit], cortex: Cortex, session: LLMSessi
         item.review_source = "over limit"
     for item in pending[:max_llm_reviews]:
         commit = item.commit
-        prompt = review_prompt(item.repo, commit.sha, commit.author, commit.subject, item.diff, item.notes, item.findings)
+        prompt = review_prompt(
+            item.repo, commit.sha, commit.author, commit.subject, item.diff, item.notes, item.findings
+        )
         answer = session.ask("review", REVIEW_SYSTEM, prompt, CommitReview)
         if answer is None:
             item.review_source = "fallback"
@@ -111,7 +117,9 @@ def store_review(cortex: Cortex, sha: str, repo: str, review: dict) -> None:
         )
 
 
-def prepare_night(repos: list[RepoConfig], start: datetime, end: datetime, settings: CodeReviewConfig, cache_dir: Path) -> tuple[list[PreparedCommit], list[RepoOutcome]]:
+def prepare_night(
+    repos: list[RepoConfig], start: datetime, end: datetime, settings: CodeReviewConfig, cache_dir: Path
+) -> tuple[list[PreparedCommit], list[RepoOutcome]]:
     """Every configured repository's window; one that cannot be read is an outcome, not a crash."""
     prepared, outcomes = [], []
     for repo in repos:
@@ -119,7 +127,9 @@ def prepare_night(repos: list[RepoConfig], start: datetime, end: datetime, setti
         started = time.perf_counter()
         try:
             large = settings.large_file_kb * 1024
-            mine = prepare_repository(open_repository(repo, cache_dir, big_file_bytes=large), start, end, settings, large)
+            mine = prepare_repository(
+                open_repository(repo, cache_dir, big_file_bytes=large), start, end, settings, large
+            )
         except Exception as error:  # one broken repository never stops the others
             outcome.outcome, outcome.error, mine = "failed", _reason(error), []
         outcome.commits = len(mine)
@@ -130,8 +140,10 @@ def prepare_night(repos: list[RepoConfig], start: datetime, end: datetime, setti
     return prepared, outcomes
 
 
-def open_repository(repo: RepoConfig, cache_dir: Path, fetch: bool = True, big_file_bytes: int | None = None) -> GitRepository:
-    from overnight_assets.resources.git import GitRepository  # gitpython loads at first use
+def open_repository(
+    repo: RepoConfig, cache_dir: Path, fetch: bool = True, big_file_bytes: int | None = None
+) -> GitRepository:
+    from overnight_assets.code_review.git import GitRepository  # gitpython loads at first use
 
     return GitRepository.open(repo.name, repo.path, repo.url, cache_dir, fetch, big_file_bytes)
 
@@ -163,7 +175,10 @@ def item_for(item: PreparedCommit) -> dict:
 def _worst_finding(item: PreparedCommit) -> str | None:
     """The one line that says what is wrong with a commit, for the briefing's summary."""
     lines = [(f.severity, f.line_text()) for f in item.findings]
-    lines += [(c["severity"], located(c["severity"], c["file"], c["line"], c["comment"])) for c in (item.review or {}).get("comments", [])]
+    lines += [
+        (c["severity"], located(c["severity"], c["file"], c["line"], c["comment"]))
+        for c in (item.review or {}).get("comments", [])
+    ]
     return next((line for severity, line in lines if severity == item.worst and item.worst != "info"), None)
 
 
@@ -178,9 +193,13 @@ def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome],
         lines.append(Line.text(bold(outcome.name), f": {repo_headline(len(mine), outcome.authors, len(flagged))}"))
         lines += [_commit_line(item) for item in flagged]
     if any(p.review_source == "fallback" for p in prepared):
-        lines.append(Line.text(italic("llm: unavailable; deterministic findings only for the commits not reviewed before.")))
+        lines.append(
+            Line.text(italic("llm: unavailable; deterministic findings only for the commits not reviewed before."))
+        )
     if any(p.review_source == "over limit" for p in prepared):
-        lines.append(Line.text(italic("Some commits were over tonight's LLM review limit: deterministic findings only.")))
+        lines.append(
+            Line.text(italic("Some commits were over tonight's LLM review limit: deterministic findings only."))
+        )
     return Section(
         key="code_reviews",
         title="Code reviews",
@@ -196,7 +215,11 @@ def _commit_line(item: PreparedCommit) -> Line:
     details = [_finding_line(f.severity, f.file, f.line, f.message) for f in item.findings if f.severity != "info"]
     if item.review:
         details.append(Line.item(f"review: {item.review['summary']}"))
-        details += [_finding_line(c["severity"], c["file"], c["line"], c["comment"]) for c in item.review["comments"] if c["severity"] != "info"]
+        details += [
+            _finding_line(c["severity"], c["file"], c["line"], c["comment"])
+            for c in item.review["comments"]
+            if c["severity"] != "info"
+        ]
     return Line.item(code(item.commit.sha[:8]), f" {item.commit.subject} ({item.commit.author})", details=details)
 
 
@@ -209,7 +232,9 @@ def repo_headline(commits: int, authors: list[str], flagged: int) -> str:
     said = f"{commits} commit{'s' if commits != 1 else ''}" + (f" by {', '.join(authors)}" if authors else "")
     if not commits:
         return said
-    return f"{said}; {flagged} of {commits} listed (those with findings)." if flagged else f"{said}; none with findings."
+    return (
+        f"{said}; {flagged} of {commits} listed (those with findings)." if flagged else f"{said}; none with findings."
+    )
 
 
 def _status(prepared: list[PreparedCommit], outcomes: list[RepoOutcome]) -> Status:
@@ -229,7 +254,9 @@ def memories_for(prepared: list[PreparedCommit]) -> list[dict]:
             "source": item.repo,
             "url": None,
             "title": f"{item.repo}@{item.commit.sha[:12]}: {item.commit.subject}",
-            "body": "\n".join([*(f.line_text() for f in item.findings), (item.review or {}).get("summary", "")]).strip(),
+            "body": "\n".join(
+                [*(f.line_text() for f in item.findings), (item.review or {}).get("summary", "")]
+            ).strip(),
             "content_hash": memory_hash("code_review", item.commit.sha),
         }
         for item in prepared

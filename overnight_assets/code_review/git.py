@@ -26,7 +26,9 @@ from overnight_assets.secret_urls import redact_text, redact_url, with_credentia
 
 SAFE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
 BRANCHES_REFSPEC = "+refs/heads/*:refs/heads/*"
-SAFE_OPTIONS = {"c": ["core.hooksPath=/dev/null", "core.fsmonitor=false", "protocol.ext.allow=never", "core.quotePath=false"]}
+SAFE_OPTIONS = {
+    "c": ["core.hooksPath=/dev/null", "core.fsmonitor=false", "protocol.ext.allow=never", "core.quotePath=false"]
+}
 # a clone or fetch slower than this for this long is given up: a trickling server must not hold
 # code_reviews (a gpu-pool step) for good; git's timeouts, read when each clone or fetch starts
 LOW_SPEED_BYTES_PER_S, LOW_SPEED_TIME_S = 1000, 60
@@ -52,7 +54,15 @@ class GitRepository:
         repo.git.set_persistent_git_options(c=options)  # a file over the threshold diffs as binary
 
     @classmethod
-    def open(cls, name: str, path: str | None, url: str | None, cache_dir: Path, fetch: bool = True, big_file_bytes: int | None = None) -> GitRepository:
+    def open(
+        cls,
+        name: str,
+        path: str | None,
+        url: str | None,
+        cache_dir: Path,
+        fetch: bool = True,
+        big_file_bytes: int | None = None,
+    ) -> GitRepository:
         """A local repository as it is, or the bare mirror of a URL (cloned once, then fetched)."""
         where = path or redact_url(url or "")
         try:
@@ -120,7 +130,9 @@ class GitRepository:
 
     def _origin_head(self) -> str | None:
         try:
-            return self._shown(self.repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD").removeprefix("origin/"))
+            return self._shown(
+                self.repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD").removeprefix("origin/")
+            )
         except git.GitCommandError:  # no origin, or it names no default
             return None
 
@@ -135,7 +147,9 @@ class GitRepository:
     def commits_between(self, base: str, tip: str) -> list[tuple[str, str]]:
         """(sha, author) of the commits on `tip` that `base` lacks (shas or full ref names)."""
         out = self._git("log", f"{base}..{tip}", "--format=%H%x1f%an")
-        return [(sha, redact_secrets(author)) for sha, author in (line.split(FIELD, 1) for line in out.splitlines() if line)]
+        return [
+            (sha, redact_secrets(author)) for sha, author in (line.split(FIELD, 1) for line in out.splitlines() if line)
+        ]
 
     def commit_times(self, tips: list[str], known: list[str]) -> list[int]:
         """Commit times of the commits reachable from `tips` and not from `known` (shas the
@@ -176,7 +190,9 @@ def _mirror(url: str, target: Path, fetch: bool) -> git.Repo:
     repo = git.Repo(target)
     if fetch:
         repo.git.update_environment(**SAFE_ENV)
-        repo.git.set_persistent_git_options(c=SAFE_OPTIONS["c"] + _network_options())  # a fetch runs the reference-transaction hook
+        repo.git.set_persistent_git_options(
+            c=SAFE_OPTIONS["c"] + _network_options()
+        )  # a fetch runs the reference-transaction hook
         repo.git.config("remote.origin.url", url)  # also clears a password an older version stored there
         repo.git.fetch("--prune", with_credentials(url), BRANCHES_REFSPEC)
     return repo
@@ -190,7 +206,12 @@ def _clone_bare(url: str, target: Path) -> git.Repo:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".cloning-") as staging:
         # the --config options are ours (no hooks); gitpython still refuses ext:: and other unsafe URLs
         repo = git.Repo.clone_from(
-            with_credentials(url), Path(staging) / "repo.git", bare=True, env={**os.environ, **SAFE_ENV}, multi_options=options, allow_unsafe_options=True
+            with_credentials(url),
+            Path(staging) / "repo.git",
+            bare=True,
+            env={**os.environ, **SAFE_ENV},
+            multi_options=options,
+            allow_unsafe_options=True,
         )
         repo.git.config("remote.origin.url", url)  # clone wrote the URL with its password
         # a bare clone sets no refspec: later fetches update the branches, and only them
@@ -201,4 +222,6 @@ def _clone_bare(url: str, target: Path) -> git.Repo:
 
 def _stderr(error: git.GitCommandError) -> str:
     text = (error.stderr or str(error)).strip().replace("stderr: ", "")
-    return redact_secrets(redact_text(" ".join(text.split())))[:300]  # the command line (a clone URL's password) and refs and paths
+    return redact_secrets(redact_text(" ".join(text.split())))[
+        :300
+    ]  # the command line (a clone URL's password) and refs and paths

@@ -11,19 +11,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from overnight_assets.briefing.section import Line, Section, bold, code
 from overnight_assets.code_review.checks import located
+from overnight_assets.code_review.code_reviews import NO_REPOSITORIES, load_reviews, open_repository
 from overnight_assets.code_review.diffs import in_window, parse_log
-from overnight_assets.code_review.night import NO_REPOSITORIES, load_reviews, open_repository
 from overnight_assets.redaction import redact_secrets
+from overnight_assets.section import Line, Section, bold, code
 from overnight_assets.status import Status, section_status, worst_severity
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from overnight_assets.code_review.git import GitRepository
     from overnight_assets.config import Repo as RepoConfig
     from overnight_assets.resources.cortex import Cortex
-    from overnight_assets.resources.git import GitRepository
 
 HIGHLIGHT_SEVERITIES = ("error", "warning")
 MAX_HIGHLIGHTS = 5  # per merge or branch: the digest points at reviews, it does not repeat them
@@ -60,7 +60,9 @@ class RepoDigest:
     waiting: list[WaitingBranch] = field(default_factory=list)
     error: str | None = None
     note: str | None = None
-    secrets: list[str] = field(default_factory=list)  # where a secret was found (merge messages, branch names), never its value
+    secrets: list[str] = field(
+        default_factory=list
+    )  # where a secret was found (merge messages, branch names), never its value
 
     def to_dict(self) -> dict:
         # the title is what the briefing compares with yesterday's; severity and problem are what it counts
@@ -89,7 +91,9 @@ class RepoDigest:
         return f"review findings in {', '.join(flagged)}" if flagged and not self.error else None
 
 
-def digest_night(repos: list[RepoConfig], start: datetime, end: datetime, review_items: list[dict], cortex: Cortex, cache_dir: Path) -> list[RepoDigest]:
+def digest_night(
+    repos: list[RepoConfig], start: datetime, end: datetime, review_items: list[dict], cortex: Cortex, cache_dir: Path
+) -> list[RepoDigest]:
     """Every configured repository's digest; one that cannot be read says why, the others go on."""
     digests = []
     for repo in repos:
@@ -119,8 +123,12 @@ def digest_repository(repo: GitRepository, configured_branch: str | None, start:
     landed = repo.log(start, end, "--merges", "--first-parent", revs=(repo.ref(digest.default_branch),))
     for merge in in_window(parse_log(landed), start, end):
         # merges are not in code_reviews (--no-merges): a secret in their message is found here
-        digest.secrets += [f"secret in the {where} of {merge.sha[:8]}: {kind} (value withheld)" for where, kind in merge.secrets]
-        brought = [(sha, author) for sha, author in repo.commits_between(merge.parents[0], merge.sha) if sha != merge.sha]
+        digest.secrets += [
+            f"secret in the {where} of {merge.sha[:8]}: {kind} (value withheld)" for where, kind in merge.secrets
+        ]
+        brought = [
+            (sha, author) for sha, author in repo.commits_between(merge.parents[0], merge.sha) if sha != merge.sha
+        ]
         digest.merges.append(
             Merge(
                 sha=merge.sha,
@@ -145,9 +153,17 @@ def review_highlights(review_items: list[dict], stored_reviews: dict[str, dict])
     """sha -> the findings and review comments of warning or error severity."""
     found: dict[str, list[str]] = {}
     for sha, review in stored_reviews.items():
-        found[sha] = [located(c["severity"], c["file"], c["line"], c["comment"]) for c in review.get("comments", []) if c["severity"] in HIGHLIGHT_SEVERITIES]
+        found[sha] = [
+            located(c["severity"], c["file"], c["line"], c["comment"])
+            for c in review.get("comments", [])
+            if c["severity"] in HIGHLIGHT_SEVERITIES
+        ]
     for item in review_items:  # tonight's items also carry the deterministic findings
-        lines = [located(f["severity"], f["file"], f["line"], f["message"]) for f in item["findings"] if f["severity"] in HIGHLIGHT_SEVERITIES]
+        lines = [
+            located(f["severity"], f["file"], f["line"], f["message"])
+            for f in item["findings"]
+            if f["severity"] in HIGHLIGHT_SEVERITIES
+        ]
         found[item["sha"]] = lines + [line for line in found.get(item["sha"], []) if line not in lines]
     return {sha: lines for sha, lines in found.items() if lines}
 
@@ -168,10 +184,19 @@ def digest_section(digests: list[RepoDigest]) -> Section:
         lines += [Line.item(line, severity="error") for line in digest.secrets]
         for merge in digest.merges:
             who = f"{_count(merge.commits, 'commit')} by {', '.join(merge.authors) or merge.author}"
-            lines.append(Line.item("landed ", code(merge.sha[:8]), f" {merge.subject}: {who}", details=_highlight_lines(merge.highlights)))
+            lines.append(
+                Line.item(
+                    "landed ",
+                    code(merge.sha[:8]),
+                    f" {merge.subject}: {who}",
+                    details=_highlight_lines(merge.highlights),
+                )
+            )
         for branch in digest.waiting:
             ahead = f"{_count(branch.ahead, 'commit')} ahead of {digest.default_branch}, by {', '.join(branch.authors)}"
-            lines.append(Line.item("waiting ", code(branch.name), f": {ahead}", details=_highlight_lines(branch.highlights)))
+            lines.append(
+                Line.item("waiting ", code(branch.name), f": {ahead}", details=_highlight_lines(branch.highlights))
+            )
     return Section(
         key="pr_digest",
         title="What landed, what is waiting",
@@ -185,7 +210,10 @@ def digest_section(digests: list[RepoDigest]) -> Section:
 def _status(digests: list[RepoDigest]) -> Status:
     """The shared rule: secrets RED, the review highlights shown by their severity, an unreadable repository AMBER."""
     return section_status(
-        (d.severity for d in digests), configured=bool(digests), sources=len(digests), failed=sum(1 for d in digests if d.error)
+        (d.severity for d in digests),
+        configured=bool(digests),
+        sources=len(digests),
+        failed=sum(1 for d in digests if d.error),
     )
 
 

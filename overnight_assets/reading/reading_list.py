@@ -58,7 +58,12 @@ class Selection:
 
 
 def read_sources(
-    sources: list[Source], settings: FetchConfig, cortex: Cortex, partition_key: str, window: tuple[datetime, datetime], tz: ZoneInfo
+    sources: list[Source],
+    settings: FetchConfig,
+    cortex: Cortex,
+    partition_key: str,
+    window: tuple[datetime, datetime],
+    tz: ZoneInfo,
 ) -> SourcesRead:
     http_urls = [s.url for s in sources if not is_file(s.url)]
     known = store.load_validators(cortex, http_urls)
@@ -79,7 +84,12 @@ def read_sources(
 
 
 def _parse_one(source: Source, fetched: Fetched, tz: ZoneInfo) -> tuple[dict, list[Item] | None]:
-    outcome = {"kind": source.kind, "url": display_url(source.url), "outcome": fetched.outcome, "seconds": fetched.seconds}
+    outcome = {
+        "kind": source.kind,
+        "url": display_url(source.url),
+        "outcome": fetched.outcome,
+        "seconds": fetched.seconds,
+    }
     if fetched.outcome != "ok":
         return {**outcome, **({"error": fetched.error} if fetched.error else {})}, None
     try:

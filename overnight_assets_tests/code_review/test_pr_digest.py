@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import git
 import pytest
-
 from git_history import BOB, WINDOW_END, WINDOW_START, GitRepo, at
-from overnight_assets.code_review.landed import digest_repository
-from overnight_assets.resources.git import GitRepository
+
+from overnight_assets.code_review.git import GitRepository
+from overnight_assets.code_review.pr_digest import digest_repository
 
 
 def digest(repo, branch=None):
@@ -69,5 +69,10 @@ def test_branches_whose_names_redact_alike_stay_apart_and_a_secret_default_is_fo
     repo.git("branch", "-D", "main")  # the checked-out branch is the only guess left for the default
     result = digest(repo)
     assert result.default_branch == "token=[redacted token]" and result.error is None
-    assert [(b.name, b.ahead) for b in result.waiting] == [("leak/[redacted AWS access key id]", 1), ("leak/[redacted AWS access key id] (2)", 2)]
-    assert sorted(result.secrets) == ["secret in a branch name: AWS access key id (value withheld)"] * 2 + ["secret in a branch name: token (value withheld)"]
+    assert [(b.name, b.ahead) for b in result.waiting] == [
+        ("leak/[redacted AWS access key id]", 1),
+        ("leak/[redacted AWS access key id] (2)", 2),
+    ]
+    assert sorted(result.secrets) == ["secret in a branch name: AWS access key id (value withheld)"] * 2 + [
+        "secret in a branch name: token (value withheld)"
+    ]

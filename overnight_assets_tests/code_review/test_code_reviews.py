@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from git_history import AWS_KEY, WINDOW_END, WINDOW_START, at
-from overnight_assets.code_review.night import prepare_night
+
+from overnight_assets.code_review.code_reviews import prepare_night
+from overnight_assets.code_review.git import mirror_path
 from overnight_assets.config import CodeReviewConfig, Repo
-from overnight_assets.resources.git import mirror_path
 
 
 def prepare(*repos: Repo, tmp_path, **settings):
@@ -20,7 +21,10 @@ def by_sha(prepared):
 def test_the_window_holds_each_sha_once_across_branches_without_merges(busy, tmp_path):
     prepared, outcomes = prepare(Repo(name="homelab", path=str(busy.path)), tmp_path=tmp_path)
     shas = busy.shas
-    assert set(by_sha(prepared)) == {shas[k] for k in ("start", "feature", "secret", "binary", "huge", "rename", "empty", "latin1", "lock", "waiting")}
+    assert set(by_sha(prepared)) == {
+        shas[k]
+        for k in ("start", "feature", "secret", "binary", "huge", "rename", "empty", "latin1", "lock", "waiting")
+    }
     assert len(prepared) == len(by_sha(prepared))
     assert outcomes[0].outcome == "ok" and outcomes[0].commits == 10 and outcomes[0].authors == ["Alice", "Bob"]
 
@@ -89,8 +93,6 @@ def test_nothing_in_the_window_is_an_empty_night(make_repo, tmp_path):
     assert prepared == [] and outcome.outcome == "ok" and outcome.commits == 0
 
 
-
-
 def test_two_url_repositories_with_similar_names_get_their_own_mirrors(make_repo, tmp_path):
     first, second = make_repo("one"), make_repo("two")
     one = first.commit("One", {"one.py": "x = 1\n"}, at=at(1))
@@ -106,7 +108,7 @@ def test_a_debug_line_holding_a_secret_never_repeats_it(make_repo, tmp_path):
     [item] = prepare(Repo(name="homelab", path=str(repo.path)), tmp_path=tmp_path)[0]
     assert item.commit.sha == sha
     messages = " ".join(f.message for f in item.findings)
-    assert AWS_KEY not in messages and "debug leftover: console.log(\"[redacted AWS access key id]\");" in messages
+    assert AWS_KEY not in messages and 'debug leftover: console.log("[redacted AWS access key id]");' in messages
 
 
 def test_awkward_content_keeps_each_file_with_its_own_patch(make_repo, tmp_path):
@@ -166,7 +168,7 @@ class TricklingGitServer:
 def test_a_trickling_git_server_fails_its_repository_instead_of_holding_the_night(make_repo, tmp_path, monkeypatch):
     import subprocess
 
-    import overnight_assets.resources.git as git_resource
+    import overnight_assets.code_review.git as git_resource
 
     monkeypatch.setattr(git_resource, "LOW_SPEED_TIME_S", 1)
     server = TricklingGitServer()

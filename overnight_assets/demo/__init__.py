@@ -1,0 +1,1 @@
+"""The demo: its bundled config and samples, and the dated inputs written for a night."""
