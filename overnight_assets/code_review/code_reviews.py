@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from overnight_assets.code_review.checks import CodeFinding, commit_findings, located, python_blobs_needed
+from overnight_assets.code_review.commit_checks import CodeFinding, commit_findings, located, python_blobs_needed
 from overnight_assets.code_review.diffs import Commit, in_window, parse_log, reviewable_diff
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
 from overnight_assets.redaction import redact_secrets
