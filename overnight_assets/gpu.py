@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from overnight_assets.resources.dagster_resources import LLMResource
-from overnight_assets.section import SECTION_TAG
+from overnight_assets.section import SECTION_TAG, LLMState
 
 GPU_WARMUP = dg.AssetKey("gpu_warmup")
 
@@ -40,6 +40,7 @@ def build_operations_defs(partitions: dg.PartitionsDefinition) -> dg.Definitions
         started = time.perf_counter()
         models = session.warm()
         ready = sorted(model for model, state in models.items() if state["ready"])
+        warmed: LLMState = "ok" if len(ready) == len(models) else "unavailable"
         if session.unavailable_reason:  # recorded, never raised: the steps that need an answer apply the policy
             then = "fall back" if llm.on_unavailable == "fallback" else "fail when they need an answer"
             context.log.warning(f"Models not loaded, LLM steps will {then}: {session.unavailable_reason}")
@@ -48,7 +49,7 @@ def build_operations_defs(partitions: dg.PartitionsDefinition) -> dg.Definitions
                 "ready_models": ", ".join(ready) or "none",
                 "models": dg.MetadataValue.json(models),
                 "seconds": round(time.perf_counter() - started, 3),
-                "llm": "ok" if len(ready) == len(models) else "unavailable",
+                "llm": warmed,
                 **({"llm_unavailable_reason": session.unavailable_reason} if session.unavailable_reason else {}),
             }
         )

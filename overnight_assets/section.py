@@ -18,10 +18,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from overnight_assets.status import Status
+
+# what a worker's LLM session did for its section (LLMSession.status), kept as the section's `llm`
+LLMState = Literal["ok", "unavailable", "not needed"]
+# a section's `llm`: its worker's LLMState, or "not run" for the stand-in of a section that never ran
+SectionLLMState = Literal[LLMState, "not run"]
 
 SECTION_TAG = "overnight/section"  # the asset tag that makes an asset's value a briefing section
 NOTHING_TO_REPORT = "Nothing to report."
@@ -182,7 +187,7 @@ class Section:
     items: list[dict[str, Any]] = field(default_factory=list)
     markdown: str = ""  # rendered from `lines`; given alone (an older value), it becomes the lines
     order: int = 50  # lower comes first in the briefing
-    llm: str = "not needed"  # ok | unavailable | not needed
+    llm: SectionLLMState = "not needed"
     lines: tuple[Line, ...] = ()
 
     def __post_init__(self) -> None:

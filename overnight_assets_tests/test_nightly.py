@@ -2,11 +2,13 @@
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import dagster as dg
 import pytest
 
 from overnight_assets.definitions import build_defs
+from overnight_assets.section import LLMState, SectionLLMState
 
 NIGHT = "2026-11-20"
 FAILED_LOGINS = "".join(
@@ -30,6 +32,22 @@ def metadata(instance, asset: str, partition=NIGHT) -> dict:
     return {key: value.value for key, value in event.asset_materialization.metadata.items()}
 
 
+def llm_states(config, instance, partition=NIGHT) -> set[str]:
+    """Every `llm` the night recorded, checked against the types: each asset's metadata holds an
+    LLMState, each section in the briefing a SectionLLMState."""
+    recorded = {}
+    for key in instance.get_asset_keys():
+        event = instance.get_latest_materialization_event(key)
+        if event and "llm" in event.asset_materialization.metadata:
+            recorded[key.to_user_string()] = event.asset_materialization.metadata["llm"].value
+    briefing = json.loads((config.home_path / "assets" / "morning_briefing" / f"{partition}.json").read_text())
+    in_sections = {section["key"]: section["llm"] for section in briefing["sections"]}
+    assert {"gpu_warmup", "security_triage", "morning_briefing"} <= set(recorded) and in_sections
+    assert set(recorded.values()) <= set(get_args(LLMState)), recorded
+    assert set(in_sections.values()) <= set(get_args(SectionLLMState)), in_sections
+    return set(recorded.values()) | set(in_sections.values())
+
+
 def plant(host_files: Path, text: str) -> None:
     with open(host_files / "auth.log", "a") as log:
         log.write(text)
@@ -40,6 +58,7 @@ def test_clean_host_is_green_without_any_llm_question(make_config, instance, oll
     run_night(config, instance)
     triage = metadata(instance, "security_triage")
     assert triage["status"] == "GREEN" and triage["llm_calls"] == 0 and triage["llm"] == "not needed"
+    assert llm_states(config, instance) == {"ok", "not needed"}  # the warm-up and the briefing's summary
     briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
     assert briefing.startswith(f"# Morning briefing for {NIGHT}: GREEN")
     assert "No briefing for the previous day" in briefing
@@ -86,6 +105,7 @@ def test_without_ollama_every_asset_falls_back_and_says_so(make_config, instance
     run_night(config, instance)
     assert metadata(instance, "gpu_warmup")["llm"] == "unavailable"
     assert metadata(instance, "security_triage")["llm"] == "unavailable"
+    assert llm_states(config, instance) == {"unavailable", "not needed"}  # workers with nothing to read ask nothing
     assert metadata(instance, "morning_briefing")["summary_source"] == "fallback"
     briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
     assert "llm: unavailable" in briefing and "deterministic fallback" in briefing

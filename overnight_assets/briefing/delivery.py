@@ -31,13 +31,15 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from overnight_assets.resources.cortex import Cortex
 
 if TYPE_CHECKING:
     from overnight_assets.resources.slack import SlackPoster
 
+# what a delivery did, as morning_delivery's `delivery` metadata says it
+DeliveryState = Literal["delivered", "outbox only (Slack not configured)", "kept in outbox"]
 CLAIM_S = 15 * 60  # outlasts any one delivery (Slack's 30 s timeout and its retries, a few messages)
 CLOCK_SKEW_S = 10 * 60  # search Slack's history from this long before the recorded intent
 
@@ -50,7 +52,7 @@ class DeliveryReport:
     claimed_elsewhere: list[str] = field(default_factory=list)  # delivered, or being delivered, by another run
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
-    outcome: str = "delivered"  # delivered | outbox only (Slack not configured) | kept in outbox
+    outcome: DeliveryState = "delivered"
 
 
 @dataclass(frozen=True)

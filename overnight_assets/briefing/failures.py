@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from overnight_assets.secret_urls import redact_text
 from overnight_assets.section import Line, Section, bold, link
@@ -22,13 +22,14 @@ from overnight_assets.status import Status
 SECURITY_SECTION = "security_triage"  # the triage asset's name; domains meet by key, not by import
 MAX_ERROR_CHARS = 300
 RUN_LINK_LABEL = "The run in the Dagster UI"
+FailureState = Literal["FAILED", "NOT RUN"]  # its step raised | the run stopped before it
 _QUALIFIED_CLASS = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*(?:Error|Exception)): ")  # package.module.XError:
 
 
 @dataclass(frozen=True)
 class SectionFailure:
     key: str  # the section asset's name
-    outcome: str  # FAILED (its step raised) | NOT RUN (the run stopped before it)
+    outcome: FailureState
     reason: str  # the error's first line, or why it never ran
     run_url: str  # the failed run in the Dagster UI
 

@@ -7,14 +7,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from overnight_assets.code_review.checks import CodeFinding, commit_findings, located, python_blobs_needed
+from overnight_assets.code_review.commit_checks import CodeFinding, commit_findings, located, python_blobs_needed
 from overnight_assets.code_review.diffs import Commit, in_window, parse_log, reviewable_diff
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import memory_hash
-from overnight_assets.section import Line, Section, bold, code, italic
+from overnight_assets.section import Line, LLMState, Section, bold, code, italic
 from overnight_assets.status import Status, section_status, severity_status
 
 if TYPE_CHECKING:
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from overnight_assets.resources.llm import LLMSession
 
 NO_REPOSITORIES = Line.text("No repositories configured (", code("code_review.repos"), ").")
+# where a commit's review came from; pending only until review_all has seen it
+ReviewSource = Literal["pending", "llm", "stored", "fallback", "over limit", "nothing to review"]
+RepoState = Literal["ok", "failed"]
 PATCH_OPTIONS = ("--no-merges", "-p", "--raw", "--no-abbrev", "-M", "--no-color", "--no-ext-diff", "--no-textconv")
 
 
@@ -37,7 +40,7 @@ class PreparedCommit:
     findings: list[CodeFinding]
     files_shown: set[str]  # the files whose diff the reviewer reads
     review: dict | None = None
-    review_source: str = "pending"  # llm | stored | fallback | over limit | nothing to review
+    review_source: ReviewSource = "pending"
 
     @property
     def worst(self) -> str:
@@ -50,7 +53,7 @@ class PreparedCommit:
 @dataclass
 class RepoOutcome:
     name: str
-    outcome: str = "ok"
+    outcome: RepoState = "ok"
     error: str | None = None
     commits: int = 0
     seconds: float = 0.0
@@ -182,7 +185,7 @@ def _worst_finding(item: PreparedCommit) -> str | None:
     return next((line for severity, line in lines if severity == item.worst and item.worst != "info"), None)
 
 
-def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome], llm_status: str) -> Section:
+def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome], llm_status: LLMState) -> Section:
     lines = []
     for outcome in sorted(outcomes, key=lambda o: o.outcome != "failed"):  # what could not be read comes first
         if outcome.outcome == "failed":

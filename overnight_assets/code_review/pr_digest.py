@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from overnight_assets.code_review.checks import located
 from overnight_assets.code_review.code_reviews import NO_REPOSITORIES, load_reviews, open_repository
+from overnight_assets.code_review.commit_checks import located
 from overnight_assets.code_review.diffs import in_window, parse_log
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.section import Line, Section, bold, code

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from overnight_assets.code_review.checks import CodeFinding
+from overnight_assets.code_review.commit_checks import CodeFinding
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.llm import as_data
 

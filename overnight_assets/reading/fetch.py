@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from overnight_assets.deadlines import SocketCutter, cut_after
 from overnight_assets.local_files import open_regular_file
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 MAX_THREADS = 32
 CHUNK_BYTES = 64 * 1024
+FetchState = Literal["ok", "not_modified", "failed"]  # not_modified: a 304 to a conditional GET
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Validators:
 @dataclass(frozen=True)
 class Fetched:
     url: str
-    outcome: str  # ok | not_modified | failed
+    outcome: FetchState
     body: bytes = b""
     content_type: str = ""
     validators: Validators = Validators()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 from overnight_assets.deadlines import PastDeadline, call_within
@@ -36,12 +36,23 @@ if TYPE_CHECKING:
 ARXIV_SOURCE = "arXiv"
 PAGE_SIZE = 100
 _MAX_ERROR_CHARS = 300
+QueryState = Literal["ok", "failed"]
+
+
+class QueryOutcome(TypedDict):
+    """One query's night, as the finds' `queries` metadata shows it."""
+
+    outcome: QueryState
+    error: NotRequired[str]
+    found: NotRequired[int]  # results arXiv returned
+    in_window: NotRequired[int]  # of those, submitted in the window
+    notes: NotRequired[list[str]]  # results skipped as unusable
 
 
 @dataclass
 class PapersFound:
     papers: list[Item]
-    outcomes: dict[str, dict]  # per query: outcome (ok | failed), found, in_window, error
+    outcomes: dict[str, QueryOutcome]  # per query
 
 
 def windowed_query(query: str, window: tuple[datetime, datetime]) -> str:
@@ -55,7 +66,7 @@ def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: Zone
     import arxiv  # at first use: the code location need not load it
 
     papers: dict[str, Item] = {}
-    outcomes = {}
+    outcomes: dict[str, QueryOutcome] = {}
     deadline_s = search_deadline_s(config, timeout_s)
     for query in config.queries:
         client = _client(config, timeout_s)  # a query given up at its deadline keeps its own client

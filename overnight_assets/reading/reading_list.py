@@ -9,11 +9,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 from overnight_assets.reading import store
-from overnight_assets.reading.fetch import Fetched, fetch_all, is_file
+from overnight_assets.reading.fetch import Fetched, FetchState, fetch_all, is_file
 from overnight_assets.reading.items import Item, display_url
 from overnight_assets.reading.judge import Asker, Pick, candidate_limit, has_interests, judge_and_pick
 from overnight_assets.reading.parse import parse_source
@@ -26,10 +26,25 @@ if TYPE_CHECKING:
 _MAX_ERROR_CHARS = 300
 
 
+class SourceOutcome(TypedDict):
+    """One source's night, as the digest's `sources` metadata shows it."""
+
+    kind: str
+    url: str  # without credentials
+    outcome: FetchState  # its fetch's, or failed when the body could not be parsed
+    seconds: float
+    error: NotRequired[str]
+    parsed: NotRequired[int]  # items in the body
+    notes: NotRequired[list[str]]  # what was skipped or guessed while parsing
+    in_window: NotRequired[int]  # added once the window's items are read
+    new: NotRequired[int]  # new and picked: added by Selection.record_in
+    picked: NotRequired[int]
+
+
 @dataclass
 class SourcesRead:
     items: list[Item]  # in the partition's window, every answering source
-    outcomes: dict[str, dict]  # per source name: outcome (ok | not_modified | failed), counts, why
+    outcomes: dict[str, SourceOutcome]  # per source name
     fetch_seconds: float
 
     @property
@@ -50,7 +65,7 @@ class Selection:
     def new(self) -> int:
         return sum(self.new_by_source.values())
 
-    def record_in(self, outcomes: dict[str, dict]) -> None:
+    def record_in(self, outcomes: dict[str, SourceOutcome]) -> None:
         """Add each source's new and picked counts to its outcome."""
         picked = Counter(pick.scored.item.source for pick in self.picks)
         for name, outcome in outcomes.items():
@@ -83,8 +98,8 @@ def read_sources(
     return SourcesRead(items, outcomes, round(fetch_seconds, 3))
 
 
-def _parse_one(source: Source, fetched: Fetched, tz: ZoneInfo) -> tuple[dict, list[Item] | None]:
-    outcome = {
+def _parse_one(source: Source, fetched: Fetched, tz: ZoneInfo) -> tuple[SourceOutcome, list[Item] | None]:
+    outcome: SourceOutcome = {
         "kind": source.kind,
         "url": display_url(source.url),
         "outcome": fetched.outcome,

@@ -8,18 +8,24 @@ items (`score`, `relevance`) and the metadata, never in the text a person reads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sized
+
+from overnight_assets.reading.fetch import FetchState
 from overnight_assets.reading.judge import Pick
-from overnight_assets.reading.reading_list import Selection
-from overnight_assets.section import Line, Section, code, italic, link
+from overnight_assets.reading.papers import QueryOutcome
+from overnight_assets.reading.reading_list import Selection, SourceOutcome
+from overnight_assets.section import Line, LLMState, Section, code, italic, link
 from overnight_assets.status import Status, section_status
 
 DIGEST_ORDER, FINDS_ORDER = 20, 30
 _FALLBACK_NOTE = "llm: unavailable; ranked by interest keywords, with the {what}' own summaries."
 BLANK = Line()
+# how the first line tells each state (an arXiv query's states are a fetch's too)
+SAID_OF_STATE: dict[FetchState, str] = {"ok": "answered", "not_modified": "not modified", "failed": "failed"}
 NO_INTERESTS = "No interests configured (`reading.interests`): everything new is ranked by source weight and recency."
 
 
-def digest_section(selection: Selection, outcomes: dict[str, dict], llm_status: str) -> Section:
+def digest_section(selection: Selection, outcomes: dict[str, SourceOutcome], llm_status: LLMState) -> Section:
     failed = {name: o for name, o in outcomes.items() if o["outcome"] == "failed"}
     status = _status(outcomes, failed)
     if not outcomes:
@@ -43,7 +49,7 @@ def digest_section(selection: Selection, outcomes: dict[str, dict], llm_status: 
     return _section("article_digest", "Reading list", status, selection.picks, lines, llm_status, DIGEST_ORDER)
 
 
-def finds_section(selection: Selection, outcomes: dict[str, dict], llm_status: str) -> Section:
+def finds_section(selection: Selection, outcomes: dict[str, QueryOutcome], llm_status: LLMState) -> Section:
     failed = {query: o for query, o in outcomes.items() if o["outcome"] == "failed"}
     status = _status(outcomes, failed)
     if not outcomes:
@@ -60,18 +66,14 @@ def finds_section(selection: Selection, outcomes: dict[str, dict], llm_status: s
     return _section("arxiv_finds", "arXiv finds", status, selection.picks, lines, llm_status, FINDS_ORDER)
 
 
-def _status(outcomes: dict[str, dict], failed: dict[str, dict]) -> Status:
+def _status(outcomes: Sized, failed: Sized) -> Status:
     return section_status(configured=bool(outcomes), sources=len(outcomes), failed=len(failed))
 
 
-def sources_line(outcomes: dict[str, dict], one: str, many: str) -> str:
+def sources_line(outcomes: Mapping[str, SourceOutcome | QueryOutcome], one: str, many: str) -> str:
     """'18 sources: 16 answered, 1 not modified, 1 failed (Slashdot: HTTP 404 Not Found).': only failures by name."""
     states = [o["outcome"] for o in outcomes.values()]
-    counts = [
-        f"{states.count('ok')} answered",
-        f"{states.count('not_modified')} not modified",
-        f"{states.count('failed')} failed",
-    ]
+    counts = [f"{states.count(state)} {said}" for state, said in SAID_OF_STATE.items()]
     said = ", ".join(count for count in counts if not count.startswith("0 "))
     why = "; ".join(f"{name}: {o['error']}" for name, o in outcomes.items() if o["outcome"] == "failed")
     return f"{len(outcomes)} {one if len(outcomes) == 1 else many}: {said}" + (f" ({why})." if why else ".")
@@ -98,7 +100,7 @@ def _interest_note(selection: Selection) -> list[Line]:
 
 
 def _section(
-    key: str, title: str, status: Status, picks: list[Pick], lines: list[Line], llm_status: str, order: int
+    key: str, title: str, status: Status, picks: list[Pick], lines: list[Line], llm_status: LLMState, order: int
 ) -> Section:
     return Section(
         key=key,

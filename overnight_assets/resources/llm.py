@@ -27,6 +27,7 @@ from overnight_assets.deadlines import SocketCutter
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import Cortex, content_hash, stable_json
 from overnight_assets.secret_urls import redact_text
+from overnight_assets.section import LLMState
 
 if TYPE_CHECKING:
     import httpx
@@ -337,7 +338,7 @@ class LLMSession:
             )
 
     @property
-    def status(self) -> str:
+    def status(self) -> LLMState:
         if self.unavailable_reason:
             return "unavailable"
         return "ok" if self.asked else "not needed"

@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from typing import Literal, NotRequired, TypedDict
 
 from overnight_assets.status import Status, section_status
 from overnight_assets.triage.findings import Finding, collector_failed
@@ -9,9 +10,19 @@ from overnight_assets.triage.findings import Finding, collector_failed
 Collector = Callable[[], list[Finding]]
 # an error can carry a whole traceback or response body; the briefing needs a line, not a page
 _MAX_ERROR_CHARS = 500
+CollectorState = Literal["ok", "failed", "disabled"]  # disabled: null in the config
 
 
-def gate(findings: list[Finding], outcomes: dict[str, dict] | None = None) -> Status:
+class CollectorOutcome(TypedDict):
+    """One collector's night, as the triage's `collectors` metadata shows it."""
+
+    outcome: CollectorState
+    error: NotRequired[str]  # why it failed, cut to a line
+    findings: int
+    seconds: float
+
+
+def gate(findings: list[Finding], outcomes: dict[str, CollectorOutcome] | None = None) -> Status:
     """The shared rule (overnight_assets.status): RED if any finding is RED, AMBER if any is AMBER,
     else GREEN; INFO never raises it. Given the collectors' outcomes: NOT CONFIGURED when every
     collector is disabled, and RED when every enabled one failed (no security verdict tonight)."""
@@ -25,9 +36,9 @@ def gate(findings: list[Finding], outcomes: dict[str, dict] | None = None) -> St
     )
 
 
-def raise_only(gate_status: Status, llm_status: Status | str | None) -> Status:
+def raise_only(gate_status: Status, llm_verdict: Status | str | None) -> Status:
     """The LLM may raise the gate's status but never lower it; anything unreadable is ignored."""
-    return Status.worst([gate_status, _as_status(llm_status) or gate_status])
+    return Status.worst([gate_status, _as_status(llm_verdict) or gate_status])
 
 
 def _as_status(value: Status | str | None) -> Status | None:
@@ -40,14 +51,14 @@ def _as_status(value: Status | str | None) -> Status | None:
 
 def run_collectors(
     collectors: dict[str, Collector | None],
-) -> tuple[list[Finding], dict[str, dict]]:
+) -> tuple[list[Finding], dict[str, CollectorOutcome]]:
     """Run every enabled collector; a collector that raises becomes a `collector_failed` finding.
 
-    Returns all findings and, per collector, its outcome: "ok" | "failed" | "disabled" (None =
-    disabled by config), how many findings it contributed and how long it took.
+    Returns all findings and, per collector, its outcome (a None collector is one the config
+    disabled), how many findings it contributed and how long it took.
     """
     findings: list[Finding] = []
-    outcomes: dict[str, dict] = {}
+    outcomes: dict[str, CollectorOutcome] = {}
     for name, collector in collectors.items():
         if collector is None:
             outcomes[name] = {"outcome": "disabled", "findings": 0, "seconds": 0.0}
@@ -58,7 +69,7 @@ def run_collectors(
     return findings, outcomes
 
 
-def _run_one(name: str, collector: Collector) -> tuple[list[Finding], dict]:
+def _run_one(name: str, collector: Collector) -> tuple[list[Finding], CollectorOutcome]:
     started = time.perf_counter()
     try:
         collected = list(collector())

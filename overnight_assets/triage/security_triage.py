@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from overnight_assets.section import Line, Section, italic
+from overnight_assets.section import Line, LLMState, Section, italic
 from overnight_assets.status import Status
 from overnight_assets.triage import auth_log, dagster_runs, disk, docker, integrity, ports, store
 from overnight_assets.triage.findings import Finding, Severity
-from overnight_assets.triage.gate import gate, run_collectors
+from overnight_assets.triage.gate import CollectorOutcome, gate, run_collectors
 
 if TYPE_CHECKING:
     from overnight_assets.config import TriageConfig
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 @dataclass
 class TriageNight:
     findings: list[Finding]
-    outcomes: dict[str, dict]
+    outcomes: dict[str, CollectorOutcome]
     gate_status: Status
 
     @property
@@ -87,7 +87,7 @@ def _disk(config: TriageConfig) -> list[Finding]:
     return missing + disk.disk_findings(usages, config.disk.amber_pct, config.disk.red_pct)
 
 
-def triage_section(night: TriageNight, status: Status, review: TriageReview | None, llm_status: str) -> Section:
+def triage_section(night: TriageNight, status: Status, review: TriageReview | None, llm_status: LLMState) -> Section:
     """Problems are listed, worst first; notes get one quiet line at the end. Every finding stays in
     `items` with its severity, notes marked `note: True`, so a reader of the section can count
     problems without counting notes."""
@@ -119,7 +119,7 @@ def triage_section(night: TriageNight, status: Status, review: TriageReview | No
     )
 
 
-def quiet_line(outcomes: dict[str, dict]) -> str:
+def quiet_line(outcomes: dict[str, CollectorOutcome]) -> str:
     """What a night without problems says: which collectors looked, so silence is never mistaken for a check."""
     enabled = [name for name, o in outcomes.items() if o["outcome"] != "disabled"]
     off = [name for name, o in outcomes.items() if o["outcome"] == "disabled"]

@@ -5,10 +5,15 @@ sensor launches briefing_after_failure for the partition, composed from what did
 and naming what failed (status, the error's first line, the run's link in the UI).
 """
 
+import json
+import re
+from typing import get_args
+
 import dagster as dg
 from testkit import slack_payload_problems
 
 import overnight_assets.briefing.assets as briefing_assets
+from overnight_assets.briefing.failures import FailureState
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, no_briefing_needed
 from overnight_assets.definitions import build_defs
 
@@ -127,7 +132,14 @@ def test_the_briefing_goes_out_with_the_verdict_and_names_the_failed_sections(
     )
     assert slack_payload_problems(slack_server, {link}) == []  # Slack's syntax, Slack's limits
     materialization = instance.get_latest_materialization_event(dg.AssetKey("morning_briefing")).asset_materialization
-    assert materialization.metadata["failed_sections"].value == "code_reviews (FAILED), pr_digest (NOT RUN)"
+    failed_sections = materialization.metadata["failed_sections"].value
+    assert failed_sections == "code_reviews (FAILED), pr_digest (NOT RUN)"
+    assert set(re.findall(r"\((.+?)\)", failed_sections)) == set(get_args(FailureState))
+    sections = json.loads((config.home_path / "assets" / "morning_briefing" / f"{NIGHT}.json").read_text())["sections"]
+    assert {s["key"]: s["llm"] for s in sections if s["llm"] == "not run"} == {
+        "code_reviews": "not run",
+        "pr_digest": "not run",
+    }
 
 
 def test_a_failed_triage_makes_the_morning_red_and_says_so(make_config, instance, unused_url, slack_server, host_files):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import dagster as dg
 import duckdb
 from git_history import AWS_KEY, NIGHT
 
 from overnight_assets.briefing.compose import SUMMARY_SYSTEM
+from overnight_assets.code_review.code_reviews import ReviewSource
 from overnight_assets.definitions import build_defs
 
 REVIEWED_BY_LLM = 8  # the busy window's 10 commits less an empty one and a binary-only one
+SEEN = set(get_args(ReviewSource)) - {"pending"}  # where a commit's review came from once review_all saw it
 
 
 def run_reviews(config, instance, job="code_review"):
@@ -37,6 +40,7 @@ def test_each_commit_is_reviewed_once_and_a_rerun_asks_nothing(make_config, inst
     reviews = metadata(instance, "code_reviews")
     assert len(ollama_server.chats) == REVIEWED_BY_LLM and reviews["llm_calls"] == REVIEWED_BY_LLM
     assert reviews["reviews"] == {"llm": REVIEWED_BY_LLM, "nothing to review": 2}
+    assert set(reviews["reviews"]) <= SEEN
     assert reviews["status"] == "RED" and reviews["commits"] == 10
     prompts = [chat["messages"][1]["content"] for chat in ollama_server.chats]
     assert all(prompt.count("<<<DATA diff>>>") == 1 for prompt in prompts)  # the diff goes in as data
@@ -45,6 +49,7 @@ def test_each_commit_is_reviewed_once_and_a_rerun_asks_nothing(make_config, inst
     assert len(ollama_server.chats) == REVIEWED_BY_LLM
     again = metadata(instance, "code_reviews")
     assert again["llm_calls"] == 0 and again["reviews"] == {"stored": REVIEWED_BY_LLM, "nothing to review": 2}
+    assert set(again["reviews"]) <= SEEN
     with duckdb.connect(str(config.home_path / "cortex.duckdb"), read_only=True) as db:
         kinds = db.execute("SELECT kind, count(*) FROM memories GROUP BY kind").fetchall()
     assert kinds == [("code_review", 10 - 2)]  # every commit with a review or a finding
@@ -55,7 +60,8 @@ def test_the_riskiest_commits_are_reviewed_first_up_to_the_limit(make_config, in
     run_reviews(config, instance)
     assert len(ollama_server.chats) == 2
     assert "deploy.env" in ollama_server.chats[0]["messages"][1]["content"]  # the secret first
-    assert metadata(instance, "code_reviews")["reviews"]["over limit"] == REVIEWED_BY_LLM - 2
+    reviews = metadata(instance, "code_reviews")["reviews"]
+    assert reviews["over limit"] == REVIEWED_BY_LLM - 2 and set(reviews) <= SEEN
 
 
 def test_without_the_llm_the_deterministic_findings_stand_and_say_so(make_config, instance, unused_url, busy):
@@ -63,6 +69,7 @@ def test_without_the_llm_the_deterministic_findings_stand_and_say_so(make_config
     run_reviews(config, instance)
     reviews = metadata(instance, "code_reviews")
     assert reviews["llm"] == "unavailable" and reviews["reviews"]["fallback"] == REVIEWED_BY_LLM
+    assert set(reviews["reviews"]) <= SEEN
     section = json.loads((config.home_path / "assets" / "code_reviews" / f"{NIGHT}.json").read_text())
     assert section["llm"] == "unavailable" and "deterministic findings only" in section["markdown"]
     assert "AWS access key id committed (value withheld)" in section["markdown"]

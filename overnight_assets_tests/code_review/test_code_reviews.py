@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from git_history import AWS_KEY, WINDOW_END, WINDOW_START, at
 
-from overnight_assets.code_review.code_reviews import prepare_night
+from overnight_assets.code_review.code_reviews import RepoState, prepare_night
 from overnight_assets.code_review.git import mirror_path
 from overnight_assets.config import CodeReviewConfig, Repo
 
@@ -65,6 +67,7 @@ def test_a_missing_repository_is_a_clear_outcome_and_the_others_are_prepared(bus
     gone, homelab = outcomes
     assert gone.outcome == "failed" and gone.error == f"repository gone: path {tmp_path / 'nowhere'} does not exist"
     assert homelab.outcome == "ok" and len(prepared) == 10
+    assert {gone.outcome, homelab.outcome} == set(get_args(RepoState))
 
 
 def test_a_folder_that_is_not_a_repository_says_so(tmp_path):

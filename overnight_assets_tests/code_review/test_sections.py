@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from overnight_assets.code_review.checks import CodeFinding
 from overnight_assets.code_review.code_reviews import PreparedCommit, RepoOutcome, reviews_section
+from overnight_assets.code_review.commit_checks import CodeFinding
 from overnight_assets.code_review.diffs import Commit
 from overnight_assets.code_review.pr_digest import Merge, RepoDigest, WaitingBranch, digest_section
 from overnight_assets.status import Status

@@ -1,8 +1,10 @@
 """article_digest end to end: loopback sources in real formats, a real instance, the loopback Ollama."""
 
 import json
+from typing import get_args
 
 from overnight_assets.config import Source
+from overnight_assets.reading.fetch import FetchState
 from overnight_assets.resources.cortex import Cortex
 from reading.loopback_feeds import Entry, Reply, at, atom, conditional, hn, reddit, rss2, trending
 from reading.reading_runs import NIGHT, metadata, run_reading, section
@@ -65,6 +67,7 @@ def test_every_bad_source_has_a_clear_outcome_and_the_good_ones_are_intact(feed_
     run_reading(config, instance)
 
     outcomes = metadata(instance, "article_digest")["sources"]
+    assert {o["outcome"] for o in outcomes.values()} <= set(get_args(FetchState))
     assert {name for name, o in outcomes.items() if o["outcome"] == "ok"} == {p.strip("/") for p in good}
     assert outcomes["malformed"]["error"].startswith("malformed feed (SAXParseException")
     assert outcomes["malformed"]["error"].endswith("no item could be recovered")

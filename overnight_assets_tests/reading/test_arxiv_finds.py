@@ -1,5 +1,6 @@
 """arxiv_finds: the `arxiv` package against a loopback arXiv API serving its Atom format."""
 
+from typing import get_args
 from urllib.parse import parse_qs, urlsplit
 
 from overnight_assets.resources.cortex import Cortex
@@ -156,7 +157,7 @@ def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_
     from zoneinfo import ZoneInfo
 
     from overnight_assets.config import ArxivConfig
-    from overnight_assets.reading.papers import find_papers
+    from overnight_assets.reading.papers import QueryState, find_papers
     from reading.loopback_feeds import trickle
 
     def answer(headers, query):
@@ -182,6 +183,7 @@ def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_
     worker.join(timeout=30)
     assert not worker.is_alive(), "a trickling mirror held the query past its deadline"
     outcomes = found["result"].outcomes
+    assert {o["outcome"] for o in outcomes.values()} == set(get_args(QueryState))
     assert outcomes["abs:slow"] == {
         "outcome": "failed",
         "error": f"{feed_server.url('/api/query')} gave no complete answer within 0.51 s (the query's total deadline)",

@@ -1,7 +1,9 @@
 """Fetching: concurrent, capped, timed out, conditional, redirects bounded; every failure an outcome."""
 
+from typing import get_args
+
 from overnight_assets.config import FetchConfig
-from overnight_assets.reading.fetch import Validators, fetch_all
+from overnight_assets.reading.fetch import FetchState, Validators, fetch_all
 from reading.loopback_feeds import Entry, Reply, at, conditional, rss2
 
 SETTINGS = FetchConfig(timeout_s=0.5, max_bytes=100_000, max_redirects=3, user_agent="overnight-test/1")
@@ -27,6 +29,14 @@ def test_an_unchanged_feed_answers_304_and_is_not_downloaded(feed_server):
     (result,) = fetch(feed_server, "/feed", known={feed_server.url("/feed"): Validators('"v1"', None)})
     assert (result.outcome, result.body) == ("not_modified", b"")
     assert feed_server.hits("/feed")[0].headers["if-none-match"] == '"v1"'
+
+
+def test_a_fetch_ends_in_one_of_the_states_its_type_names(feed_server):
+    feed_server.routes.update({"/feed": conditional(FEED, '"v1"'), "/missing": Reply(404)})
+    known = {feed_server.url("/feed"): Validators('"v1"', None)}
+    unchanged, missing, fresh = fetch(feed_server, "/feed", "/missing", "/feed?fresh", known=known)
+    assert [unchanged.outcome, missing.outcome, fresh.outcome] == ["not_modified", "failed", "ok"]
+    assert {unchanged.outcome, missing.outcome, fresh.outcome} == set(get_args(FetchState))
 
 
 def test_a_304_without_a_conditional_request_is_a_failure(feed_server):

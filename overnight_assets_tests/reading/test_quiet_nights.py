@@ -1,13 +1,15 @@
 """Quiet nights are allowed to be quiet: precision before filling `digest_size`."""
 
 from datetime import UTC, datetime
+from typing import get_args
 
 from overnight_assets.config import Interest
+from overnight_assets.reading.fetch import FetchState
 from overnight_assets.reading.items import Item
 from overnight_assets.reading.judge import RELEVANT_WITHOUT_KEYWORD, Judgement, judge_and_pick
 from overnight_assets.reading.reading_list import Selection
 from overnight_assets.reading.score import Scorer, rank_new
-from overnight_assets.reading.sections import NO_INTERESTS, digest_section
+from overnight_assets.reading.sections import NO_INTERESTS, digest_section, sources_line
 from overnight_assets.status import Status
 
 INTERESTS = [Interest(topic="local LLM", weight=1.0, keywords=["ollama", "gguf"])]
@@ -74,3 +76,10 @@ def test_a_night_with_nothing_on_an_interest_says_nothing_worth_reading():
     section = digest_section(selection, {"Feed": {"outcome": "ok"}}, "ok")
     assert (section.status, section.items) == (Status.GREEN, [])
     assert section.markdown == "1 source: 1 answered.\nNothing worth reading tonight (5 new items)."
+
+
+def test_the_first_line_counts_every_state_a_source_can_end_in():
+    outcomes = {state: {"outcome": state, "error": "why"} for state in get_args(FetchState)}
+    assert (
+        sources_line(outcomes, "source", "sources") == "3 sources: 1 answered, 1 not modified, 1 failed (failed: why)."
+    )

@@ -6,8 +6,10 @@ import signal
 import socket
 import subprocess
 import sys
+from typing import get_args
 
 from overnight_assets.briefing.delivery import (
+    DeliveryState,
     claim_partition,
     deliver_pending,
     delivery_owner,
@@ -82,6 +84,16 @@ def test_unset_token_means_outbox_only(tmp_path, monkeypatch):
     cortex = keep(tmp_path, "2026-11-20")
     report = deliver_pending(cortex, tmp_path / "outbox", None)
     assert report.outcome.startswith("outbox only") and report.pending == ["2026-11-20"]
+
+
+def test_a_delivery_ends_in_one_of_the_states_its_type_names(tmp_path, slack_server):
+    cortex = keep(tmp_path, "2026-11-20")
+    states = [deliver_pending(cortex, tmp_path / "outbox", None).outcome]
+    slack_server.script = [(500, {"ok": False}, {})] * 5  # the post, then the look for it and its 3 retries
+    states.append(deliver_pending(cortex, tmp_path / "outbox", poster(slack_server)).outcome)
+    states.append(deliver_pending(cortex, tmp_path / "outbox", poster(slack_server)).outcome)
+    assert states == ["outbox only (Slack not configured)", "kept in outbox", "delivered"]
+    assert set(states) == set(get_args(DeliveryState))
 
 
 # --- once per partition: claims, intent, Slack metadata --------------------------------------

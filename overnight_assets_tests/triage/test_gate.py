@@ -1,8 +1,10 @@
+from typing import get_args
+
 import pytest
 
 from overnight_assets.status import Status
 from overnight_assets.triage.findings import Finding, Severity
-from overnight_assets.triage.gate import gate, raise_only, run_collectors
+from overnight_assets.triage.gate import CollectorState, gate, raise_only, run_collectors
 
 
 def finding(severity: Severity, title="something") -> Finding:
@@ -64,6 +66,7 @@ def test_run_collectors_isolates_failures_and_reports_outcomes():
         "broken": "failed",
         "off": "disabled",
     }
+    assert {outcome["outcome"] for outcome in outcomes.values()} == set(get_args(CollectorState))
     assert outcomes["broken"]["error"] == "ConnectionError: engine at unix:///x unreachable"
     assert "error" not in outcomes["fine"]
     assert [outcomes[name]["findings"] for name in ("fine", "broken", "off")] == [1, 1, 0]
