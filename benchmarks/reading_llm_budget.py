@@ -73,7 +73,7 @@ def time_scoring_and_dedup(config_path: Path) -> tuple[float, int]:
     from overnight_assets.resources.cortex import Cortex
 
     config = load_config(config_path)
-    cortex = Cortex(config.home_path / "cortex.duckdb")
+    cortex = Cortex(config.paths.cortex)
     feeds = {source.url: source.name for source in config.reading.sources}
     items = store.items_in_window(cortex, feeds, partition_window(NIGHT, config.timezone), NIGHT, config.tz)
     assert len(items) == FEEDS * PER_FEED, len(items)

@@ -62,7 +62,7 @@ def build_briefing_defs(
             answer = None
         summary, source = (answer.paragraph, "llm") if answer else (fallback_summary(composed), "fallback")
         markdown = render_markdown(context.partition_key, composed, summary, source, changes)
-        path = config.home_path / "briefings" / f"{context.partition_key}.md"
+        path = config.paths.briefing(context.partition_key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(markdown, encoding="utf-8")
         status = overall_status(composed)
@@ -145,4 +145,4 @@ def preview(markdown: str, path: Path, limit: int = PREVIEW_CHARS) -> str:
 
 
 def outbox_path(config: OvernightConfig) -> Path:
-    return config.home_path / "outbox"
+    return config.paths.outbox

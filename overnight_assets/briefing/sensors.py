@@ -23,7 +23,7 @@ def build_outbox_sensor(config: OvernightConfig, delivery_job) -> dg.SensorDefin
     def outbox_sensor(context: dg.SensorEvaluationContext):
         if not os.environ.get(config.slack.token_env):
             return dg.SkipReason(f"Slack not configured ({config.slack.token_env} unset): messages wait in the outbox")
-        cortex_path = config.home_path / "cortex.duckdb"
+        cortex_path = config.paths.cortex
         if not cortex_path.exists():
             return dg.SkipReason("No Cortex yet: nothing has been delivered or kept")
         try:  # a tick must stay short: a lock held elsewhere is waited out by the next tick, not this one

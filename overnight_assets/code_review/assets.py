@@ -26,7 +26,7 @@ IN_FLIGHT = [
 
 def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
     settings = config.code_review
-    repo_cache = config.home_path / "repos"
+    repo_cache = config.paths.repos
 
     @llm_section_asset(
         partitions,

@@ -53,7 +53,7 @@ def test_papers_submitted_in_the_window_are_listed_and_remembered(feed_server, r
     assert first["authors"] == ["Ada Lovelace", "Alan Turing"] and first["summary"] == "A paper in one line."
     assert "A, B, C, D et al. · cs.LG cs.AI · [PDF](http://arxiv.org/pdf/2611.00002v1)" in finds["markdown"]
     assert metadata(instance, "arxiv_finds")["queries"] == {QUERY: {"outcome": "ok", "found": 3, "in_window": 2}}
-    with Cortex(config.home_path / "cortex.duckdb").connect() as db:
+    with Cortex(config.paths.cortex).connect() as db:
         assert db.execute(
             "SELECT count(*) FROM memories WHERE kind = 'paper' AND partition_key = ?", [NIGHT]
         ).fetchone() == (2,)
@@ -101,7 +101,7 @@ def test_papers_in_the_digest_or_in_cortex_are_skipped(feed_server, reading_conf
     )
     feed_server.routes["/api/query"] = Reply(200, arxiv_feed(PAPERS))
     config = arxiv_config(reading_config, feed_server, sources=[{"name": "Feed", "url": feed_server.url("/feed")}])
-    Cortex(config.home_path / "cortex.duckdb").remember(
+    Cortex(config.paths.cortex).remember(
         [{"kind": "note", "source": "elsewhere", "url": "https://arxiv.org/abs/2611.00002", "title": "Seen before"}],
         partition_key="2026-11-01",
     )
