@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from git_history import AWS_KEY, WINDOW_END, WINDOW_START, at
+from git_history import AWS_KEY, WINDOW, at
 
 from overnight_assets.code_review.code_reviews import prepare_night
 from overnight_assets.code_review.git import mirror_path
@@ -11,7 +11,7 @@ from overnight_assets.config import CodeReviewConfig, Repo
 
 def prepare(*repos: Repo, tmp_path, **settings):
     config = CodeReviewConfig(repos=list(repos), **settings)
-    return prepare_night(config.repos, WINDOW_START, WINDOW_END, config, tmp_path / "cache")
+    return prepare_night(config, WINDOW, tmp_path / "cache")
 
 
 def by_sha(prepared):

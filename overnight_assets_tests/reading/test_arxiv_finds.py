@@ -152,10 +152,9 @@ def test_a_paper_with_an_unusable_link_is_skipped_and_an_unusable_pdf_link_dropp
 def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_next_query_runs(feed_server):
     """requests' timeout is per read: a byte every 50 ms held arxiv_finds, inside the gpu pool, for good."""
     import threading
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     from overnight_assets.config import ArxivConfig
+    from overnight_assets.partitions import Night, daily_partitions
     from overnight_assets.reading.papers import find_papers
     from reading.loopback_feeds import trickle
 
@@ -172,11 +171,10 @@ def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_
         num_retries=0,
         max_results=10,
     )
-    zone = ZoneInfo("Europe/Bucharest")
     found = {}
-    window = (datetime(2026, 11, 20, tzinfo=zone), datetime(2026, 11, 21, tzinfo=zone))
+    night = Night.of_partition(daily_partitions("Europe/Bucharest"), "2026-11-20")
     worker = threading.Thread(
-        target=lambda: found.update(result=find_papers(config, window, zone, timeout_s=0.5)), daemon=True
+        target=lambda: found.update(result=find_papers(config, night, timeout_s=0.5)), daemon=True
     )
     worker.start()
     worker.join(timeout=30)
