@@ -64,14 +64,16 @@ def main() -> None:
 
     from overnight_assets.code_review.code_reviews import prepare_night
     from overnight_assets.config import CodeReviewConfig, Repo
+    from overnight_assets.partitions import Night, daily_partitions
 
     with tempfile.TemporaryDirectory() as folder:
         path = make_repository(Path(folder) / "busy")
         settings = CodeReviewConfig(repos=[Repo(name="busy", path=str(path))])
+        night = Night.of_partition(daily_partitions("Europe/Bucharest"), "2026-11-20")  # START to END
         ours, findings = [], 0
         for _ in range(REPEATS):
             started = time.perf_counter()
-            prepared, [outcome] = prepare_night(settings.repos, START, END, settings, Path(folder) / "cache")
+            prepared, [outcome] = prepare_night(settings, night, Path(folder) / "cache")
             ours.append(time.perf_counter() - started)
             assert outcome.outcome == "ok" and len(prepared) == COMMITS, (outcome, len(prepared))
             findings = sum(len(p.findings) for p in prepared)

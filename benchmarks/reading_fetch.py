@@ -30,7 +30,7 @@ def main() -> None:
     from _report import figure, report
 
     from overnight_assets.config import FetchConfig, ReadingConfig, Source
-    from overnight_assets.partitions import partition_window
+    from overnight_assets.partitions import Night, daily_partitions
     from overnight_assets.reading.fetch import fetch_all
     from overnight_assets.reading.reading_list import read_sources
     from overnight_assets.resources.cortex import Cortex
@@ -46,19 +46,12 @@ def main() -> None:
         server.routes[f"/feed{n}"] = Reply(200, feed, hold_s=DELAY_S)
     reading = ReadingConfig(sources=[Source(name=f"source {n}", url=server.url(f"/feed{n}")) for n in range(SOURCES)])
     settings = FetchConfig(timeout_s=10)
-    window = partition_window("2026-11-20", "UTC")
+    the_night = Night.of_partition(daily_partitions("UTC"), "2026-11-20")
     concurrent, sequential = [], []
     try:
         with tempfile.TemporaryDirectory(prefix="overnight-bench-") as tmp:
             for repeat in range(REPEATS):
-                night = read_sources(
-                    reading.sources,
-                    settings,
-                    Cortex(Path(tmp) / f"cortex{repeat}.duckdb"),
-                    "2026-11-20",
-                    window,
-                    window[0].tzinfo,
-                )
+                night = read_sources(reading.sources, settings, Cortex(Path(tmp) / f"cortex{repeat}.duckdb"), the_night)
                 assert night.answered == SOURCES, night.outcomes
                 concurrent.append(night.fetch_seconds)
                 print(f"  run {repeat + 1}: at once {concurrent[-1]:.3f} s")

@@ -67,15 +67,15 @@ def digest_job() -> dg.JobDefinition:
 
 def time_scoring_and_dedup(config_path: Path) -> tuple[float, int]:
     from overnight_assets.config import load_config
-    from overnight_assets.partitions import partition_window
+    from overnight_assets.partitions import Night, daily_partitions
     from overnight_assets.reading import store
     from overnight_assets.reading.score import Scorer, rank_new
     from overnight_assets.resources.cortex import Cortex
 
     config = load_config(config_path)
-    cortex = Cortex(config.home_path / "cortex.duckdb")
+    cortex = Cortex(config.paths.cortex)
     feeds = {source.url: source.name for source in config.reading.sources}
-    items = store.items_in_window(cortex, feeds, partition_window(NIGHT, config.timezone), NIGHT, config.tz)
+    items = store.items_in_window(cortex, feeds, Night.of_partition(daily_partitions(config.timezone), NIGHT))
     assert len(items) == FEEDS * PER_FEED, len(items)
     seconds = []
     for _ in range(REPEATS):

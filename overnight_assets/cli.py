@@ -93,13 +93,13 @@ def _demo(args) -> int:
     partition = args.date or (datetime.now(config.tz).date() - timedelta(days=1)).isoformat()
     _check_partition(partition, config.timezone)
     prepare_demo_auth_log(date.fromisoformat(partition), Path(config.triage.auth_log.path))
-    feeds = prepare_demo_feeds(date.fromisoformat(partition), config.home_path / "demo-inputs" / "feeds")
+    feeds = prepare_demo_feeds(date.fromisoformat(partition), config.paths.demo_inputs / "feeds")
     for repo in config.code_review.repos:
         prepare_demo_repository(date.fromisoformat(partition), config.timezone, Path(repo.path))
     if args.inputs_only:
         print(f"Demo inputs written for {partition}: {config.triage.auth_log.path}, {feeds}")
         return 0
-    print(f"overnight demo: nightly chain for {partition}, DAGSTER_HOME={dagster_home}, home={config.home_path}")
+    print(f"overnight demo: nightly chain for {partition}, DAGSTER_HOME={dagster_home}, home={config.paths.home}")
     from overnight_assets.launch import run_nightly  # dagster loads only for the commands that run
 
     success = run_nightly(partition)
@@ -139,8 +139,8 @@ def _print_outcome(config, partition: str) -> None:
     """Each section's verdict, where the morning message is and its first lines, what waits."""
     import json
 
-    composed = config.home_path / "assets" / "morning_briefing" / f"{partition}.json"
-    briefing = config.home_path / "briefings" / f"{partition}.md"
+    composed = config.paths.assets / "morning_briefing" / f"{partition}.json"
+    briefing = config.paths.briefing(partition)
     if composed.exists():
         print()
         for section in json.loads(composed.read_text())["sections"]:
@@ -148,9 +148,9 @@ def _print_outcome(config, partition: str) -> None:
     if briefing.exists():
         print(f"Morning message: {briefing}\n")
         print("\n".join(briefing.read_text().splitlines()[:12]))
-    outbox = sorted((config.home_path / "outbox").glob("*.json"))
+    outbox = sorted(config.paths.outbox.glob("*.json"))
     if outbox:
-        print(f"\nUndelivered messages kept in {config.home_path / 'outbox'}: {len(outbox)}")
+        print(f"\nUndelivered messages kept in {config.paths.outbox}: {len(outbox)}")
 
 
 def _counted(items: list[dict]) -> str:
@@ -174,7 +174,7 @@ def _rebaseline(args) -> int:
     if config.triage.integrity is None:
         raise UserError(f"{config.source}: triage.integrity is disabled; nothing to baseline")
     hashes, unreadable = integrity.hash_watched(config.triage.integrity.paths)
-    store.record_baseline(Cortex(config.home_path / "cortex.duckdb"), hashes)
+    store.record_baseline(Cortex(config.paths.cortex), hashes)
     print(f"Baseline recorded for {len(hashes)} files under {', '.join(config.triage.integrity.paths)}")
     for finding in unreadable:
         print(f"  not readable: {finding.detail or finding.title}")
@@ -185,7 +185,7 @@ def _validate(args) -> int:
     config = load_config(args.config)
     enabled = [name for name in type(config.triage).model_fields if getattr(config.triage, name) is not None]
     print(f"{config.source}: valid")
-    print(f"  timezone {config.timezone}, home {config.home_path}, nightly '{config.schedules.nightly}'")
+    print(f"  timezone {config.timezone}, home {config.paths.home}, nightly '{config.schedules.nightly}'")
     print(f"  LLM {config.llm.host} ({config.llm.on_unavailable} when unavailable); collectors: {', '.join(enabled)}")
     slack_state = "set" if os.environ.get(config.slack.token_env) else "unset: outbox only"
     print(f"  Slack {config.slack.channel}, token from ${config.slack.token_env} ({slack_state})")
@@ -217,7 +217,7 @@ def _on_cortex(args, action):
 
     config = load_config(args.config)
     try:
-        return action(Cortex(config.home_path / "cortex.duckdb"))
+        return action(Cortex(config.paths.cortex))
     except (CortexLockedError, OSError) as error:
         raise UserError(str(error)) from None
     except duckdb.Error as error:

@@ -32,9 +32,9 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
     daily = daily_partitions(config.timezone)
     workers = [
         build_operations_defs(daily),
-        build_triage_defs(config, daily),
-        build_reading_defs(config, daily),
-        build_code_review_defs(config, daily),
+        build_triage_defs(config.triage, daily),
+        build_reading_defs(config.reading, daily),
+        build_code_review_defs(config.code_review, config.paths.repos, daily),
     ]
     nightly_job = dg.define_asset_job("nightly", selection=NIGHTLY)
     delivery_job = dg.define_asset_job("deliver_outbox", selection="morning_delivery")
@@ -54,12 +54,12 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
 
     return dg.Definitions.merge(
         *workers,
-        build_briefing_defs(config, daily, section_keys(*workers)),
+        build_briefing_defs(daily, section_keys(*workers), config.paths, config.ui.base_url),
         dg.Definitions(
             jobs=[nightly_job, delivery_job, briefing_job],
             schedules=[nightly_schedule],
             sensors=[
-                build_outbox_sensor(config, delivery_job),
+                build_outbox_sensor(delivery_job, config.slack.token_env, config.paths.cortex),
                 build_failure_briefing_sensor(nightly_job, briefing_job),
                 build_dead_worker_sensor(),
             ],

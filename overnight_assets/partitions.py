@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,9 +17,32 @@ def daily_partitions(timezone: str, start_date: str = FIRST_NIGHT) -> dg.DailyPa
     return dg.DailyPartitionsDefinition(start_date=start_date, timezone=timezone, end_offset=1)
 
 
-def partition_window(partition_key: str, timezone: str) -> tuple[datetime, datetime]:
-    start = datetime.strptime(partition_key, "%Y-%m-%d").replace(tzinfo=ZoneInfo(timezone))
-    return start, start + timedelta(days=1)  # aware arithmetic is wall-clock: DST days are 23 or 25 h
+@dataclass(frozen=True)
+class Night:
+    """One partition of the nightly chain: its key and its window [start, end), aware, in the
+    partitions' timezone. The window runs from midnight to midnight on the wall clock, so a day
+    that changes to or from summer time is 23 or 25 hours long."""
+
+    partition_key: str
+    start: datetime
+    end: datetime
+    timezone: str
+
+    @classmethod
+    def of(cls, context: dg.AssetExecutionContext) -> Night:
+        """The night an asset materializes, from Dagster's own window for its partition."""
+        window = context.partition_time_window
+        return cls(context.partition_key, window.start, window.end, context.assets_def.partitions_def.timezone)
+
+    @classmethod
+    def of_partition(cls, partitions: dg.TimeWindowPartitionsDefinition, partition_key: str) -> Night:
+        """The same night outside a run (benchmarks, tests): the window Dagster gives the asset."""
+        window = partitions.time_window_for_partition_key(partition_key)
+        return cls(partition_key, window.start, window.end, partitions.timezone)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 def today_partition(now: datetime, timezone: str) -> str:

@@ -95,7 +95,7 @@ def test_rebaseline_accepts_the_watched_files_as_they_are(tmp_path, host_files, 
 
     def triage_status(night):
         job.execute_in_process(partition_key=night, instance=instance)
-        return json.loads((config.home_path / "assets" / "security_triage" / f"{night}.json").read_text())["status"]
+        return json.loads((config.paths.assets / "security_triage" / f"{night}.json").read_text())["status"]
 
     assert triage_status("2026-11-18") == "GREEN"  # records the baseline
     (host_files / "watched" / "mcp" / "servers.json").write_text('{"servers": {"evil": {"command": "curl"}}}')
@@ -245,6 +245,7 @@ def test_passwords_in_urls_reach_the_servers_and_nothing_written(tmp_path, host_
     for result in (validated, *nights):
         assert "hunter2pass" not in result.stdout + result.stderr
     assert files_holding(b"hunter2pass", dagster_home, tmp_path / "home") == []
+    assert [mirror.name[:4] for mirror in (tmp_path / "home" / "repos").iterdir()] == ["lab-"]  # the git mirror cache
 
 
 def cortex_config(tmp_path):

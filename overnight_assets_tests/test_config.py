@@ -87,7 +87,7 @@ def test_missing_file_is_named(tmp_path):
 
 def test_relative_paths_are_read_from_the_config_folder(tmp_path):
     config = load_config(write(tmp_path, "home: data\ntriage: {auth_log: {path: logs/auth.log}, disk: {paths: [.]}}"))
-    assert config.home_path == tmp_path / "data"
+    assert config.paths.home == tmp_path / "data"
     assert config.triage.auth_log.path == str(tmp_path / "logs" / "auth.log")
 
 
@@ -375,3 +375,134 @@ def test_credentials_in_urls_stay_out_of_the_config_and_its_errors(tmp_path, mon
 def test_validation_errors_never_print_a_password(tmp_path, text, expected):
     message = error_for(tmp_path, text)
     assert expected in message and "hunter2pass" not in message
+
+
+def test_path_and_url_keys_are_found_by_their_type_in_the_schema():
+    from overnight_assets.config import OvernightConfig
+    from overnight_assets.config.keys import PATH, URL, marked_keys
+
+    assert set(marked_keys(OvernightConfig, PATH)) == {
+        ("home",),
+        ("triage", "auth_log", "path"),
+        ("triage", "ports", "proc_net"),
+        ("triage", "integrity", "paths", "*"),
+        ("triage", "disk", "paths", "*"),
+        ("reading", "sources", "*", "url"),  # a feed's url is a path when it has no "://"
+        ("code_review", "repos", "*", "path"),
+    }
+    assert set(marked_keys(OvernightConfig, URL)) == {
+        ("llm", "host"),
+        ("slack", "base_url"),
+        ("triage", "docker", "base_url"),
+        ("reading", "sources", "*", "url"),
+        ("reading", "arxiv", "api_url"),
+        ("code_review", "repos", "*", "url"),
+    }
+
+
+def test_a_path_key_is_found_however_deep_it_sits():
+    from pydantic import BaseModel
+
+    from overnight_assets.config.keys import PATH, marked_keys
+    from overnight_assets.config.values import ConfigPath
+
+    class Inner(BaseModel):
+        paths: list[ConfigPath] = []
+        name: str = ""
+
+    class Outer(BaseModel):
+        shelves: list[Inner | None] = []
+        by_name: dict[str, ConfigPath] = {}
+        spare: ConfigPath | None = None
+
+    assert marked_keys(Outer, PATH) == (("shelves", "*", "paths", "*"), ("by_name", "*"), ("spare",))
+
+
+def test_relative_paths_in_lists_are_read_from_the_config_folder(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            "triage: {integrity: {paths: ['watched/**', /etc/ssh/sshd_config]}, disk: {paths: [data]}}\n"
+            "code_review: {repos: [{name: lab, path: code/lab}, {name: far, url: 'https://git.lan/far.git'}]}\n"
+            "reading: {sources: [{name: local, url: feeds/a.xml}, {name: web, url: 'https://feeds.lan/rss'}]}",
+        )
+    )
+    assert config.triage.integrity.paths == [str(tmp_path / "watched" / "**"), "/etc/ssh/sshd_config"]
+    assert config.triage.disk.paths == [str(tmp_path / "data")]
+    assert [repo.path for repo in config.code_review.repos] == [str(tmp_path / "code" / "lab"), None]
+    assert [source.url for source in config.reading.sources] == [
+        str(tmp_path / "feeds" / "a.xml"),
+        "https://feeds.lan/rss",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Colour: blue", "\n  Colour: unknown key"),
+        ("triage: {docker: {Base_URL: 'unix:///run/docker.sock'}}", "\n  triage.docker.Base_URL: unknown key"),
+        (
+            "code_review: {repos: [{name: lab, path: lab, Branch: main}]}",
+            "\n  code_review.repos[0].Branch: unknown key",
+        ),
+        ("LLM: {host: 'http://gpu:11434'}", "\n  LLM: unknown key"),
+    ],
+)
+def test_an_unknown_key_is_named_as_written_even_with_a_capital(tmp_path, text, expected):
+    assert expected in error_for(tmp_path, text)
+
+
+def test_union_branch_labels_pydantic_adds_are_not_taken_for_keys():
+    from pydantic import ValidationError
+
+    from overnight_assets.config import DockerCollector, Repo
+    from overnight_assets.config.keys import user_key_path
+    from overnight_assets.config.schema import _Strict
+
+    class Shelf(_Strict):
+        either: DockerCollector | Repo | None = None
+        several: list[Repo | int] = []
+        Plain: DockerCollector | None = None
+
+    with pytest.raises(ValidationError) as raised:
+        Shelf.model_validate(
+            {"either": {"Base_url": 1}, "several": [{"Name": "x"}], "Plain": {"Base_url": 1}, "Extra": 1}
+        )
+    locs = [problem["loc"] for problem in raised.value.errors()]
+    assert ("either", "DockerCollector", "Base_url") in locs  # pydantic's label, then the user's key
+    assert sorted({user_key_path(Shelf, loc) for loc in locs}, key=str) == sorted(
+        {
+            ("either", "Base_url"),
+            ("either", "name"),  # missing in the Repo branch
+            ("several", 0),  # not an int
+            ("several", 0, "name"),
+            ("several", 0, "Name"),
+            ("Plain", "Base_url"),
+            ("Extra",),
+        },
+        key=str,
+    )
+
+
+def test_the_paths_under_home_are_the_documented_ones(tmp_path):
+    from pathlib import Path
+
+    from overnight_assets.config import OvernightConfig, Paths
+
+    paths = load_config(write(tmp_path, "home: data")).paths
+    home = tmp_path / "data"
+    assert paths == Paths(home)
+    assert paths.cortex == home / "cortex.duckdb"
+    assert paths.briefing("2026-11-20") == home / "briefings" / "2026-11-20.md"
+    assert paths.outbox == home / "outbox"
+    assert (paths.repos, paths.assets, paths.demo_inputs) == (home / "repos", home / "assets", home / "demo-inputs")
+    assert OvernightConfig(home="~/night").paths.home == Path.home() / "night"
+
+
+def test_the_resources_use_the_configured_paths(tmp_path):
+    from overnight_assets.resources.dagster_resources import build_resources
+
+    config = load_config(write(tmp_path, "home: data"))
+    resources = build_resources(config)
+    assert resources["cortex"].path == str(config.paths.cortex) == str(tmp_path / "data" / "cortex.duckdb")
+    assert resources["io_manager"].base_dir == str(config.paths.assets)

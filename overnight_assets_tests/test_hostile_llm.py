@@ -93,7 +93,7 @@ def test_a_hostile_ollama_still_gives_the_night_its_briefing(busy_night, instanc
     expected = "no answer within 1 s" if hostile in ("trickle", "hang") else "malformed answer twice"
     assert expected in metadata(instance, "security_triage")["llm_unavailable_reason"]
     assert metadata(instance, "security_triage")["status"] == "RED"  # the planted sudo grant still counts
-    briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
+    briefing = config.paths.briefing(NIGHT).read_text()
     assert briefing.startswith(f"# Morning briefing for {NIGHT}: RED") and "deterministic fallback" in briefing
     if hostile in ("trickle", "hang"):  # one deadline per asset, then that asset stops asking
         assert len(ollama_server.chats) == len(LLM_ASSETS) - 1 and len(ollama_server.loads) == 1
@@ -131,7 +131,7 @@ def test_a_password_in_llm_host_connects_and_is_never_written(busy_night, instan
     for record in instance.get_run_records():
         for entry in instance.all_logs(record.dagster_run.run_id):
             assert "hunter2pass" not in repr(entry)
-    for folder in (config.home_path, Path(instance.root_directory)):
+    for folder in (config.paths.home, Path(instance.root_directory)):
         written = [path for path in folder.rglob("*") if path.is_file() and b"hunter2pass" in path.read_bytes()]
         assert written == []
 

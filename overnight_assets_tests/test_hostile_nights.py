@@ -119,7 +119,7 @@ def test_an_endless_ollama_and_a_trickling_slack_cost_the_night_nothing_but_time
     assert run(config, instance).success
     assert metadata(instance, "security_triage")["status"] == "RED"
     assert "an answer larger than 8 MB" in metadata(instance, "security_triage")["llm_unavailable_reason"]
-    briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
+    briefing = config.paths.briefing(NIGHT).read_text()
     assert (
         briefing.startswith(f"# Morning briefing for {NIGHT}: RED") and "user mallory added to group sudo" in briefing
     )
@@ -128,4 +128,4 @@ def test_an_endless_ollama_and_a_trickling_slack_cost_the_night_nothing_but_time
         delivery["delivery"] == "kept in outbox"
         and "no complete answer to chat.postMessage within 1 s" in delivery["error"]
     )
-    assert (config.home_path / "outbox" / f"{NIGHT}.json").exists()
+    assert (config.paths.outbox / f"{NIGHT}.json").exists()

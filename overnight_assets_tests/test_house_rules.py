@@ -23,7 +23,12 @@ import overnight_assets
 PACKAGE = Path(overnight_assets.__file__).parent
 TOP_FLOOR = {"definitions.py", "cli.py", "launch.py"}
 RESOURCES = "resources"
-ROOMS = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists() and p.name != RESOURCES)
+GROUND_PACKAGES = {"config"}  # the ground floor grown into a package of its own
+ROOMS = sorted(
+    p.name
+    for p in PACKAGE.iterdir()
+    if (p / "__init__.py").exists() and p.name != RESOURCES and p.name not in GROUND_PACKAGES
+)
 DOMAINS = [room for room in ROOMS if room != "demo"]  # the demo's inputs are no domain: no assets there
 DAGSTER_WRAPPERS = {"assets.py", "sensors.py", "checks.py"}  # in any domain
 NAMED_WRAPPERS = {
@@ -73,7 +78,7 @@ def where(path: Path) -> str:
     parts = path.relative_to(PACKAGE).parts
     if len(parts) == 1:
         return "top" if parts[0] in TOP_FLOOR else "ground"
-    return parts[0]
+    return "ground" if parts[0] in GROUND_PACKAGES else parts[0]
 
 
 def room_of(dotted: str) -> str | None:

@@ -40,7 +40,7 @@ def llm_states(config, instance, partition=NIGHT) -> set[str]:
         event = instance.get_latest_materialization_event(key)
         if event and "llm" in event.asset_materialization.metadata:
             recorded[key.to_user_string()] = event.asset_materialization.metadata["llm"].value
-    briefing = json.loads((config.home_path / "assets" / "morning_briefing" / f"{partition}.json").read_text())
+    briefing = json.loads((config.paths.assets / "morning_briefing" / f"{partition}.json").read_text())
     in_sections = {section["key"]: section["llm"] for section in briefing["sections"]}
     assert {"gpu_warmup", "security_triage", "morning_briefing"} <= set(recorded) and in_sections
     assert set(recorded.values()) <= set(get_args(LLMState)), recorded
@@ -59,7 +59,7 @@ def test_clean_host_is_green_without_any_llm_question(make_config, instance, oll
     triage = metadata(instance, "security_triage")
     assert triage["status"] == "GREEN" and triage["llm_calls"] == 0 and triage["llm"] == "not needed"
     assert llm_states(config, instance) == {"ok", "not needed"}  # the warm-up and the briefing's summary
-    briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
+    briefing = config.paths.briefing(NIGHT).read_text()
     assert briefing.startswith(f"# Morning briefing for {NIGHT}: GREEN")
     assert "No briefing for the previous day" in briefing
     assert len(slack_server.posts) == 1 and "GREEN" in slack_server.posts[0]["text"]
@@ -81,7 +81,7 @@ def test_amber_night_asks_the_llm_and_a_rerun_costs_nothing(
     assert len(ollama_server.chats) == chats_after_first
     assert metadata(instance, "security_triage")["llm_cache_hits"] == 1
     assert len(slack_server.posts) == 1 and len(slack_server.updates) == 1
-    assert sorted(p.name for p in (config.home_path / "briefings").iterdir()) == [f"{NIGHT}.md"]
+    assert sorted(p.name for p in config.paths.briefings.iterdir()) == [f"{NIGHT}.md"]
 
 
 def test_the_llm_can_raise_but_never_lower(make_config, instance, ollama_server, host_files):
@@ -107,10 +107,10 @@ def test_without_ollama_every_asset_falls_back_and_says_so(make_config, instance
     assert metadata(instance, "security_triage")["llm"] == "unavailable"
     assert llm_states(config, instance) == {"unavailable", "not needed"}  # workers with nothing to read ask nothing
     assert metadata(instance, "morning_briefing")["summary_source"] == "fallback"
-    briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
+    briefing = config.paths.briefing(NIGHT).read_text()
     assert "llm: unavailable" in briefing and "deterministic fallback" in briefing
     assert metadata(instance, "morning_delivery")["delivery"].startswith("outbox only")
-    assert (config.home_path / "outbox" / f"{NIGHT}.json").exists()
+    assert (config.paths.outbox / f"{NIGHT}.json").exists()
 
 
 def test_fail_policy_fails_the_asset_with_a_clear_error(make_config, instance, unused_url, host_files):
@@ -132,7 +132,7 @@ def test_next_night_says_what_changed_since_yesterday(make_config, instance, oll
     run_night(config, instance, "2026-11-19")
     plant(host_files, FAILED_LOGINS)
     run_night(config, instance, NIGHT)
-    briefing = json.loads((config.home_path / "assets" / "morning_briefing" / f"{NIGHT}.json").read_text())
+    briefing = json.loads((config.paths.assets / "morning_briefing" / f"{NIGHT}.json").read_text())
     assert "Security triage: GREEN → AMBER." in briefing["changes"]
 
 
@@ -140,7 +140,7 @@ def test_a_gap_in_history_is_said_not_fatal(make_config, instance, ollama_server
     config = make_config(ollama_server.url)
     run_night(config, instance, "2026-11-17")
     run_night(config, instance, NIGHT)  # 2026-11-19 was never materialized
-    briefing = json.loads((config.home_path / "assets" / "morning_briefing" / f"{NIGHT}.json").read_text())
+    briefing = json.loads((config.paths.assets / "morning_briefing" / f"{NIGHT}.json").read_text())
     assert briefing["changes"] == ["No briefing for the previous day: nothing to compare with yet."]
 
 

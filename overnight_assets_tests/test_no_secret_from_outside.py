@@ -109,11 +109,11 @@ def night(tmp_path_factory):
                 .execute_in_process(partition_key=NIGHT, instance=instance)
                 .success
             )
-            sources = everything_written(config.home_path, dagster_home, instance)
+            sources = everything_written(config.paths.home, dagster_home, instance)
             sources["ollama requests"] = json.dumps([ollama.chats, ollama.loads]).encode()
             sources["slack requests"] = json.dumps([slack.posts, slack.updates]).encode()
             assert len(slack.posts) == 1 and ollama.chats
-            yield Night(sources, config.home_path, instance)
+            yield Night(sources, config.paths.home, instance)
     finally:
         feeds.close()
 

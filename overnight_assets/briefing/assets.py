@@ -17,7 +17,7 @@ from overnight_assets.briefing.compose import (
 from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, keep_in_outbox
 from overnight_assets.briefing.failures import compose_with_failures
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, failures_in_run
-from overnight_assets.config import OvernightConfig
+from overnight_assets.config import Paths
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource, SlackResource
 from overnight_assets.resources.json_io import OPTIONAL
 from overnight_assets.resources.llm import LLMUnavailableError
@@ -29,7 +29,7 @@ YESTERDAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
 def build_briefing_defs(
-    config: OvernightConfig, partitions: dg.PartitionsDefinition, section_assets: list[dg.AssetKey]
+    partitions: dg.PartitionsDefinition, section_assets: list[dg.AssetKey], paths: Paths, ui_base_url: str
 ) -> dg.Definitions:
     # optional: briefing_after_failure loads them without running them, and a failed night has gaps
     section_ins = {key.path[-1]: dg.AssetIn(key, metadata=OPTIONAL) for key in section_assets}
@@ -45,9 +45,7 @@ def build_briefing_defs(
     )
     def morning_briefing(context: dg.AssetExecutionContext, llm: LLMResource, previous, **sections) -> dg.Output[dict]:
         failed_run = context.run.tags.get(AFTER_FAILED_RUN_TAG)  # set by briefing_after_failure
-        failures = (
-            failures_in_run(context.instance, failed_run, list(sections), config.ui.base_url) if failed_run else []
-        )
+        failures = failures_in_run(context.instance, failed_run, list(sections), ui_base_url) if failed_run else []
         arrived, composed = compose_with_failures(sections, failures, previous)
         composed = ordered(composed)
         changes = changes_since(previous, arrived)
@@ -62,7 +60,7 @@ def build_briefing_defs(
             answer = None
         summary, source = (answer.paragraph, "llm") if answer else (fallback_summary(composed), "fallback")
         markdown = render_markdown(context.partition_key, composed, summary, source, changes)
-        path = config.home_path / "briefings" / f"{context.partition_key}.md"
+        path = paths.briefing(context.partition_key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(markdown, encoding="utf-8")
         status = overall_status(composed)
@@ -104,7 +102,7 @@ def build_briefing_defs(
 
         sections = [Section.from_dict(s) for s in briefing["sections"]]
         status = overall_status(sections)
-        outbox = outbox_path(config)
+        outbox = paths.outbox
         message = slack_message(
             briefing["partition"],
             status,
@@ -142,7 +140,3 @@ def preview(markdown: str, path: Path, limit: int = PREVIEW_CHARS) -> str:
     return within_lines(
         markdown.splitlines(), limit, f"\n_… cut here for the preview: the whole briefing is in {path}_"
     )
-
-
-def outbox_path(config: OvernightConfig) -> Path:
-    return config.home_path / "outbox"

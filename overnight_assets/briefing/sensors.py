@@ -2,17 +2,17 @@
 morning message of a night whose run failed. Between them a morning message is never lost."""
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
 from overnight_assets.briefing.failures import SectionFailure, first_line, run_url
-from overnight_assets.config import OvernightConfig
 from overnight_assets.resources.cortex import Cortex, CortexLockedError
 
 SENSOR_LOCK_WAIT_S = 5.0
 
 
-def build_outbox_sensor(config: OvernightConfig, delivery_job) -> dg.SensorDefinition:
+def build_outbox_sensor(delivery_job, token_env: str, cortex_path: Path) -> dg.SensorDefinition:
     @dg.sensor(
         name="outbox_sensor",
         job=delivery_job,
@@ -21,9 +21,8 @@ def build_outbox_sensor(config: OvernightConfig, delivery_job) -> dg.SensorDefin
         description="Requests morning_delivery for the newest message whose delivery failed, until it is delivered.",
     )
     def outbox_sensor(context: dg.SensorEvaluationContext):
-        if not os.environ.get(config.slack.token_env):
-            return dg.SkipReason(f"Slack not configured ({config.slack.token_env} unset): messages wait in the outbox")
-        cortex_path = config.home_path / "cortex.duckdb"
+        if not os.environ.get(token_env):
+            return dg.SkipReason(f"Slack not configured ({token_env} unset): messages wait in the outbox")
         if not cortex_path.exists():
             return dg.SkipReason("No Cortex yet: nothing has been delivered or kept")
         try:  # a tick must stay short: a lock held elsewhere is waited out by the next tick, not this one

@@ -1,6 +1,7 @@
 """code_reviews, pr_digest and new_commits_sensor: thin wrappers around the plain logic."""
 
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -8,9 +9,9 @@ import dagster as dg
 from overnight_assets.code_review.branch_tips import BranchTips, look_again
 from overnight_assets.code_review.code_reviews import memories_for, prepare_night, review_all, reviews_section
 from overnight_assets.code_review.pr_digest import digest_night, digest_section
-from overnight_assets.config import OvernightConfig
+from overnight_assets.config import CodeReviewConfig
 from overnight_assets.gpu import llm_section_asset
-from overnight_assets.partitions import partition_window, today_partition
+from overnight_assets.partitions import Night, today_partition
 from overnight_assets.resources.cortex import content_hash
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
 from overnight_assets.section import SECTION_TAG
@@ -24,9 +25,10 @@ IN_FLIGHT = [
 ]
 
 
-def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
-    settings = config.code_review
-    repo_cache = config.home_path / "repos"
+def build_code_review_defs(
+    settings: CodeReviewConfig, repo_cache: Path, partitions: dg.TimeWindowPartitionsDefinition
+) -> dg.Definitions:
+    timezone = partitions.timezone  # the sensor files new commits under the partitions' days
 
     @llm_section_asset(
         partitions,
@@ -34,8 +36,7 @@ def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDef
         kinds={"git", "ollama"},
     )
     def code_reviews(context: dg.AssetExecutionContext, cortex: CortexResource, llm: LLMResource) -> dg.Output[dict]:
-        start, end = partition_window(context.partition_key, config.timezone)
-        prepared, outcomes = prepare_night(settings.repos, start, end, settings, repo_cache)
+        prepared, outcomes = prepare_night(settings, Night.of(context), repo_cache)
         for failed in (o for o in outcomes if o.error):
             context.log.warning(f"Repository {failed.name} not reviewed: {failed.error}")
         session = llm.session()
@@ -67,8 +68,7 @@ def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDef
         description="Per repository: merges in the window and branches ahead of the default branch, with review highlights.",
     )
     def pr_digest(context: dg.AssetExecutionContext, reviews: dict, cortex: CortexResource) -> dg.Output[dict]:
-        start, end = partition_window(context.partition_key, config.timezone)
-        digests = digest_night(settings.repos, start, end, reviews["items"], cortex.get(), repo_cache)
+        digests = digest_night(settings.repos, Night.of(context), reviews["items"], cortex.get(), repo_cache)
         for failed in (d for d in digests if d.error):
             context.log.warning(f"Repository {failed.name}: {failed.error}")
         section = digest_section(digests)
@@ -98,8 +98,8 @@ def build_code_review_defs(config: OvernightConfig, partitions: dg.PartitionsDef
         if not settings.repos:
             return dg.SkipReason("No repositories configured under code_review.repos")
         previous = BranchTips.load(context.cursor)
-        today = date.fromisoformat(today_partition(datetime.now(ZoneInfo(config.timezone)), config.timezone))
-        look, errors = look_again(settings.repos, repo_cache, previous or BranchTips(), config.timezone, today)
+        today = date.fromisoformat(today_partition(datetime.now(ZoneInfo(timezone)), timezone))
+        look, errors = look_again(settings.repos, repo_cache, previous or BranchTips(), timezone, today)
         for name, error in errors.items():
             context.log.warning(f"Repository {name} could not be read: {error}")
         context.update_cursor(look.dump())  # pending days stay in the cursor until a run takes them

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from overnight_assets.code_review.git import GitRepository
     from overnight_assets.config import CodeReviewConfig
     from overnight_assets.config import Repo as RepoConfig
+    from overnight_assets.partitions import Night
     from overnight_assets.resources.cortex import Cortex
     from overnight_assets.resources.llm import LLMSession
 
@@ -121,17 +122,17 @@ def store_review(cortex: Cortex, sha: str, repo: str, review: dict) -> None:
 
 
 def prepare_night(
-    repos: list[RepoConfig], start: datetime, end: datetime, settings: CodeReviewConfig, cache_dir: Path
+    settings: CodeReviewConfig, night: Night, cache_dir: Path
 ) -> tuple[list[PreparedCommit], list[RepoOutcome]]:
     """Every configured repository's window; one that cannot be read is an outcome, not a crash."""
     prepared, outcomes = [], []
-    for repo in repos:
+    for repo in settings.repos:
         outcome = RepoOutcome(repo.name)
         started = time.perf_counter()
         try:
             large = settings.large_file_kb * 1024
             mine = prepare_repository(
-                open_repository(repo, cache_dir, big_file_bytes=large), start, end, settings, large
+                open_repository(repo, cache_dir, big_file_bytes=large), night.start, night.end, settings, large
             )
         except Exception as error:  # one broken repository never stops the others
             outcome.outcome, outcome.error, mine = "failed", _reason(error), []

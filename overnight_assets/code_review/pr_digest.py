@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from overnight_assets.code_review.git import GitRepository
     from overnight_assets.config import Repo as RepoConfig
+    from overnight_assets.partitions import Night
     from overnight_assets.resources.cortex import Cortex
 
 HIGHLIGHT_SEVERITIES = ("error", "warning")
@@ -92,14 +93,16 @@ class RepoDigest:
 
 
 def digest_night(
-    repos: list[RepoConfig], start: datetime, end: datetime, review_items: list[dict], cortex: Cortex, cache_dir: Path
+    repos: list[RepoConfig], night: Night, review_items: list[dict], cortex: Cortex, cache_dir: Path
 ) -> list[RepoDigest]:
     """Every configured repository's digest; one that cannot be read says why, the others go on."""
     digests = []
     for repo in repos:
         try:
             # code_reviews fetched this repository moments ago, in the same run
-            digests.append(digest_repository(open_repository(repo, cache_dir, fetch=False), repo.branch, start, end))
+            digests.append(
+                digest_repository(open_repository(repo, cache_dir, fetch=False), repo.branch, night.start, night.end)
+            )
         except Exception as error:  # one broken repository never stops the others
             digests.append(RepoDigest(repo.name, error=redact_secrets(str(error))[:300]))
     shas = [sha for digest in digests for group in (*digest.merges, *digest.waiting) for sha in group.shas]

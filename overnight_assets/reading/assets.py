@@ -2,27 +2,22 @@
 
 import dagster as dg
 
-from overnight_assets.config import OvernightConfig
+from overnight_assets.config import ReadingConfig
 from overnight_assets.gpu import GPU_WARMUP, llm_section_asset
-from overnight_assets.partitions import partition_window
+from overnight_assets.partitions import Night
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
 
 ARTICLE_DIGEST = dg.AssetKey("article_digest")
 
 
-def build_reading_defs(config: OvernightConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
-    reading = config.reading
-
+def build_reading_defs(reading: ReadingConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
     @llm_section_asset(
         partitions, "Feeds and GitHub trending, new items only, ranked by interests; the LLM judges the top few."
     )
     def article_digest(context: dg.AssetExecutionContext, cortex: CortexResource, llm: LLMResource) -> dg.Output[dict]:
         from overnight_assets.reading import reading_list, sections  # at first use: httpx, feedparser, bs4
 
-        window = partition_window(context.partition_key, config.timezone)
-        sources = reading_list.read_sources(
-            reading.sources, reading.fetch, cortex.get(), context.partition_key, window, config.tz
-        )
+        sources = reading_list.read_sources(reading.sources, reading.fetch, cortex.get(), Night.of(context))
         session = llm.session()
         selection = reading_list.select(
             sources.items, "article", reading.digest_size, reading, cortex.get(), context.partition_key, session
@@ -58,8 +53,7 @@ def build_reading_defs(config: OvernightConfig, partitions: dg.PartitionsDefinit
     ) -> dg.Output[dict]:
         from overnight_assets.reading import papers, reading_list, sections  # at first use: arxiv, requests
 
-        window = partition_window(context.partition_key, config.timezone)
-        found = papers.find_papers(reading.arxiv, window, config.tz, reading.fetch.timeout_s)
+        found = papers.find_papers(reading.arxiv, Night.of(context), reading.fetch.timeout_s)
         session = llm.session()
         in_digest = {item["url"] for item in digest.get("items", [])}
         selection = reading_list.select(

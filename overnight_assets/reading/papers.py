@@ -9,7 +9,7 @@ loopback server). A failing query is an outcome; the other queries go on. A pape
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import arxiv
 
     from overnight_assets.config import ArxivConfig
+    from overnight_assets.partitions import Night
 
 ARXIV_SOURCE = "arXiv"
 PAGE_SIZE = 100
@@ -55,14 +56,14 @@ class PapersFound:
     outcomes: dict[str, QueryOutcome]  # per query
 
 
-def windowed_query(query: str, window: tuple[datetime, datetime]) -> str:
+def windowed_query(query: str, night: Night) -> str:
     """The query limited to submissions in the window; arXiv reads submittedDate in GMT, to the minute."""
-    start = window[0].astimezone(UTC)
-    last = (window[1] - timedelta(minutes=1)).astimezone(UTC)
+    start = night.start.astimezone(UTC)
+    last = (night.end - timedelta(minutes=1)).astimezone(UTC)
     return f"({query}) AND submittedDate:[{start:%Y%m%d%H%M} TO {last:%Y%m%d%H%M}]"
 
 
-def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: ZoneInfo, timeout_s: float) -> PapersFound:
+def find_papers(config: ArxivConfig, night: Night, timeout_s: float) -> PapersFound:
     import arxiv  # at first use: the code location need not load it
 
     papers: dict[str, Item] = {}
@@ -71,7 +72,7 @@ def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: Zone
     for query in config.queries:
         client = _client(config, timeout_s)  # a query given up at its deadline keeps its own client
         search = arxiv.Search(
-            query=windowed_query(query, window),
+            query=windowed_query(query, night),
             max_results=config.max_results,
             sort_by=arxiv.SortCriterion.SubmittedDate,
             sort_order=arxiv.SortOrder.Descending,
@@ -83,9 +84,9 @@ def find_papers(config: ArxivConfig, window: tuple[datetime, datetime], tz: Zone
         except Exception as error:  # noqa: BLE001 - one failing query must not sink the others
             outcomes[query] = {"outcome": "failed", "error": _describe(error, config)}
             continue
-        listed, skipped = keep_usable(partial(_paper, query=query, tz=tz), results)
+        listed, skipped = keep_usable(partial(_paper, query=query, tz=night.tz), results)
         # the window again: a mirror or an older API may not apply submittedDate
-        found = [paper for paper in listed if window[0] <= paper.published < window[1]]
+        found = [paper for paper in listed if night.start <= paper.published < night.end]
         outcomes[query] = {"outcome": "ok", "found": len(results), "in_window": len(found)}
         if notes := skipped_notes(skipped):
             outcomes[query]["notes"] = notes

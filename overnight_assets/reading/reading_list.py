@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -21,6 +20,7 @@ from overnight_assets.reading.score import Scorer, rank_new
 
 if TYPE_CHECKING:
     from overnight_assets.config import FetchConfig, ReadingConfig, Source
+    from overnight_assets.partitions import Night
     from overnight_assets.resources.cortex import Cortex
 
 _MAX_ERROR_CHARS = 300
@@ -72,14 +72,7 @@ class Selection:
             outcome["new"], outcome["picked"] = self.new_by_source.get(name, 0), picked[name]
 
 
-def read_sources(
-    sources: list[Source],
-    settings: FetchConfig,
-    cortex: Cortex,
-    partition_key: str,
-    window: tuple[datetime, datetime],
-    tz: ZoneInfo,
-) -> SourcesRead:
+def read_sources(sources: list[Source], settings: FetchConfig, cortex: Cortex, night: Night) -> SourcesRead:
     http_urls = [s.url for s in sources if not is_file(s.url)]
     known = store.load_validators(cortex, http_urls)
     started = time.perf_counter()
@@ -87,12 +80,12 @@ def read_sources(
     fetch_seconds = time.perf_counter() - started
     outcomes, parsed = {}, {}
     for source in sources:
-        outcomes[source.name], items = _parse_one(source, fetched[source.url], tz)
+        outcomes[source.name], items = _parse_one(source, fetched[source.url], night.tz)
         if items is not None:
             parsed[source.url] = (fetched[source.url].validators, items)
-    store.save_parsed(cortex, parsed, partition_key)
+    store.save_parsed(cortex, parsed, night.partition_key)
     answering = {s.url: s.name for s in sources if outcomes[s.name]["outcome"] != "failed"}
-    items = store.items_in_window(cortex, answering, window, partition_key, tz)
+    items = store.items_in_window(cortex, answering, night)
     for name, outcome in outcomes.items():
         outcome["in_window"] = sum(1 for item in items if item.source == name)
     return SourcesRead(items, outcomes, round(fetch_seconds, 3))

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from overnight_assets.reading.fetch import Validators, is_file
 from overnight_assets.reading.items import TITLE_KEY_DROPS, Item
 from overnight_assets.resources.cortex import memory_hash
 
 if TYPE_CHECKING:
+    from overnight_assets.partitions import Night
     from overnight_assets.resources.cortex import Cortex
 
 
@@ -76,9 +75,7 @@ def _columns(items: list[tuple[str, Item]]) -> list[list]:
     ]
 
 
-def items_in_window(
-    cortex: Cortex, feeds: dict[str, str], window: tuple[datetime, datetime], partition_key: str, tz: ZoneInfo
-) -> list[Item]:
+def items_in_window(cortex: Cortex, feeds: dict[str, str], night: Night) -> list[Item]:
     """The stored items of these feeds (feed URL -> source name) that belong to the partition.
 
     Dated items by their date; undated ones on the night they were first seen.
@@ -91,7 +88,7 @@ def items_in_window(
                WHERE feed_url IN (SELECT unnest(?::VARCHAR[]))
                  AND ((published >= ? AND published < ?) OR (published IS NULL AND first_seen_partition = ?))
                ORDER BY feed_url, url""",
-            [list(feeds), window[0], window[1], partition_key],
+            [list(feeds), night.start, night.end, night.partition_key],
         ).fetchall()
     return [
         Item(
@@ -99,7 +96,7 @@ def items_in_window(
             url,
             title,
             summary or "",
-            published.astimezone(tz) if published else None,
+            published.astimezone(night.tz) if published else None,
             json.loads(extra or "{}"),
         )
         for feed_url, url, title, summary, published, extra in rows

@@ -73,7 +73,7 @@ class SlackResource(dg.ConfigurableResource):
 
 
 def build_resources(config: OvernightConfig) -> dict:
-    cortex = CortexResource(path=str(config.home_path / "cortex.duckdb"), lock_wait_s=config.memory.lock_wait_s)
+    cortex = CortexResource(path=str(config.paths.cortex), lock_wait_s=config.memory.lock_wait_s)
     return {
         "cortex": cortex,
         "llm": LLMResource(
@@ -85,5 +85,5 @@ def build_resources(config: OvernightConfig) -> dict:
             cortex=cortex,
         ),
         "slack": SlackResource(**config.slack.model_dump()),
-        "io_manager": JsonIOManager(base_dir=str(config.home_path / "assets")),
+        "io_manager": JsonIOManager(base_dir=str(config.paths.assets)),
     }

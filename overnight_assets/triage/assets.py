@@ -4,44 +4,38 @@ from datetime import timedelta
 
 import dagster as dg
 
-from overnight_assets.config import OvernightConfig
+from overnight_assets.config import TriageConfig
 from overnight_assets.gpu import llm_section_asset
-from overnight_assets.partitions import partition_window
+from overnight_assets.partitions import Night
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
 from overnight_assets.triage.gate import raise_only
 from overnight_assets.triage.review import REVIEW_SYSTEM, TriageReview, review_prompt
 from overnight_assets.triage.security_triage import collect, triage_section
 
 
-def build_triage_defs(config: OvernightConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
+def build_triage_defs(settings: TriageConfig, partitions: dg.PartitionsDefinition) -> dg.Definitions:
     @llm_section_asset(
         partitions, "Docker, auth log, ports, file integrity, disk and failed runs, gated GREEN/AMBER/RED."
     )
     def security_triage(context: dg.AssetExecutionContext, cortex: CortexResource, llm: LLMResource) -> dg.Output[dict]:
-        window = partition_window(context.partition_key, config.timezone)
-        lookback = timedelta(hours=config.triage.dagster_runs.lookback_hours if config.triage.dagster_runs else 24)
-        night = collect(
-            config.triage,
-            context.partition_key,
-            window,
-            cortex.get(),
-            lambda: failed_runs(context, window[1] - lookback, window[1]),
-        )
-        session, review, status = llm.session(), None, night.gate_status
+        night = Night.of(context)
+        lookback = timedelta(hours=settings.dagster_runs.lookback_hours if settings.dagster_runs else 24)
+        found = collect(settings, night, cortex.get(), lambda: failed_runs(context, night.end - lookback, night.end))
+        session, review, status = llm.session(), None, found.gate_status
         if status.needs_action:  # GREEN and NOT CONFIGURED: nothing to review
-            review = session.ask("triage", REVIEW_SYSTEM, review_prompt(night.findings), TriageReview)
+            review = session.ask("triage", REVIEW_SYSTEM, review_prompt(found.findings), TriageReview)
             status = raise_only(status, review.status if review else None)
-        section = triage_section(night, status, review, session.status)
-        context.log.info(f"Triage {status.value}: {len(night.problems)} findings, {len(night.notes)} notes")
+        section = triage_section(found, status, review, session.status)
+        context.log.info(f"Triage {status.value}: {len(found.problems)} findings, {len(found.notes)} notes")
         return dg.Output(
             section.to_dict(),
             metadata={
                 "status": status.value,
-                "gate_status": night.gate_status.value,
-                "findings": len(night.problems),  # AMBER and RED: what may need action
-                "notes": len(night.notes),  # INFO, listed in the section's items with note: True
+                "gate_status": found.gate_status.value,
+                "findings": len(found.problems),  # AMBER and RED: what may need action
+                "notes": len(found.notes),  # INFO, listed in the section's items with note: True
                 "finding_list": dg.MetadataValue.md(section.markdown),
-                "collectors": dg.MetadataValue.json(night.outcomes),
+                "collectors": dg.MetadataValue.json(found.outcomes),
                 **session.metadata(),
             },
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from overnight_assets.section import Line, LLMState, Section, italic
@@ -15,6 +14,7 @@ from overnight_assets.triage.gate import CollectorOutcome, gate, run_collectors
 
 if TYPE_CHECKING:
     from overnight_assets.config import TriageConfig
+    from overnight_assets.partitions import Night
     from overnight_assets.resources.cortex import Cortex
     from overnight_assets.triage.review import TriageReview
 
@@ -36,18 +36,12 @@ class TriageNight:
         return [f for f in self.findings if f.severity is Severity.INFO]
 
 
-def collect(
-    config: TriageConfig,
-    partition_key: str,
-    window: tuple[datetime, datetime],
-    cortex: Cortex,
-    failed_runs: Callable[[], list[dict]],
-) -> TriageNight:
+def collect(config: TriageConfig, night: Night, cortex: Cortex, failed_runs: Callable[[], list[dict]]) -> TriageNight:
     collectors = {
         "docker": config.docker and (lambda: docker.collect_docker(config.docker.base_url)),
-        "auth_log": config.auth_log and (lambda: _auth_log(config, window, cortex)),
+        "auth_log": config.auth_log and (lambda: _auth_log(config, night, cortex)),
         "ports": config.ports and (lambda: _ports(config)),
-        "integrity": config.integrity and (lambda: _integrity(config, cortex, partition_key)),
+        "integrity": config.integrity and (lambda: _integrity(config, cortex, night.partition_key)),
         "disk": config.disk and (lambda: _disk(config)),
         "dagster_runs": config.dagster_runs and (lambda: dagster_runs.failed_run_findings(failed_runs())),
     }
@@ -55,11 +49,11 @@ def collect(
     return TriageNight(findings, outcomes, gate(findings, outcomes))
 
 
-def _auth_log(config: TriageConfig, window: tuple[datetime, datetime], cortex: Cortex) -> list[Finding]:
-    known = store.known_login_sources(cortex, before=window[0])
+def _auth_log(config: TriageConfig, night: Night, cortex: Cortex) -> list[Finding]:
+    known = store.known_login_sources(cortex, before=night.start)
     with auth_log.open_auth_log(config.auth_log.path) as log:
         threshold = config.auth_log.failed_login_threshold
-        result = auth_log.auth_log_findings(log, window[0], window[1], threshold, known, name=config.auth_log.path)
+        result = auth_log.auth_log_findings(log, night.start, night.end, threshold, known, name=config.auth_log.path)
     store.record_login_sources(cortex, result.accepted_sources)
     return result.findings
 

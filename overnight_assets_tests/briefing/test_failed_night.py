@@ -93,7 +93,7 @@ def test_a_failed_section_skips_the_briefing_in_its_own_run(
     result = failed_night(build_defs(config), instance)
     assert steps(result)["code_reviews"] == "STEP_FAILURE" and steps(result)["security_triage"] == "STEP_SUCCESS"
     assert "morning_briefing" not in steps(result) or steps(result)["morning_briefing"] == "STEP_SKIPPED"
-    assert not (config.home_path / "briefings" / f"{NIGHT}.md").exists() and slack_server.posts == []
+    assert not config.paths.briefing(NIGHT).exists() and slack_server.posts == []
 
 
 def test_the_briefing_goes_out_with_the_verdict_and_names_the_failed_sections(
@@ -112,7 +112,7 @@ def test_the_briefing_goes_out_with_the_verdict_and_names_the_failed_sections(
     assert daemon.sensor.job_name == "briefing_after_failure" and request.run_key == f"after-{result.run_id}"
     assert run_requested(defs, instance, request).success
 
-    briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
+    briefing = config.paths.briefing(NIGHT).read_text()
     assert briefing.startswith(f"# Morning briefing for {NIGHT}: RED")  # the sudo grant's verdict
     assert "## Security triage: RED" in briefing and "mallory" in briefing
     link = f"http://dagster.lan:3000/runs/{result.run_id}"
@@ -135,7 +135,7 @@ def test_the_briefing_goes_out_with_the_verdict_and_names_the_failed_sections(
     failed_sections = materialization.metadata["failed_sections"].value
     assert failed_sections == "code_reviews (FAILED), pr_digest (NOT RUN)"
     assert set(re.findall(r"\((.+?)\)", failed_sections)) == set(get_args(FailureState))
-    sections = json.loads((config.home_path / "assets" / "morning_briefing" / f"{NIGHT}.json").read_text())["sections"]
+    sections = json.loads((config.paths.assets / "morning_briefing" / f"{NIGHT}.json").read_text())["sections"]
     assert {s["key"]: s["llm"] for s in sections if s["llm"] == "not run"} == {
         "code_reviews": "not run",
         "pr_digest": "not run",
@@ -153,7 +153,7 @@ def test_a_failed_triage_makes_the_morning_red_and_says_so(make_config, instance
     assert steps(result)["security_triage"] == "STEP_FAILURE"
 
     assert run_requested(defs, instance, sensor_answer(defs, instance, result)).success
-    briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
+    briefing = config.paths.briefing(NIGHT).read_text()
     assert briefing.startswith(f"# Morning briefing for {NIGHT}: RED")
     assert "**Security triage FAILED: no security verdict tonight.**" in briefing
     assert "\nLLMUnavailableError: LLM unavailable and llm.on_unavailable is 'fail'" in briefing

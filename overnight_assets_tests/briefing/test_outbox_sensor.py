@@ -17,8 +17,8 @@ def evaluate(config, instance):
 def test_failed_delivery_is_retried_until_delivered(make_config, instance, unused_url, slack_server, monkeypatch):
     config = make_config(unused_url, slack_server.url)
     assert "No Cortex yet" in evaluate(config, instance).skip_message
-    cortex = Cortex(config.home_path / "cortex.duckdb")
-    keep_in_outbox(cortex, config.home_path / "outbox", "2026-11-20", "text", [])
+    cortex = Cortex(config.paths.cortex)
+    keep_in_outbox(cortex, config.paths.outbox, "2026-11-20", "text", [])
     assert evaluate(config, instance).skip_message == "Outbox empty"  # never tried yet: the nightly run will
     with cortex.connect() as db:
         db.execute("UPDATE deliveries SET attempts = 1, last_error = 'HTTP 500'")
@@ -37,8 +37,8 @@ def test_a_busy_cortex_skips_the_tick_instead_of_holding_the_daemon(
 
     monkeypatch.setattr(sensors, "SENSOR_LOCK_WAIT_S", 0.5)
     config = make_config(unused_url, slack_server.url)
-    keep_in_outbox(Cortex(config.home_path / "cortex.duckdb"), config.home_path / "outbox", "2026-11-20", "text", [])
-    writer = hold_cortex(config.home_path / "cortex.duckdb", read_only=False)
+    keep_in_outbox(Cortex(config.paths.cortex), config.paths.outbox, "2026-11-20", "text", [])
+    writer = hold_cortex(config.paths.cortex, read_only=False)
     try:
         skipped = evaluate(config, instance).skip_message
     finally:

@@ -39,14 +39,14 @@ def demo_config(tmp_path: Path, monkeypatch, llm_url: str, slack_url: str, diges
     config = load_config(path)
     night = date.fromisoformat(NIGHT)
     prepare_demo_auth_log(night, Path(config.triage.auth_log.path))
-    prepare_demo_feeds(night, config.home_path / "demo-inputs" / "feeds")
+    prepare_demo_feeds(night, config.paths.demo_inputs / "feeds")
     for repo in config.code_review.repos:
         prepare_demo_repository(night, config.timezone, Path(repo.path))
     return config
 
 
 def stored(config, asset: str) -> dict:
-    return json.loads((config.home_path / "assets" / asset / f"{NIGHT}.json").read_text())
+    return json.loads((config.paths.assets / asset / f"{NIGHT}.json").read_text())
 
 
 def item_urls(section: dict) -> set[str]:
@@ -69,7 +69,7 @@ def test_the_demo_night_reads_in_slacks_syntax_with_every_pick(
     assert set(picks) <= slack_links(slack_server), "a pick is missing from the message and its thread"
     assert len(slack_server.posts[0]["text"]) <= TEXT_LIMIT
     # the Markdown file keeps Markdown: the same picks, as Markdown links
-    markdown = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
+    markdown = config.paths.briefing(NIGHT).read_text()
     assert all(f"]({url})" in markdown for url in picks)
 
 

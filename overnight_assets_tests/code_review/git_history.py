@@ -10,9 +10,12 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from overnight_assets.partitions import Night, daily_partitions
+
 WINDOW_START = datetime(2026, 11, 19, 22, 0, tzinfo=UTC)  # 2026-11-20 00:00 in Bucharest
 WINDOW_END = WINDOW_START + timedelta(days=1)
 NIGHT = "2026-11-20"
+WINDOW = Night.of_partition(daily_partitions("Europe/Bucharest"), NIGHT)  # WINDOW_START to WINDOW_END
 ALICE, BOB = ("Alice", "alice@example.org"), ("Bob", "bob@example.org")
 
 

@@ -50,7 +50,7 @@ def test_each_commit_is_reviewed_once_and_a_rerun_asks_nothing(make_config, inst
     again = metadata(instance, "code_reviews")
     assert again["llm_calls"] == 0 and again["reviews"] == {"stored": REVIEWED_BY_LLM, "nothing to review": 2}
     assert set(again["reviews"]) <= SEEN
-    with duckdb.connect(str(config.home_path / "cortex.duckdb"), read_only=True) as db:
+    with duckdb.connect(str(config.paths.cortex), read_only=True) as db:
         kinds = db.execute("SELECT kind, count(*) FROM memories GROUP BY kind").fetchall()
     assert kinds == [("code_review", 10 - 2)]  # every commit with a review or a finding
 
@@ -70,7 +70,7 @@ def test_without_the_llm_the_deterministic_findings_stand_and_say_so(make_config
     reviews = metadata(instance, "code_reviews")
     assert reviews["llm"] == "unavailable" and reviews["reviews"]["fallback"] == REVIEWED_BY_LLM
     assert set(reviews["reviews"]) <= SEEN
-    section = json.loads((config.home_path / "assets" / "code_reviews" / f"{NIGHT}.json").read_text())
+    section = json.loads((config.paths.assets / "code_reviews" / f"{NIGHT}.json").read_text())
     assert section["llm"] == "unavailable" and "deterministic findings only" in section["markdown"]
     assert "AWS access key id committed (value withheld)" in section["markdown"]
 
@@ -94,7 +94,7 @@ def test_the_nightly_briefing_carries_both_sections_and_never_the_secret(
 ):
     config = make_config(ollama_server.url, slack_server.url, code_review__repos=repos_config(busy))
     run_reviews(config, instance, job="nightly")
-    briefing = (config.home_path / "briefings" / f"{NIGHT}.md").read_text()
+    briefing = config.paths.briefing(NIGHT).read_text()
     # the waiting branch holds a forgotten breakpoint(): a warning shown is never under GREEN
     assert "## Code reviews: RED" in briefing and "## What landed, what is waiting: AMBER" in briefing
     assert AWS_KEY not in briefing and AWS_KEY not in json.dumps(slack_server.posts)
@@ -120,6 +120,6 @@ def test_a_review_after_a_fallback_night_completes_the_memory(
     ollama_server.overrides = {"summary": "Reviewed once the model was back."}
     config = make_config(ollama_server.url, code_review__repos=repos)
     run_reviews(config, instance)
-    with duckdb.connect(str(config.home_path / "cortex.duckdb"), read_only=True) as db:
+    with duckdb.connect(str(config.paths.cortex), read_only=True) as db:
         bodies = [row[0] for row in db.execute("SELECT body FROM memories WHERE kind = 'code_review'").fetchall()]
     assert len(bodies) == 8 and all("Reviewed once the model was back." in body for body in bodies)

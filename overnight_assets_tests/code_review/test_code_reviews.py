@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from git_history import AWS_KEY, WINDOW_END, WINDOW_START, at
+from git_history import AWS_KEY, WINDOW, at
 
 from overnight_assets.code_review.code_reviews import RepoState, prepare_night
 from overnight_assets.code_review.git import mirror_path
@@ -13,7 +13,7 @@ from overnight_assets.config import CodeReviewConfig, Repo
 
 def prepare(*repos: Repo, tmp_path, **settings):
     config = CodeReviewConfig(repos=list(repos), **settings)
-    return prepare_night(config.repos, WINDOW_START, WINDOW_END, config, tmp_path / "cache")
+    return prepare_night(config, WINDOW, tmp_path / "cache")
 
 
 def by_sha(prepared):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import git
 import pytest
-from git_history import WINDOW_END, WINDOW_START, GitRepo, at, plant_everywhere
+from git_history import WINDOW, WINDOW_END, WINDOW_START, GitRepo, at, plant_everywhere
 from planted_secrets import PLANTS_OF_PLACES, plant
 
 from overnight_assets.code_review.code_reviews import prepare_night
@@ -19,7 +19,7 @@ COMMIT_PLACES = ("subject", "body", "author name", "author email", "file path", 
 
 def findings_of(repo, tmp_path, **settings) -> dict:
     config = CodeReviewConfig(repos=[Repo(name="homelab", path=str(repo.path))], **settings)
-    prepared, [outcome] = prepare_night(config.repos, WINDOW_START, WINDOW_END, config, tmp_path / "cache")
+    prepared, [outcome] = prepare_night(config, WINDOW, tmp_path / "cache")
     assert outcome.outcome == "ok", outcome.error
     return {item.commit.sha: item.findings for item in prepared}
 

@@ -61,12 +61,12 @@ def night(tmp_path_factory):
         defs = build_defs(config)
         assert defs.resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance).success
         sensor_output = look_twice(defs, instance, repo)
-        sources = everything_written(config.home_path, dagster_home, instance)
+        sources = everything_written(config.paths.home, dagster_home, instance)
         sources["ollama requests"] = json.dumps([ollama.chats, ollama.loads]).encode()
         sources["slack requests"] = json.dumps([slack.posts, slack.updates]).encode()
         sources["sensor cursor, requests and messages"] = sensor_output.encode()
         assert slack.posts and ollama.chats  # the night did reach both
-        yield Night(sources, shas, config.home_path, ollama.chats)
+        yield Night(sources, shas, config.paths.home, ollama.chats)
 
 
 def look_twice(defs, instance, repo: GitRepo) -> str:

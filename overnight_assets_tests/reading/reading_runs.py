@@ -28,4 +28,4 @@ def metadata(instance, asset: str, partition: str = NIGHT) -> dict:
 def section(config, asset: str, partition: str = NIGHT) -> dict:
     import json
 
-    return json.loads((config.home_path / "assets" / asset / f"{partition}.json").read_text())
+    return json.loads((config.paths.assets / asset / f"{partition}.json").read_text())

@@ -179,7 +179,7 @@ def test_the_llm_sees_at_most_twice_the_digest_size_and_a_rerun_asks_nothing(
     assert len(ollama_server.chats) == 8
     assert metadata(instance, "article_digest")["llm_cache_hits"] == 8
     assert section(config, "article_digest")["items"] == first["items"]
-    with Cortex(config.home_path / "cortex.duckdb").connect() as db:
+    with Cortex(config.paths.cortex).connect() as db:
         rows = db.execute("SELECT kind, source, title, body, partition_key FROM memories ORDER BY id").fetchall()
     assert len(rows) == 4 and rows[0] == ("article", "Many", first["items"][0]["title"], "A one-line summary.", NIGHT)
 

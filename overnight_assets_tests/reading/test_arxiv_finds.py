@@ -54,7 +54,7 @@ def test_papers_submitted_in_the_window_are_listed_and_remembered(feed_server, r
     assert first["authors"] == ["Ada Lovelace", "Alan Turing"] and first["summary"] == "A paper in one line."
     assert "A, B, C, D et al. · cs.LG cs.AI · [PDF](http://arxiv.org/pdf/2611.00002v1)" in finds["markdown"]
     assert metadata(instance, "arxiv_finds")["queries"] == {QUERY: {"outcome": "ok", "found": 3, "in_window": 2}}
-    with Cortex(config.home_path / "cortex.duckdb").connect() as db:
+    with Cortex(config.paths.cortex).connect() as db:
         assert db.execute(
             "SELECT count(*) FROM memories WHERE kind = 'paper' AND partition_key = ?", [NIGHT]
         ).fetchone() == (2,)
@@ -102,7 +102,7 @@ def test_papers_in_the_digest_or_in_cortex_are_skipped(feed_server, reading_conf
     )
     feed_server.routes["/api/query"] = Reply(200, arxiv_feed(PAPERS))
     config = arxiv_config(reading_config, feed_server, sources=[{"name": "Feed", "url": feed_server.url("/feed")}])
-    Cortex(config.home_path / "cortex.duckdb").remember(
+    Cortex(config.paths.cortex).remember(
         [{"kind": "note", "source": "elsewhere", "url": "https://arxiv.org/abs/2611.00002", "title": "Seen before"}],
         partition_key="2026-11-01",
     )
@@ -153,10 +153,9 @@ def test_a_paper_with_an_unusable_link_is_skipped_and_an_unusable_pdf_link_dropp
 def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_next_query_runs(feed_server):
     """requests' timeout is per read: a byte every 50 ms held arxiv_finds, inside the gpu pool, for good."""
     import threading
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     from overnight_assets.config import ArxivConfig
+    from overnight_assets.partitions import Night, daily_partitions
     from overnight_assets.reading.papers import QueryState, find_papers
     from reading.loopback_feeds import trickle
 
@@ -173,11 +172,10 @@ def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_
         num_retries=0,
         max_results=10,
     )
-    zone = ZoneInfo("Europe/Bucharest")
     found = {}
-    window = (datetime(2026, 11, 20, tzinfo=zone), datetime(2026, 11, 21, tzinfo=zone))
+    night = Night.of_partition(daily_partitions("Europe/Bucharest"), "2026-11-20")
     worker = threading.Thread(
-        target=lambda: found.update(result=find_papers(config, window, zone, timeout_s=0.5)), daemon=True
+        target=lambda: found.update(result=find_papers(config, night, timeout_s=0.5)), daemon=True
     )
     worker.start()
     worker.join(timeout=30)

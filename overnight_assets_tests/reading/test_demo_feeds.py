@@ -5,7 +5,7 @@ from pathlib import Path
 
 from overnight_assets.config import load_config
 from overnight_assets.demo.inputs import SAMPLE_FEEDS, prepare_demo_feeds
-from overnight_assets.partitions import partition_window
+from overnight_assets.partitions import Night, daily_partitions
 from overnight_assets.reading.parse import parse_source
 
 NIGHT = date(2026, 11, 20)
@@ -24,7 +24,7 @@ def test_the_demo_config_reads_18_sources_from_the_prepared_folder(monkeypatch, 
 def test_prepared_feeds_put_the_samples_night_on_the_demo_night(tmp_path):
     config = load_config(Path(SAMPLE_FEEDS).parents[1] / "overnight.yaml")
     folder = prepare_demo_feeds(NIGHT, tmp_path / "feeds")
-    start, end = partition_window(NIGHT.isoformat(), config.timezone)
+    night = Night.of_partition(daily_partitions(config.timezone), NIGHT.isoformat())
     kinds = {Path(s.url).name: s.kind for s in config.reading.sources}
     formats, in_window, day_before, undated = set(), 0, 0, 0
     for path in sorted(folder.iterdir()):
@@ -35,7 +35,7 @@ def test_prepared_feeds_put_the_samples_night_on_the_demo_night(tmp_path):
         for item in items:
             if item.published is None:
                 undated += 1
-            elif start <= item.published < end:
+            elif night.start <= item.published < night.end:
                 in_window += 1
             else:
                 assert item.published.date() == date(2026, 11, 19), f"{path.name}: {item.title} at {item.published}"

@@ -22,7 +22,7 @@ def run_triage(config, instance, partition: str) -> tuple[dict, dict]:
     event = instance.get_latest_materialization_event(TRIAGE)
     assert event.asset_materialization.partition == partition
     metadata = {key: value.value for key, value in event.asset_materialization.metadata.items()}
-    section = json.loads((config.home_path / "assets" / "security_triage" / f"{partition}.json").read_text())
+    section = json.loads((config.paths.assets / "security_triage" / f"{partition}.json").read_text())
     return section, metadata
 
 

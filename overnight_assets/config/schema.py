@@ -1,0 +1,247 @@
+"""The overnight.yaml schema: one model per section, validated once at load.
+
+The keys are a public contract (DESIGN.md): add keys freely, rename none. Secrets never sit in
+the file: it names the variables that hold them (`slack.token_env`). What each value must be is
+said by its type (values.py); a path or URL key is marked by its type, and the loader finds it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from overnight_assets.config.paths import Paths
+from overnight_assets.config.values import (
+    ConfigPath,
+    Cron,
+    DockerUrl,
+    EnvName,
+    FeedUrl,
+    Float,
+    GitUrl,
+    Int,
+    KeepAlive,
+    http_url,
+)
+
+
+class _Strict(BaseModel):
+    # strict: `true` or "600" where a number belongs is an error, not a silent 1 or 600
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class Schedules(_Strict):
+    nightly: Cron = "0 3 * * *"
+    weekly: Cron = "0 5 * * 0"
+
+
+class LLMModels(_Strict):
+    triage: str = "qwen3.5"
+    summarize: str = "gemma4"
+    review: str = "qwen3.5"
+
+
+class LLMConfig(_Strict):
+    host: http_url("http://127.0.0.1:11434") = "http://127.0.0.1:11434"
+    models: LLMModels = LLMModels()
+    timeout_s: Float = Field(600, gt=0)
+    keep_alive: KeepAlive = "30m"
+    on_unavailable: Literal["fallback", "fail"] = "fallback"
+
+
+class SlackConfig(_Strict):
+    channel: str = "#overnight"
+    token_env: EnvName = "SLACK_BOT_TOKEN"
+    base_url: http_url("https://slack.com/api/", credentials=False) | None = None
+    timeout_s: Float = Field(120, gt=0)  # a total deadline per Slack call, retries included
+
+
+class UIConfig(_Strict):
+    base_url: str = "http://127.0.0.1:3000"  # the Dagster UI, for links to runs in the briefing
+
+
+class DockerCollector(_Strict):
+    base_url: DockerUrl = "unix:///var/run/docker.sock"
+
+
+class AuthLogCollector(_Strict):
+    path: ConfigPath = "/var/log/auth.log"
+    failed_login_threshold: Int = Field(10, ge=1)
+
+
+class PortsCollector(_Strict):
+    proc_net: ConfigPath = "/proc/net"
+    allowed: list[str] = ["tcp/22", "tcp/443"]
+
+    @field_validator("allowed")
+    @classmethod
+    def _protocol_slash_port(cls, values: list[str]) -> list[str]:
+        for value in values:
+            entry = re.fullmatch(r"(tcp|udp)/(\d{1,5})", value)
+            if not entry or not 1 <= int(entry.group(2)) <= 65535:
+                raise ValueError(
+                    f"expected entries like 'tcp/22' or 'udp/53' with a port from 1 to 65535, got {value!r}"
+                )
+        return values
+
+
+class IntegrityCollector(_Strict):
+    paths: list[ConfigPath] = ["~/.config/mcp/**"]
+
+
+class DiskCollector(_Strict):
+    paths: list[ConfigPath] = ["/"]
+    amber_pct: Float = Field(85, gt=0, le=100)
+    red_pct: Float = Field(95, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _amber_below_red(self) -> DiskCollector:
+        if self.amber_pct >= self.red_pct:
+            raise ValueError(f"expected amber_pct below red_pct, got {self.amber_pct} >= {self.red_pct}")
+        return self
+
+
+class DagsterRunsCollector(_Strict):
+    lookback_hours: Float = Field(24, gt=0)
+
+
+class TriageConfig(_Strict):
+    """Each collector may be set to null to disable it."""
+
+    docker: DockerCollector | None = DockerCollector()
+    auth_log: AuthLogCollector | None = AuthLogCollector()
+    ports: PortsCollector | None = PortsCollector()
+    integrity: IntegrityCollector | None = IntegrityCollector()
+    disk: DiskCollector | None = DiskCollector()
+    dagster_runs: DagsterRunsCollector | None = DagsterRunsCollector()
+
+
+class Interest(_Strict):
+    topic: str
+    weight: Float = Field(1.0, ge=0)
+    keywords: list[str] = []
+
+
+class Source(_Strict):
+    name: str
+    kind: Literal["feed", "github_trending"] = "feed"
+    url: FeedUrl
+    weight: Float = Field(1.0, ge=0)
+
+
+class ArxivConfig(_Strict):
+    queries: list[str] = []
+    max_results: Int = Field(100, ge=1)
+    api_url: http_url("https://export.arxiv.org/api/query") | None = None
+    keep: Int = Field(10, ge=1)
+    delay_s: Float = Field(3.0, ge=0)  # between requests; arXiv's terms of use ask for 3 s
+    num_retries: Int = Field(3, ge=0)
+
+
+class FetchConfig(_Strict):
+    timeout_s: Float = Field(20, gt=0)
+    max_bytes: Int = Field(5_000_000, ge=1024)
+    max_redirects: Int = Field(5, ge=0)
+    user_agent: str = "overnight_assets/0.1 (self-hosted reading list)"
+
+
+class ReadingConfig(_Strict):
+    interests: list[Interest] = []
+    digest_size: Int = Field(15, ge=1)
+    sources: list[Source] = []
+    fetch: FetchConfig = FetchConfig()
+    arxiv: ArxivConfig = ArxivConfig()
+
+    @field_validator("sources")
+    @classmethod
+    def _distinct_names_and_urls(cls, sources: list[Source]) -> list[Source]:
+        return _distinct(sources, "source", ("name", "url"))  # outcomes are per name, fetches per URL
+
+
+class Repo(_Strict):
+    name: str
+    path: ConfigPath | None = None
+    url: GitUrl | None = None
+    branch: str | None = None
+
+    @model_validator(mode="after")
+    def _path_or_url(self) -> Repo:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("expected exactly one of 'path' or 'url'")
+        return self
+
+
+class CodeReviewConfig(_Strict):
+    repos: list[Repo] = []
+    max_diff_lines: Int = Field(1500, ge=1)
+    max_diff_bytes: Int = Field(200_000, ge=1)  # one line can be megabytes: the byte budget holds too
+    large_file_kb: Int = Field(1024, ge=1)  # a committed file over this size is a finding
+    max_llm_reviews: Int = Field(60, ge=0)  # commits reviewed by the LLM per run, riskiest first
+
+    @field_validator("repos")
+    @classmethod
+    def _distinct_names(cls, repos: list[Repo]) -> list[Repo]:
+        return _distinct(repos, "repository", ("name",))  # outcomes, mirrors and the sensor's cursor are per name
+
+
+def _distinct(entries: list, noun: str, keys: tuple[str, ...]) -> list:
+    for key in keys:
+        values = [getattr(entry, key) for entry in entries if getattr(entry, key) is not None]
+        if repeated := sorted({value for value in values if values.count(value) > 1}):
+            raise ValueError(f"expected each {noun}'s {key} once, got {', '.join(map(repr, repeated))} more than once")
+    return entries
+
+
+class MemoryConfig(_Strict):
+    retention_days: Int = Field(90, ge=1)
+    prune_below: Float = Field(0.1, ge=0)
+    lock_wait_s: Float = Field(900, gt=0)  # how long a write waits for another process's lock on Cortex
+
+
+class WatchItem(_Strict):
+    name: str
+    pypi: str | None = None
+    npm: str | None = None
+    github: str | None = None
+
+
+class WeeklyConfig(_Strict):
+    watch: list[WatchItem] = []
+
+
+class OvernightConfig(_Strict):
+    timezone: str = "UTC"
+    home: ConfigPath = "~/.overnight"
+    schedules: Schedules = Schedules()
+    llm: LLMConfig = LLMConfig()
+    slack: SlackConfig = SlackConfig()
+    ui: UIConfig = UIConfig()
+    triage: TriageConfig = TriageConfig()
+    reading: ReadingConfig = ReadingConfig()
+    code_review: CodeReviewConfig = CodeReviewConfig()
+    memory: MemoryConfig = MemoryConfig()
+    weekly: WeeklyConfig = WeeklyConfig()
+    source: str = Field("<defaults>", exclude=True)  # the file this was read from
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_name(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA timezone such as 'Europe/Bucharest', got {value!r}") from None
+        return value
+
+    @cached_property
+    def paths(self) -> Paths:
+        """Where the chain keeps what it writes, under `home`."""
+        return Paths(Path(self.home).expanduser())
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
