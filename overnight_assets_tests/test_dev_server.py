@@ -12,7 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from testkit import REPO
+
+from overnight_assets_tests.testkit import REPO
 
 QUERY = """{
   assetNodes { assetKey { path } groupName pools dependencyKeys { path } }

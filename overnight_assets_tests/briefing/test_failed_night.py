@@ -6,11 +6,11 @@ and naming what failed (status, the error's first line, the run's link in the UI
 """
 
 import dagster as dg
-from testkit import slack_payload_problems
 
 import overnight_assets.briefing.assets as briefing_assets
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, no_briefing_needed
 from overnight_assets.definitions import build_defs
+from overnight_assets_tests.testkit.fake_slack import slack_payload_problems
 
 NIGHT = "2026-11-20"
 FAILED_LOGINS = "".join(

@@ -6,10 +6,10 @@ import json
 
 import dagster as dg
 import duckdb
-from git_history import AWS_KEY, NIGHT
 
 from overnight_assets.briefing.compose import SUMMARY_SYSTEM
 from overnight_assets.definitions import build_defs
+from overnight_assets_tests.testkit.git_history import AWS_KEY, NIGHT
 
 REVIEWED_BY_LLM = 8  # the busy window's 10 commits less an empty one and a binary-only one
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from git_history import AWS_KEY, WINDOW_END, WINDOW_START, at
-
 from overnight_assets.code_review.code_reviews import prepare_night
 from overnight_assets.code_review.git import mirror_path
 from overnight_assets.config import CodeReviewConfig, Repo
+from overnight_assets_tests.testkit.git_history import AWS_KEY, WINDOW_END, WINDOW_START, at
 
 
 def prepare(*repos: Repo, tmp_path, **settings):
