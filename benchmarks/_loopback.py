@@ -1,7 +1,7 @@
 """Loopback fixtures for the benchmarks: a temporary DAGSTER_HOME and overnight home, fake Ollama and Slack.
 
-The servers are the tests' own (overnight_assets_tests/testkit.py): the real `ollama` and
-`slack_sdk` clients talk to them on 127.0.0.1 and they answer instantly. Nothing leaves the machine.
+The servers are the tests' own (the test kit, overnight_assets_tests/testkit/): the real `ollama`
+and `slack_sdk` clients talk to them on 127.0.0.1 and they answer instantly. Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -9,17 +9,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from overnight_assets_tests.testkit import SAMPLES, FakeOllama, FakeSlack, _Server, write_config  # noqa: E402
+from overnight_assets_tests.testkit import REPO, SAMPLES
+from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.fake_ollama import FakeOllama
+from overnight_assets_tests.testkit.fake_slack import FakeSlack
+from overnight_assets_tests.testkit.loopback import serving
 
 # the variables the config loader reads; cleared so the benchmark's own config is what counts
 _CLEARED = ("OVERNIGHT_HOME", "OLLAMA_HOST", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
@@ -49,17 +48,17 @@ class Loopback:
 @contextlib.contextmanager
 def loopback(**config_overrides):
     """Everything in one temporary folder; env vars set for this process and its children."""
-    with tempfile.TemporaryDirectory(prefix="overnight-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="overnight-bench-") as tmp,
+        serving(FakeOllama()) as ollama,
+        serving(FakeSlack(), "/api/") as slack,
+    ):
         root = Path(tmp)
         dagster_home = root / "dagster_home"
         dagster_home.mkdir()
         shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
         host = root / "host"
         shutil.copytree(SAMPLES, host)
-
-        ollama, slack = FakeOllama(), FakeSlack()
-        servers = [_Server(ollama.handle), _Server(slack.handle)]
-        ollama.url, slack.url = servers[0].url, servers[1].url + "/api/"
         config = write_config(root, host, ollama.url, slack.url, **config_overrides)
 
         env = {
@@ -75,8 +74,6 @@ def loopback(**config_overrides):
         try:
             yield Loopback(root, dagster_home, host, config, ollama, slack)
         finally:
-            for server in servers:
-                server.close()
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)

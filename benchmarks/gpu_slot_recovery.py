@@ -73,7 +73,7 @@ def sensor_ticks(instance: dg.DagsterInstance) -> int:
 
 
 def with_daemon(instance: dg.DagsterInstance, root: Path) -> float:
-    from overnight_assets_tests.testkit import dagster_daemon
+    from overnight_assets_tests.testkit.instances import dagster_daemon
 
     with dagster_daemon():
         poll(lambda: sensor_ticks(instance), f"the daemon's first {SENSOR} tick")

@@ -1,6 +1,6 @@
 """The reading list's fetch phase: 18 sources, each answering after 500 ms, fetched at once vs one by one.
 
-A loopback server (the tests' own, overnight_assets_tests/reading/loopback_feeds.py) holds every
+A loopback server (the tests' own, overnight_assets_tests/testkit/feeds.py) holds every
 answer 500 ms, then sends a 50-item RSS feed. The concurrent figure is `read_sources`' fetch phase
 as article_digest runs it (fetch_all over the 18 URLs, with a Cortex for the validators); the
 sequential reference fetches the same URLs one after another with the same client code, once.
@@ -12,16 +12,11 @@ Target: concurrent fetch phase at most 1.5 s (sequential would take 18 x 0.5 = 9
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "overnight_assets_tests"))
-
-from reading.loopback_feeds import Entry, FeedServer, Reply, at, rss2  # noqa: E402
+from overnight_assets_tests.testkit.feeds import Entry, FeedServer, Reply, at, rss2
 
 SOURCES, DELAY_S, REPEATS = 18, 0.5, 3
 

@@ -15,16 +15,12 @@ Targets: first run at most 2 x digest_size = 30 calls, rerun 0, scoring and dedu
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import dagster as dg
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "overnight_assets_tests"))
-
-from reading.loopback_feeds import Entry, FeedServer, Reply, at, rss2  # noqa: E402
+from overnight_assets_tests.testkit.feeds import Entry, FeedServer, Reply, at, rss2
 
 NIGHT, FEEDS, PER_FEED, DIGEST_SIZE, EARLIER, REPEATS = "2026-11-20", 20, 100, 15, 5000, 5
 WORDS = ["ollama", "gguf", "quantization", "proxmox", "zfs", "dagster", "kernel", "rust", "browser", "startup"]

@@ -1,43 +1,48 @@
-"""The fixtures every test folder shares; what they are built from lives in testkit.py."""
+"""The fixtures every test folder shares, made of the test kit (overnight_assets_tests/testkit/)."""
 
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
-import yaml
-from testkit import REPO, SAMPLES, FakeOllama, FakeSlack, _Server, write_config
+
+from overnight_assets_tests.testkit import SAMPLES
+from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.fake_ollama import FakeOllama
+from overnight_assets_tests.testkit.fake_slack import FakeSlack
+from overnight_assets_tests.testkit.feeds import Entry, FeedServer, Paper, Reply, arxiv_feed, at, rss2
+from overnight_assets_tests.testkit.instances import dagster_dev, sqlite_instance
+from overnight_assets_tests.testkit.loopback import free_port, serving
+from overnight_assets_tests.testkit.nights import NEW_SUDO_USER, NIGHT, append_to_auth_log
+from overnight_assets_tests.testkit.reading_runs import INTERESTS
 
 
 @pytest.fixture
 def ollama_server():
-    fake = FakeOllama()
-    server = _Server(fake.handle)
-    fake.url = server.url
-    yield fake
-    server.close()
+    with serving(FakeOllama()) as fake:
+        yield fake
 
 
 @pytest.fixture
 def slack_server(monkeypatch):
-    fake = FakeSlack()
-    server = _Server(fake.handle)
-    fake.url = server.url + "/api/"
-    monkeypatch.setenv("OVERNIGHT_TEST_SLACK_TOKEN", fake.token)
-    yield fake
-    server.close()
+    with serving(FakeSlack(), "/api/") as fake:
+        monkeypatch.setenv("OVERNIGHT_TEST_SLACK_TOKEN", fake.token)
+        yield fake
 
 
 @pytest.fixture
 def unused_url() -> str:
     """A loopback URL where nothing listens: connection refused at once."""
-    import socket
+    return f"http://127.0.0.1:{free_port()}"
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+
+@pytest.fixture
+def dev_server(tmp_path):
+    """The port of `dagster dev` on a temporary DAGSTER_HOME, as `make dev` starts it."""
+    with dagster_dev(tmp_path) as port:
+        yield port
 
 
 @pytest.fixture
@@ -61,11 +66,43 @@ def make_config(tmp_path, host_files):
 @pytest.fixture
 def instance(tmp_path):
     """A real SQLite instance with the repo's dagster.yaml (the gpu pool limited to 1)."""
-    import dagster as dg
-
-    overrides = yaml.safe_load((REPO / "dagster.yaml").read_text())
-    overrides.pop("run_monitoring", None)  # no daemon in these tests
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    with dg.instance_for_test(overrides=overrides, temp_dir=str(home)) as instance:
+    with sqlite_instance(tmp_path / "dagster_home") as instance:
         yield instance
+
+
+@pytest.fixture
+def busy_night(make_config, host_files, tmp_path):
+    """A config for a night in which every LLM asset has a question: a planted RED in the auth log,
+    feed items and papers in the window, and commits in a repository."""
+    from overnight_assets.demo.inputs import prepare_demo_repository
+
+    feeds = FeedServer()
+    feeds.routes["/feed"] = Reply(200, rss2([
+        Entry("Running GGUF quantization with ollama", "https://example.org/gguf", "How to run ollama models.", at(NIGHT)),
+        Entry("A proxmox and zfs homelab", "https://example.org/zfs", "Storage for a homelab.", at(NIGHT, "12:00")),
+    ]))  # fmt: skip
+    feeds.routes["/api/query"] = Reply(
+        200, arxiv_feed([Paper("2611.00001", "GGUF quantization at 2 bits", "With ollama.", at(NIGHT))])
+    )
+    repo = prepare_demo_repository(date.fromisoformat(NIGHT), "Europe/Bucharest", tmp_path / "repos" / "homelab")
+    append_to_auth_log(host_files, NEW_SUDO_USER)
+
+    def make(llm_url: str, **overrides):
+        return make_config(
+            llm_url,
+            reading__sources=[{"name": "Feed", "url": feeds.url("/feed")}],
+            reading__interests=INTERESTS,
+            reading__digest_size=2,
+            reading__arxiv={
+                "queries": ["abs:gguf"],
+                "api_url": feeds.url("/api/query"),
+                "delay_s": 0.01,
+                "num_retries": 0,
+                "keep": 2,
+            },
+            code_review__repos=[{"name": "homelab", "path": str(repo)}],
+            **overrides,
+        )
+
+    yield make
+    feeds.close()

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-from testkit import REPO, write_config
 
 from overnight_assets.cli import main
 from overnight_assets.config import CONFIG_ENV, HOME_ENV, load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.resources.cortex import Cortex
+from overnight_assets_tests.testkit import REPO
+from overnight_assets_tests.testkit.config import write_config
 
 
 def overnight(*args, env, cwd=None):
@@ -265,7 +266,7 @@ def chain_can_write(tmp_path) -> bool:
 
 
 def test_cortex_query_prints_rows_while_someone_else_reads_cortex(tmp_path, capsys):
-    from testkit import hold_cortex, release_cortex
+    from overnight_assets_tests.testkit.cortex import hold_cortex, release_cortex
 
     config = cortex_config(tmp_path)
     holder = hold_cortex(tmp_path / "home" / "cortex.duckdb")  # another reader: a shell left open
@@ -310,7 +311,7 @@ def test_cortex_commands_without_a_cortex_say_so(tmp_path, capsys):
 
 
 def test_cortex_query_waits_briefly_for_a_writer_then_names_it(tmp_path, capsys):
-    from testkit import hold_cortex, release_cortex
+    from overnight_assets_tests.testkit.cortex import hold_cortex, release_cortex
 
     config = cortex_config(tmp_path)
     writer = hold_cortex(tmp_path / "home" / "cortex.duckdb", read_only=False)

@@ -5,10 +5,10 @@ import sys
 from datetime import UTC, datetime
 
 import dagster as dg
-from testkit import REPO
 
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs, defs
+from overnight_assets_tests.testkit import REPO
 
 
 def test_every_job_resolves():

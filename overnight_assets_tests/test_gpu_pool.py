@@ -18,7 +18,9 @@ import sys
 import threading
 
 import dagster as dg
-from testkit import REPO, poll, write_config
+
+from overnight_assets_tests.testkit import REPO, poll
+from overnight_assets_tests.testkit.config import write_config
 
 FAILED_LOGINS = "".join(
     f"Nov {day} 04:00:{i:02d} homelab sshd[90{i}]: Failed password for root from 203.0.113.9 port 4000{i} ssh2\n"

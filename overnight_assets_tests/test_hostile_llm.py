@@ -1,20 +1,14 @@
 """A hostile Ollama never loses the night: the nightly job against a loopback server that answers
 with junk, trickles or hangs, and an llm.host holding a password that must never be written."""
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import dagster as dg
 import pytest
-from reading.loopback_feeds import Entry, FeedServer, Paper, Reply, arxiv_feed, at, rss2
-from reading.reading_runs import INTERESTS
-from test_nightly import NEW_SUDO_USER, NIGHT, metadata, plant
 
 from overnight_assets.briefing.compose import SECTION_BYTES, summary_prompt
-from overnight_assets.definitions import build_defs
 from overnight_assets.demo.history import History
-from overnight_assets.demo.inputs import prepare_demo_repository
 from overnight_assets.reading.items import Item
 from overnight_assets.reading.judge import ITEM_BYTES, judge_prompt
 from overnight_assets.reading.score import Scored
@@ -23,58 +17,15 @@ from overnight_assets.section import Section
 from overnight_assets.status import Status
 from overnight_assets.triage.findings import Finding, Severity
 from overnight_assets.triage.review import FINDINGS_BYTES, review_prompt
+from overnight_assets_tests.testkit.nights import NIGHT, metadata, run_nightly
 
 LLM_ASSETS = ["gpu_warmup", "security_triage", "article_digest", "arxiv_finds", "code_reviews", "morning_briefing"]
 HOSTILE = ["not_json", "wrong_shape", "no_content", "not_object", "trickle", "hang"]
 
 
-@pytest.fixture
-def busy_night(make_config, host_files, tmp_path):
-    """A config for a night in which every LLM asset has a question: a planted RED in the auth log,
-    feed items and papers in the window, and commits in a repository."""
-    feeds = FeedServer()
-    feeds.routes["/feed"] = Reply(200, rss2([
-        Entry("Running GGUF quantization with ollama", "https://example.org/gguf", "How to run ollama models.", at(NIGHT)),
-        Entry("A proxmox and zfs homelab", "https://example.org/zfs", "Storage for a homelab.", at(NIGHT, "12:00")),
-    ]))  # fmt: skip
-    feeds.routes["/api/query"] = Reply(
-        200, arxiv_feed([Paper("2611.00001", "GGUF quantization at 2 bits", "With ollama.", at(NIGHT))])
-    )
-    repo = prepare_demo_repository(date.fromisoformat(NIGHT), "Europe/Bucharest", tmp_path / "repos" / "homelab")
-    plant(host_files, NEW_SUDO_USER)
-
-    def make(llm_url: str, **overrides):
-        return make_config(
-            llm_url,
-            reading__sources=[{"name": "Feed", "url": feeds.url("/feed")}],
-            reading__interests=INTERESTS,
-            reading__digest_size=2,
-            reading__arxiv={
-                "queries": ["abs:gguf"],
-                "api_url": feeds.url("/api/query"),
-                "delay_s": 0.01,
-                "num_retries": 0,
-                "keep": 2,
-            },
-            code_review__repos=[{"name": "homelab", "path": str(repo)}],
-            **overrides,
-        )
-
-    yield make
-    feeds.close()
-
-
-def run(config, instance, partition=NIGHT) -> dg.ExecuteInProcessResult:
-    return (
-        build_defs(config)
-        .resolve_job_def("nightly")
-        .execute_in_process(partition_key=partition, instance=instance, raise_on_error=False)
-    )
-
-
 def test_every_llm_asset_has_a_question_on_a_busy_night(busy_night, instance, ollama_server):
     """The ground the hostile tests stand on: with a good Ollama each LLM asset asks."""
-    assert run(busy_night(ollama_server.url), instance).success
+    assert run_nightly(busy_night(ollama_server.url), instance).success
     for asset in LLM_ASSETS:
         assert metadata(instance, asset)["llm"] == "ok", asset
     assert metadata(instance, "security_triage")["status"] == "RED"
@@ -84,7 +35,7 @@ def test_every_llm_asset_has_a_question_on_a_busy_night(busy_night, instance, ol
 def test_a_hostile_ollama_still_gives_the_night_its_briefing(busy_night, instance, ollama_server, hostile):
     ollama_server.hostile = hostile
     config = busy_night(ollama_server.url, llm__timeout_s=1)
-    result = run(config, instance)
+    result = run_nightly(config, instance)
     assert result.success, [e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure]
     for asset in LLM_ASSETS[hostile == "no_content" :]:  # a load's answer has no content to lack
         recorded = metadata(instance, asset)
@@ -102,7 +53,7 @@ def test_a_hostile_ollama_still_gives_the_night_its_briefing(busy_night, instanc
 @pytest.mark.parametrize("hostile", ["not_json", "hang"])
 def test_a_hostile_ollama_with_the_fail_policy_fails_with_a_clear_error(busy_night, instance, ollama_server, hostile):
     ollama_server.hostile = hostile
-    result = run(busy_night(ollama_server.url, llm__timeout_s=1, llm__on_unavailable="fail"), instance)
+    result = run_nightly(busy_night(ollama_server.url, llm__timeout_s=1, llm__on_unavailable="fail"), instance)
     failures = {e.step_key: e.step_failure_data.error for e in result.all_events if e.is_step_failure}
     assert "security_triage" in failures and "gpu_warmup" not in failures  # the warm-up records, never fails
     for error in failures.values():
@@ -119,10 +70,10 @@ def test_a_password_in_llm_host_connects_and_is_never_written(busy_night, instan
     config = config.model_copy(
         update={"llm": config.llm.model_copy(update={"host": keep_credentials(config.llm.host)})}
     )
-    assert run(config, instance).success
+    assert run_nightly(config, instance).success
     assert metadata(instance, "security_triage")["llm"] == "ok"  # the password reached Ollama
     ollama_server.hostile = "not_json"  # the next night's reasons name the host: redacted
-    assert run(config, instance, "2026-11-21").success
+    assert run_nightly(config, instance, "2026-11-21").success
     for asset in ("gpu_warmup", "morning_briefing"):
         assert metadata(instance, asset, "2026-11-21")["llm_unavailable_reason"].startswith(
             "Ollama at http://***@127.0.0.1:"
@@ -156,7 +107,7 @@ def test_a_commit_of_twelve_one_megabyte_lines_reaches_the_reviewer_within_the_b
     repo = history.write(tmp_path / "repos" / "tables")
     config = make_config(ollama_server.url, code_review__repos=[{"name": "tables", "path": str(repo)}])
     assert config.code_review.max_diff_bytes == 200_000  # the default
-    run(config, instance)
+    run_nightly(config, instance)
     [review] = [
         chat["messages"][1]["content"]
         for chat in ollama_server.chats

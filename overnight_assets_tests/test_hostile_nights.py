@@ -9,15 +9,21 @@ import subprocess
 from datetime import date
 
 import dagster as dg
-from test_hostile_llm import busy_night, run  # noqa: F401 - busy_night is a fixture
-from test_never_lose_the_night import dagster_env, finished, overnight_run, posts_per_night
-from test_nightly import NEW_SUDO_USER, metadata
-from testkit import RawReply, write_config
 
 from overnight_assets.code_review.review import REVIEW_SYSTEM
 from overnight_assets.demo.inputs import prepare_demo_repository
-
-NIGHT = "2026-11-20"
+from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.loopback import RawReply
+from overnight_assets_tests.testkit.nights import (
+    NEW_SUDO_USER,
+    NIGHT,
+    dagster_env,
+    finished,
+    metadata,
+    overnight_run,
+    posts_per_night,
+    run_nightly,
+)
 
 
 def busy_config(tmp_path, host_files, ollama_server, slack_server):
@@ -108,7 +114,7 @@ def test_the_same_night_run_twice_at_once_posts_once(tmp_path, host_files, ollam
 
 
 def test_an_endless_ollama_and_a_trickling_slack_cost_the_night_nothing_but_time(
-    busy_night,  # noqa: F811 - the fixture imported above
+    busy_night,
     instance,
     ollama_server,
     slack_server,
@@ -116,7 +122,7 @@ def test_an_endless_ollama_and_a_trickling_slack_cost_the_night_nothing_but_time
     ollama_server.hostile = "endless"
     slack_server.script = [(200, RawReply(b'{"ok": true}' + b" " * 1000, trickle_s=0.2), {})]
     config = busy_night(ollama_server.url, slack__base_url=slack_server.url, slack__timeout_s=1)
-    assert run(config, instance).success
+    assert run_nightly(config, instance).success
     assert metadata(instance, "security_triage")["status"] == "RED"
     assert "an answer larger than 8 MB" in metadata(instance, "security_triage")["llm_unavailable_reason"]
     briefing = config.paths.briefing(NIGHT).read_text()

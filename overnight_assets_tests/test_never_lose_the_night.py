@@ -6,39 +6,12 @@ killed after Slack accepted its post leaves a rerun nothing to post, only the me
 """
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 
-import dagster as dg
-from testkit import REPO, write_config
-
-FAILED_LOGINS = "".join(
-    f"Nov 20 04:0{i % 10}:1{i % 10} homelab sshd[900{i}]: Failed password for root from 203.0.113.9 port 4{i:04d} ssh2\n"
-    for i in range(12)
-)
-
-
-def dagster_env(tmp_path, slack_server) -> dict:
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(home)):  # created once: runs starting together race to create it
-        pass
-    env = {k: v for k, v in os.environ.items() if k not in ("OVERNIGHT_CONFIG", "OVERNIGHT_HOME", "OLLAMA_HOST")}
-    return {**env, "DAGSTER_HOME": str(home), "OVERNIGHT_TEST_SLACK_TOKEN": slack_server.token}
-
-
-def overnight_run(night: str, config, env) -> subprocess.Popen:
-    command = [sys.executable, "-m", "overnight_assets.cli", "run", "--date", night, "--config", str(config)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def finished(process: subprocess.Popen) -> tuple[int, str]:
-    output = process.communicate(timeout=300)[0]
-    return process.returncode, output
+from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.nights import FAILED_LOGINS, dagster_env, finished, overnight_run, posts_per_night
 
 
 def answer_once(condition, timeout_s: float = 120):
@@ -52,11 +25,6 @@ def answer_once(condition, timeout_s: float = 120):
         released.append(True)
 
     return hold
-
-
-def posts_per_night(slack_server) -> dict[str, int]:
-    nights = [post["metadata"]["event_payload"]["partition"] for post in slack_server.posts]
-    return {night: nights.count(night) for night in sorted(set(nights))}
 
 
 def test_a_failed_triage_still_gives_a_red_briefing_and_one_post(tmp_path, host_files, unused_url, slack_server):

@@ -1,21 +1,13 @@
 """The nightly job end to end on a real SQLite instance, against loopback Ollama and Slack."""
 
 import json
-from pathlib import Path
 from typing import get_args
 
-import dagster as dg
 import pytest
 
 from overnight_assets.definitions import build_defs
 from overnight_assets.section import LLMState, SectionLLMState
-
-NIGHT = "2026-11-20"
-FAILED_LOGINS = "".join(
-    f"Nov 20 04:0{i % 10}:1{i % 10} homelab sshd[900{i}]: Failed password for root from 203.0.113.9 port 4{i:04d} ssh2\n"
-    for i in range(12)
-)
-NEW_SUDO_USER = "Nov 20 05:00:00 homelab usermod[777]: add 'mallory' to group 'sudo'\n"
+from overnight_assets_tests.testkit.nights import FAILED_LOGINS, NEW_SUDO_USER, NIGHT, append_to_auth_log, metadata
 
 
 def run_night(config, instance, partition=NIGHT):
@@ -24,12 +16,6 @@ def run_night(config, instance, partition=NIGHT):
     )
     assert result.success
     return result
-
-
-def metadata(instance, asset: str, partition=NIGHT) -> dict:
-    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-    assert event.asset_materialization.partition == partition
-    return {key: value.value for key, value in event.asset_materialization.metadata.items()}
 
 
 def llm_states(config, instance, partition=NIGHT) -> set[str]:
@@ -48,11 +34,6 @@ def llm_states(config, instance, partition=NIGHT) -> set[str]:
     return set(recorded.values()) | set(in_sections.values())
 
 
-def plant(host_files: Path, text: str) -> None:
-    with open(host_files / "auth.log", "a") as log:
-        log.write(text)
-
-
 def test_clean_host_is_green_without_any_llm_question(make_config, instance, ollama_server, slack_server):
     config = make_config(ollama_server.url, slack_server.url)
     run_night(config, instance)
@@ -68,7 +49,7 @@ def test_clean_host_is_green_without_any_llm_question(make_config, instance, oll
 def test_amber_night_asks_the_llm_and_a_rerun_costs_nothing(
     make_config, instance, ollama_server, slack_server, host_files
 ):
-    plant(host_files, FAILED_LOGINS)
+    append_to_auth_log(host_files, FAILED_LOGINS)
     ollama_server.overrides = {"status": "AMBER", "summary": "Brute force from one address."}
     config = make_config(ollama_server.url, slack_server.url)
     run_night(config, instance)
@@ -85,14 +66,14 @@ def test_amber_night_asks_the_llm_and_a_rerun_costs_nothing(
 
 
 def test_the_llm_can_raise_but_never_lower(make_config, instance, ollama_server, host_files):
-    plant(host_files, NEW_SUDO_USER)
+    append_to_auth_log(host_files, NEW_SUDO_USER)
     ollama_server.overrides = {"status": "GREEN", "summary": "Looks fine to me."}
     run_night(make_config(ollama_server.url), instance)
     assert metadata(instance, "security_triage")["status"] == "RED"
 
 
 def test_the_llm_raises_amber_to_red(make_config, instance, ollama_server, host_files):
-    plant(host_files, FAILED_LOGINS)
+    append_to_auth_log(host_files, FAILED_LOGINS)
     ollama_server.overrides = {"status": "RED", "summary": "This is an attack."}
     run_night(make_config(ollama_server.url), instance)
     triage = metadata(instance, "security_triage")
@@ -100,7 +81,7 @@ def test_the_llm_raises_amber_to_red(make_config, instance, ollama_server, host_
 
 
 def test_without_ollama_every_asset_falls_back_and_says_so(make_config, instance, unused_url, host_files):
-    plant(host_files, FAILED_LOGINS)
+    append_to_auth_log(host_files, FAILED_LOGINS)
     config = make_config(unused_url)
     run_night(config, instance)
     assert metadata(instance, "gpu_warmup")["llm"] == "unavailable"
@@ -114,7 +95,7 @@ def test_without_ollama_every_asset_falls_back_and_says_so(make_config, instance
 
 
 def test_fail_policy_fails_the_asset_with_a_clear_error(make_config, instance, unused_url, host_files):
-    plant(host_files, FAILED_LOGINS)
+    append_to_auth_log(host_files, FAILED_LOGINS)
     config = make_config(unused_url, llm__on_unavailable="fail")
     result = (
         build_defs(config)
@@ -130,7 +111,7 @@ def test_fail_policy_fails_the_asset_with_a_clear_error(make_config, instance, u
 def test_next_night_says_what_changed_since_yesterday(make_config, instance, ollama_server, host_files):
     config = make_config(ollama_server.url)
     run_night(config, instance, "2026-11-19")
-    plant(host_files, FAILED_LOGINS)
+    append_to_auth_log(host_files, FAILED_LOGINS)
     run_night(config, instance, NIGHT)
     briefing = json.loads((config.paths.assets / "morning_briefing" / f"{NIGHT}.json").read_text())
     assert "Security triage: GREEN → AMBER." in briefing["changes"]

@@ -14,16 +14,20 @@ import json
 import shutil
 
 import pytest
-from planted_secrets import OUTSIDE_PLACES, everything_written, leaks, loopback_instance, plant
-from reading.loopback_feeds import Entry, FeedServer, Paper, Reply, arxiv_feed, at, rss2
-from reading.reading_runs import INTERESTS
-from testkit import SAMPLES, FakeOllama, FakeSlack, write_config
 
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.redaction import KINDS, placeholder, redact_secrets
 from overnight_assets.triage.auth_log import auth_log_findings
 from overnight_assets.triage.docker import container_findings
+from overnight_assets_tests.testkit import SAMPLES
+from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.fake_ollama import FakeOllama
+from overnight_assets_tests.testkit.fake_slack import FakeSlack
+from overnight_assets_tests.testkit.feeds import Entry, FeedServer, Paper, Reply, arxiv_feed, at, rss2
+from overnight_assets_tests.testkit.instances import loopback_instance
+from overnight_assets_tests.testkit.planted_secrets import OUTSIDE_PLACES, everything_written, leaks, plant
+from overnight_assets_tests.testkit.reading_runs import INTERESTS
 
 NIGHT = "2026-11-20"
 SAMPLED_JUNK = 3  # the auth log shows this many unparsed lines

@@ -6,9 +6,9 @@ import uuid
 import dagster as dg
 import pytest
 import yaml
-from testkit import REPO, require_or_skip
 
 from overnight_assets.definitions import build_defs
+from overnight_assets_tests.testkit import REPO, require_or_skip
 
 PG_URL = os.environ.get("OVERNIGHT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 

@@ -1,9 +1,9 @@
 """The README's configuration reference stays in step with the config schema."""
 
 from pydantic import BaseModel
-from testkit import REPO
 
 from overnight_assets.config import OvernightConfig
+from overnight_assets_tests.testkit import REPO
 
 
 def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -14,11 +14,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
-from test_dev_server import dev_server  # noqa: F401 (the fixture: `dagster dev` on a temp DAGSTER_HOME)
-from testkit import REPO, require_or_skip
 
 from overnight_assets.config import BUNDLED_DEMO_CONFIG, load_config
 from overnight_assets.demo.inputs import prepare_demo_auth_log
+from overnight_assets_tests.testkit import REPO, require_or_skip
 
 SCREENSHOT = REPO / "docs" / "asset-graph.png"
 NIGHTLY_LINEAGE = {

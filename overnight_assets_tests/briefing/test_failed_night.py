@@ -10,12 +10,12 @@ import re
 from typing import get_args
 
 import dagster as dg
-from testkit import slack_payload_problems
 
 import overnight_assets.briefing.assets as briefing_assets
 from overnight_assets.briefing.failures import FailureState
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, no_briefing_needed
 from overnight_assets.definitions import build_defs
+from overnight_assets_tests.testkit.fake_slack import slack_payload_problems
 
 NIGHT = "2026-11-20"
 FAILED_LOGINS = "".join(

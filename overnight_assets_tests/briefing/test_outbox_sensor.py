@@ -31,9 +31,8 @@ def test_failed_delivery_is_retried_until_delivered(make_config, instance, unuse
 def test_a_busy_cortex_skips_the_tick_instead_of_holding_the_daemon(
     make_config, instance, unused_url, slack_server, monkeypatch
 ):
-    from testkit import hold_cortex, release_cortex
-
     import overnight_assets.briefing.sensors as sensors
+    from overnight_assets_tests.testkit.cortex import hold_cortex, release_cortex
 
     monkeypatch.setattr(sensors, "SENSOR_LOCK_WAIT_S", 0.5)
     config = make_config(unused_url, slack_server.url)

@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 import yaml
-from testkit import slack_links, slack_payload_problems
 
 from overnight_assets.briefing.slack_format import MAX_BLOCKS, SECTION_TEXT_LIMIT, TEXT_LIMIT, slack_message
 from overnight_assets.config import BUNDLED_DEMO_CONFIG, load_config
@@ -18,6 +17,7 @@ from overnight_assets.definitions import build_defs
 from overnight_assets.demo.inputs import prepare_demo_auth_log, prepare_demo_feeds, prepare_demo_repository
 from overnight_assets.section import Line, Section, bold, code, italic, link
 from overnight_assets.status import Status
+from overnight_assets_tests.testkit.fake_slack import slack_links, slack_payload_problems
 
 NIGHT = "2026-11-20"
 

@@ -1,7 +1,8 @@
 """Fixtures: the repositories the code review tests read."""
 
 import pytest
-from git_history import AWS_KEY, BOB, PRIVATE_KEY, WINDOW_END, GitRepo, at
+
+from overnight_assets_tests.testkit.git_history import AWS_KEY, BOB, PRIVATE_KEY, WINDOW_END, GitRepo, at
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from typing import get_args
 
 import dagster as dg
 import duckdb
-from git_history import AWS_KEY, NIGHT
 
 from overnight_assets.briefing.compose import SUMMARY_SYSTEM
 from overnight_assets.code_review.code_reviews import ReviewSource
 from overnight_assets.definitions import build_defs
+from overnight_assets_tests.testkit.git_history import AWS_KEY, NIGHT
 
 REVIEWED_BY_LLM = 8  # the busy window's 10 commits less an empty one and a binary-only one
 SEEN = set(get_args(ReviewSource)) - {"pending"}  # where a commit's review came from once review_all saw it

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import get_args
 
-from git_history import AWS_KEY, WINDOW, at
-
 from overnight_assets.code_review.code_reviews import RepoState, prepare_night
 from overnight_assets.code_review.git import mirror_path
 from overnight_assets.config import CodeReviewConfig, Repo
+from overnight_assets_tests.testkit.git_history import AWS_KEY, WINDOW, at
 
 
 def prepare(*repos: Repo, tmp_path, **settings):

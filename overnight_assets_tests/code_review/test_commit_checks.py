@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import git
 import pytest
-from git_history import WINDOW, WINDOW_END, WINDOW_START, GitRepo, at, plant_everywhere
-from planted_secrets import PLANTS_OF_PLACES, plant
 
 from overnight_assets.code_review.code_reviews import prepare_night
 from overnight_assets.code_review.git import GitRepository
 from overnight_assets.code_review.pr_digest import digest_repository
 from overnight_assets.config import CodeReviewConfig, Repo
 from overnight_assets.redaction import KINDS
+from overnight_assets_tests.testkit.git_history import WINDOW, WINDOW_END, WINDOW_START, GitRepo, at, plant_everywhere
+from overnight_assets_tests.testkit.planted_secrets import PLANTS_OF_PLACES, plant
 
 COMMIT_PLACES = ("subject", "body", "author name", "author email", "file path", "diff line")
 

@@ -16,14 +16,18 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-from git_history import NIGHT, GitRepo, plant_everywhere
-from planted_secrets import PLANTS_OF_PLACES, everything_written, leaks, loopback_instance, plant
-from testkit import SAMPLES, FakeOllama, FakeSlack, write_config
 
 from overnight_assets.code_review.review import REVIEW_SYSTEM
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.redaction import KINDS, redact_secrets
+from overnight_assets_tests.testkit import SAMPLES
+from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.fake_ollama import FakeOllama
+from overnight_assets_tests.testkit.fake_slack import FakeSlack
+from overnight_assets_tests.testkit.git_history import NIGHT, GitRepo, plant_everywhere
+from overnight_assets_tests.testkit.instances import loopback_instance
+from overnight_assets_tests.testkit.planted_secrets import PLANTS_OF_PLACES, everything_written, leaks, plant
 
 FENCE_END = "<<<END DATA>>>"
 

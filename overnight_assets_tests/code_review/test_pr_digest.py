@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import git
 import pytest
-from git_history import BOB, WINDOW_END, WINDOW_START, GitRepo, at
 
 from overnight_assets.code_review.git import GitRepository
 from overnight_assets.code_review.pr_digest import digest_repository
+from overnight_assets_tests.testkit.git_history import BOB, WINDOW_END, WINDOW_START, GitRepo, at
 
 
 def digest(repo, branch=None):

@@ -1,8 +1,7 @@
 """The LLM's review is data: grounded in the files it was shown, secrets withheld."""
 
-from git_history import AWS_KEY
-
 from overnight_assets.code_review.review import CommitReview, ReviewComment, grounded, review_prompt
+from overnight_assets_tests.testkit.git_history import AWS_KEY
 
 
 def test_comments_on_unseen_files_are_dropped_and_secrets_withheld():

@@ -9,8 +9,10 @@ import subprocess
 
 import dagster as dg
 import pytest
-from hung_nights import HUNG_NIGHT, Nights, wait_for
-from testkit import REPO, write_config
+
+from overnight_assets_tests.testkit import REPO
+from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.hung_nights import HUNG_NIGHT, Nights, wait_for
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ by the next `overnight run` before it starts, by the sensor's logic, and by a re
 import socket
 
 import dagster as dg
-from hung_nights import sigkill, wait_for
-from testkit import dagster_daemon
 
 from overnight_assets.operations.run_workers import WORKER_TAG, Worker
 from overnight_assets.operations.sensors import build_dead_worker_sensor
+from overnight_assets_tests.testkit.hung_nights import sigkill, wait_for
+from overnight_assets_tests.testkit.instances import dagster_daemon
 
 
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> str:

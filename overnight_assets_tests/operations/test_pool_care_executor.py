@@ -8,10 +8,10 @@ import uuid
 
 import dagster as dg
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
-from hung_nights import wait_for
 
 from overnight_assets.operations.executor import LONGEST_WAIT_S, _PatientConcurrencyContext
 from overnight_assets.operations.run_workers import WORKER_TAG, Worker
+from overnight_assets_tests.testkit.hung_nights import wait_for
 
 
 def run_of(instance: dg.DagsterInstance, night: str) -> dg.DagsterRun | None:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from reading.loopback_feeds import FeedServer
-from reading.reading_runs import INTERESTS
+from overnight_assets_tests.testkit.feeds import FeedServer
+from overnight_assets_tests.testkit.reading_runs import INTERESTS
 
 
 @pytest.fixture

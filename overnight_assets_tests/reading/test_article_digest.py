@@ -6,12 +6,9 @@ from typing import get_args
 from overnight_assets.config import Source
 from overnight_assets.reading.fetch import FetchState
 from overnight_assets.resources.cortex import Cortex
-from reading.loopback_feeds import Entry, Reply, at, atom, conditional, hn, reddit, rss2, trending
-from reading.reading_runs import NIGHT, metadata, run_reading, section
-
-
-def source(name, server, path, kind="feed"):
-    return {"name": name, "kind": kind, "url": server.url(path)}
+from overnight_assets_tests.testkit.feeds import Entry, Reply, at, atom, conditional, hn, reddit, rss2, trending
+from overnight_assets_tests.testkit.nights import NIGHT, metadata
+from overnight_assets_tests.testkit.reading_runs import many_entries, run_reading, section, source
 
 
 def test_every_bad_source_has_a_clear_outcome_and_the_good_ones_are_intact(feed_server, reading_config, instance):
@@ -145,18 +142,6 @@ def test_dedup_across_two_sources_and_two_nights(feed_server, reading_config, in
     run_reading(config, instance, "2026-11-21")
     assert [i["title"] for i in section(config, "article_digest", "2026-11-21")["items"]] == ["New gguf tool"]
     assert metadata(instance, "article_digest", "2026-11-21")["dropped"] == {"duplicate": 0, "already_known": 1}
-
-
-def many_entries(count: int, day: str = NIGHT) -> list[Entry]:
-    return [
-        Entry(
-            f"Item {n} of {day} about {'ollama' if n % 3 else 'zfs'}",
-            f"https://many.example/{day}/{n}",
-            f"text {n}",
-            at(day, f"{n % 20 + 1:02d}:{n % 60:02d}"),
-        )
-        for n in range(count)
-    ]
 
 
 def test_the_llm_sees_at_most_twice_the_digest_size_and_a_rerun_asks_nothing(

@@ -4,8 +4,9 @@ from typing import get_args
 from urllib.parse import parse_qs, urlsplit
 
 from overnight_assets.resources.cortex import Cortex
-from reading.loopback_feeds import Entry, Paper, Reply, arxiv_feed, at, rss2, scripted
-from reading.reading_runs import NIGHT, metadata, run_reading, section
+from overnight_assets_tests.testkit.feeds import Entry, Paper, Reply, arxiv_feed, at, rss2, scripted
+from overnight_assets_tests.testkit.nights import NIGHT, metadata
+from overnight_assets_tests.testkit.reading_runs import run_reading, section
 
 QUERY = "cat:cs.LG AND abs:quantization"
 PAPERS = [
@@ -157,7 +158,7 @@ def test_a_mirror_that_trickles_forever_fails_its_query_at_the_deadline_and_the_
     from overnight_assets.config import ArxivConfig
     from overnight_assets.partitions import Night, daily_partitions
     from overnight_assets.reading.papers import QueryState, find_papers
-    from reading.loopback_feeds import trickle
+    from overnight_assets_tests.testkit.feeds import trickle
 
     def answer(headers, query):
         if "slow" in query["search_query"][0]:

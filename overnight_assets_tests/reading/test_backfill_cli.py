@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import dagster as dg
-from testkit import REPO
 
-from reading.loopback_feeds import conditional, rss2
-from reading.test_article_digest import many_entries, source
+from overnight_assets_tests.testkit import REPO
+from overnight_assets_tests.testkit.feeds import conditional, rss2
+from overnight_assets_tests.testkit.instances import dagster_daemon
+from overnight_assets_tests.testkit.reading_runs import many_entries, source
 
 NIGHTS = [f"2026-11-{day}" for day in range(14, 21)]
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
@@ -69,15 +69,7 @@ def test_a_cli_backfill_of_seven_nights_then_again_asks_nothing_twice(
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "OVERNIGHT_CONFIG": config.source}
     dg.DagsterInstance.from_config(str(home)).dispose()  # create its storage before two processes race to
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
+    with dagster_daemon(env):
         backfill(env)
         assert wait_for_runs(home, 7) == [dg.DagsterRunStatus.SUCCESS] * 7
         judged = len(ollama_server.chats)
@@ -86,9 +78,3 @@ def test_a_cli_backfill_of_seven_nights_then_again_asks_nothing_twice(
         backfill(env)
         assert wait_for_runs(home, 14) == [dg.DagsterRunStatus.SUCCESS] * 14
         assert len(ollama_server.chats) == judged  # every item already judged: the cache answers
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)

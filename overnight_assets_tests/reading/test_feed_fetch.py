@@ -4,7 +4,7 @@ from typing import get_args
 
 from overnight_assets.config import FetchConfig
 from overnight_assets.reading.fetch import FetchState, Validators, fetch_all
-from reading.loopback_feeds import Entry, Reply, at, conditional, rss2
+from overnight_assets_tests.testkit.feeds import Entry, Reply, at, conditional, rss2
 
 SETTINGS = FetchConfig(timeout_s=0.5, max_bytes=100_000, max_redirects=3, user_agent="overnight-test/1")
 FEED = rss2([Entry("One", "https://example.org/1", "first", at("2026-11-20"))])
@@ -156,7 +156,7 @@ def test_a_feed_that_trickles_forever_fails_at_the_total_deadline(feed_server):
     """httpx's timeout is per read: a byte every 50 ms, in the headers or the body, never trips it."""
     import threading
 
-    from reading.loopback_feeds import trickle
+    from overnight_assets_tests.testkit.feeds import trickle
 
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nX-Slow: "
     feed_server.routes["/headers"] = Reply(raw=trickle(feed_server, head, forever=b"x"))  # a header line without end

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from overnight_assets.reading.parse import NotAFeedError, parse_feed, parse_source, parse_trending
-from reading.loopback_feeds import Entry, at, atom, hn, reddit, rss2, trending
+from overnight_assets_tests.testkit.feeds import Entry, at, atom, hn, reddit, rss2, trending
 
 TZ = ZoneInfo("Europe/Bucharest")
 ENTRIES = [

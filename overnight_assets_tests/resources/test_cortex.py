@@ -4,10 +4,10 @@ import threading
 import time
 
 import pytest
-from testkit import hold_cortex, release_cortex
 
 from overnight_assets.resources import cortex as cortex_module
 from overnight_assets.resources.cortex import MIGRATIONS, Cortex, CortexLockedError
+from overnight_assets_tests.testkit.cortex import hold_cortex, release_cortex
 
 
 def test_schema_is_created_once_and_versioned(tmp_path):

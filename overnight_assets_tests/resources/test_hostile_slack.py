@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
-from test_slack_delivery import keep, row
-from testkit import RawReply
 
 from overnight_assets.briefing.delivery import deliver_pending, pending_partitions
 from overnight_assets.resources.dagster_resources import SlackResource
 from overnight_assets.resources.slack import MAX_PAGES
+from overnight_assets_tests.testkit.loopback import RawReply
+from overnight_assets_tests.testkit.resources import delivery_row, keep_message
 
 NIGHT = "2026-11-20"
 SECRET = "xoxb-2048-LEAK-Z8t4Vb7Nc1Md"
@@ -20,7 +20,7 @@ SECRET = "xoxb-2048-LEAK-Z8t4Vb7Nc1Md"
 
 def deliver(tmp_path, slack_server, deadline_s: float = 120.0, limit_s: float = 30.0):
     """deliver_pending in a thread: a delivery still going after limit_s fails the test, not hangs it."""
-    cortex = keep(tmp_path, NIGHT)
+    cortex = keep_message(tmp_path, NIGHT)
     poster = SlackResource(
         token_env="OVERNIGHT_TEST_SLACK_TOKEN", base_url=slack_server.url, backoff_s=0.01, timeout_s=deadline_s
     ).poster()
@@ -123,7 +123,7 @@ def test_a_trickling_or_silent_slack_is_cut_off_at_the_call_s_deadline(tmp_path,
     slack_server.script = [(200, RawReply(body, trickle_s=0.2, hang=hostile == "hang"), {})]
     cortex, report = deliver(tmp_path, slack_server, deadline_s=1)
     kept_with(cortex, report, "Slack gave no complete answer to chat.postMessage within 1 s")
-    assert row(cortex, NIGHT)[2]  # the intent stays: the next delivery looks for the post first
+    assert delivery_row(cortex, NIGHT)[2]  # the intent stays: the next delivery looks for the post first
 
 
 def unknown_outcome(cortex) -> None:
@@ -152,7 +152,7 @@ def unknown_outcome(cortex) -> None:
     ids=["a string", "null", "junk entries"],
 )
 def test_junk_history_posts_the_message_once(tmp_path, slack_server, history):
-    cortex = keep(tmp_path, NIGHT)
+    cortex = keep_message(tmp_path, NIGHT)
     unknown_outcome(cortex)
     slack_server.history_answer = history
     _, report = deliver(tmp_path, slack_server)
@@ -160,7 +160,7 @@ def test_junk_history_posts_the_message_once(tmp_path, slack_server, history):
 
 
 def test_a_history_cursor_sent_round_in_a_loop_is_read_a_bounded_number_of_pages(tmp_path, slack_server):
-    cortex = keep(tmp_path, NIGHT)
+    cortex = keep_message(tmp_path, NIGHT)
     unknown_outcome(cortex)
     page = {"ok": True, "messages": [], "has_more": True, "response_metadata": {"next_cursor": "same-again"}}
     slack_server.history_answer = page
@@ -177,7 +177,7 @@ def test_a_server_error_after_slack_stored_the_post_is_not_posted_again(tmp_path
     slack_server.stored_then = [(status, {"ok": False}, {})] * 4
     cortex, report = deliver(tmp_path, slack_server)
     assert report.delivered == [NIGHT] and len(slack_server.posts) == 1 and pending_partitions(cortex) == []
-    assert row(cortex, NIGHT)[1] == next(iter(slack_server.messages))  # the stored post is the one recorded
+    assert delivery_row(cortex, NIGHT)[1] == next(iter(slack_server.messages))  # the stored post is the one recorded
 
 
 def test_a_server_error_before_anything_was_stored_is_posted_again_after_a_look(tmp_path, slack_server):

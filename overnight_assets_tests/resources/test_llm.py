@@ -6,10 +6,8 @@ import threading
 import time
 
 import pytest
-from testkit import FakeOllama, _Server, require_or_skip
 
 from overnight_assets.resources.cortex import Cortex
-from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
 from overnight_assets.resources.llm import (
     PROMPT_MAX_BYTES,
     LLMSession,
@@ -21,19 +19,15 @@ from overnight_assets.resources.llm import (
 )
 from overnight_assets.secret_urls import keep_credentials
 from overnight_assets.triage.review import TriageReview
-
-MODELS = {"triage": "qwen3.5", "summarize": "gemma4", "review": "qwen3.5"}
-
-
-def session(tmp_path, host, on_unavailable="fallback", timeout_s=5.0):
-    cortex = CortexResource(path=str(tmp_path / "cortex.duckdb"))
-    resource = LLMResource(host=host, models=MODELS, timeout_s=timeout_s, on_unavailable=on_unavailable, cortex=cortex)
-    return resource.session()
+from overnight_assets_tests.testkit import require_or_skip
+from overnight_assets_tests.testkit.fake_ollama import FakeOllama
+from overnight_assets_tests.testkit.loopback import LoopbackServer, serving
+from overnight_assets_tests.testkit.resources import MODELS, llm_session
 
 
 def test_structured_answer_is_parsed_against_the_schema(tmp_path, ollama_server):
     ollama_server.overrides = {"status": "RED", "summary": "Someone got in."}
-    llm = session(tmp_path, ollama_server.url)
+    llm = llm_session(tmp_path, ollama_server.url)
     review = llm.ask("triage", "system", "prompt", TriageReview)
     assert review == TriageReview(status="RED", summary="Someone got in.", actions=[])
     request = ollama_server.chats[0]
@@ -44,9 +38,9 @@ def test_structured_answer_is_parsed_against_the_schema(tmp_path, ollama_server)
 
 
 def test_the_same_question_is_never_paid_for_twice(tmp_path, ollama_server):
-    first = session(tmp_path, ollama_server.url)
+    first = llm_session(tmp_path, ollama_server.url)
     first.ask("triage", "system", "prompt", TriageReview)
-    second = session(tmp_path, ollama_server.url)
+    second = llm_session(tmp_path, ollama_server.url)
     assert second.ask("triage", "system", "prompt", TriageReview) is not None
     assert second.ask("triage", "system", "another prompt", TriageReview) is not None
     assert len(ollama_server.chats) == 2
@@ -54,14 +48,14 @@ def test_the_same_question_is_never_paid_for_twice(tmp_path, ollama_server):
 
 
 def test_warm_up_loads_each_model_once_with_keep_alive(tmp_path, ollama_server):
-    ready = session(tmp_path, ollama_server.url).warm()
+    ready = llm_session(tmp_path, ollama_server.url).warm()
     assert set(ready) == {"qwen3.5", "gemma4"} and all(state["ready"] for state in ready.values())
     assert sorted(load["model"] for load in ollama_server.loads) == ["gemma4", "qwen3.5"]
     assert all(load["keep_alive"] == "30m" for load in ollama_server.loads)
 
 
 def test_unreachable_server_falls_back_and_says_so(tmp_path, unused_url):
-    llm = session(tmp_path, unused_url)
+    llm = llm_session(tmp_path, unused_url)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
     metadata = llm.metadata()
     assert metadata["llm"] == "unavailable" and unused_url in metadata["llm_unavailable_reason"]
@@ -70,28 +64,28 @@ def test_unreachable_server_falls_back_and_says_so(tmp_path, unused_url):
 
 
 def test_unreachable_server_with_fail_policy_raises_a_clear_error(tmp_path, unused_url):
-    llm = session(tmp_path, unused_url, on_unavailable="fail")
+    llm = llm_session(tmp_path, unused_url, on_unavailable="fail")
     with pytest.raises(LLMUnavailableError, match="on_unavailable is 'fail'.*127.0.0.1"):
         llm.ask("triage", "system", "prompt", TriageReview)
 
 
 def test_slow_server_times_out_into_the_fallback(tmp_path, ollama_server):
     ollama_server.delay_s = 1.0
-    llm = session(tmp_path, ollama_server.url, timeout_s=0.2)
+    llm = llm_session(tmp_path, ollama_server.url, timeout_s=0.2)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
     assert llm.metadata()["llm_unavailable_reason"].endswith("no answer within 0.2 s")
 
 
 def test_malformed_answer_is_retried_once(tmp_path, ollama_server):
     ollama_server.mode = "malformed_once"
-    llm = session(tmp_path, ollama_server.url)
+    llm = llm_session(tmp_path, ollama_server.url)
     assert llm.ask("triage", "system", "prompt", TriageReview) is not None
     assert len(ollama_server.chats) == 2 and llm.status == "ok"
 
 
 def test_twice_malformed_answer_is_treated_as_unavailable_and_not_cached(tmp_path, ollama_server):
     ollama_server.mode = "malformed"
-    llm = session(tmp_path, ollama_server.url)
+    llm = llm_session(tmp_path, ollama_server.url)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
     assert len(ollama_server.chats) == 2 and "schema" in llm.metadata()["llm_unavailable_reason"]
     with Cortex(tmp_path / "cortex.duckdb").connect() as db:
@@ -100,7 +94,7 @@ def test_twice_malformed_answer_is_treated_as_unavailable_and_not_cached(tmp_pat
 
 def test_server_error_is_unavailable(tmp_path, ollama_server):
     ollama_server.mode = "error"
-    llm = session(tmp_path, ollama_server.url)
+    llm = llm_session(tmp_path, ollama_server.url)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
     assert "ResponseError" in llm.metadata()["llm_unavailable_reason"]
 
@@ -118,7 +112,7 @@ MALFORMED = ["not_json", "wrong_shape", "no_content", "not_object"]
 @pytest.mark.parametrize("hostile", MALFORMED)
 def test_a_malformed_answer_is_retried_once_then_unavailable(tmp_path, ollama_server, hostile):
     ollama_server.hostile = hostile
-    llm = session(tmp_path, ollama_server.url)
+    llm = llm_session(tmp_path, ollama_server.url)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
     reason = llm.metadata()["llm_unavailable_reason"]
     assert len(ollama_server.chats) == 2 and "malformed answer twice" in reason and ollama_server.url in reason
@@ -130,7 +124,7 @@ def test_a_malformed_answer_is_retried_once_then_unavailable(tmp_path, ollama_se
 @pytest.mark.parametrize("hostile", MALFORMED)
 def test_one_malformed_answer_then_a_good_one_is_an_answer(tmp_path, ollama_server, hostile):
     ollama_server.hostile, ollama_server.hostile_times = hostile, 1
-    llm = session(tmp_path, ollama_server.url)
+    llm = llm_session(tmp_path, ollama_server.url)
     assert llm.ask("triage", "system", "prompt", TriageReview) is not None
     assert len(ollama_server.chats) == 2 and llm.metadata() == {"llm": "ok", "llm_calls": 2, "llm_cache_hits": 0}
 
@@ -138,7 +132,7 @@ def test_one_malformed_answer_then_a_good_one_is_an_answer(tmp_path, ollama_serv
 @pytest.mark.parametrize("hostile", MALFORMED)
 def test_a_malformed_answer_with_the_fail_policy_is_a_clear_error(tmp_path, ollama_server, hostile):
     ollama_server.hostile = hostile
-    llm = session(tmp_path, ollama_server.url, on_unavailable="fail")
+    llm = llm_session(tmp_path, ollama_server.url, on_unavailable="fail")
     with pytest.raises(LLMUnavailableError, match="on_unavailable is 'fail'.*malformed answer twice"):
         llm.ask("triage", "system", "prompt", TriageReview)
 
@@ -146,7 +140,7 @@ def test_a_malformed_answer_with_the_fail_policy_is_a_clear_error(tmp_path, olla
 @pytest.mark.parametrize("hostile", ["not_json", "wrong_shape", "not_object", "trickle"])
 def test_a_hostile_warm_up_is_recorded_never_raised(tmp_path, ollama_server, hostile):
     ollama_server.hostile = hostile
-    llm = session(tmp_path, ollama_server.url, on_unavailable="fail", timeout_s=1)
+    llm = llm_session(tmp_path, ollama_server.url, on_unavailable="fail", timeout_s=1)
     ready = llm.warm()
     assert set(ready) == {"gemma4", "qwen3.5"} and not any(state["ready"] for state in ready.values())
     assert ready["qwen3.5"]["error"].startswith("not tried")  # the server is not usable: the other model is not tried
@@ -158,7 +152,7 @@ def test_a_hostile_warm_up_is_recorded_never_raised(tmp_path, ollama_server, hos
 
 def test_a_trickling_server_is_cut_at_the_deadline_and_the_session_stays_unavailable(tmp_path, ollama_server):
     ollama_server.hostile = "trickle"  # a valid answer, one byte every 0.5 s: httpx's read timeout never fires
-    llm = session(tmp_path, ollama_server.url, timeout_s=1)
+    llm = llm_session(tmp_path, ollama_server.url, timeout_s=1)
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
     assert (
         llm.metadata()["llm_unavailable_reason"]
@@ -173,7 +167,7 @@ def test_a_trickling_server_is_cut_at_the_deadline_and_the_session_stays_unavail
 
 def test_a_trickle_with_the_fail_policy_is_a_clear_error(tmp_path, ollama_server):
     ollama_server.hostile = "trickle"
-    llm = session(tmp_path, ollama_server.url, on_unavailable="fail", timeout_s=1)
+    llm = llm_session(tmp_path, ollama_server.url, on_unavailable="fail", timeout_s=1)
     with pytest.raises(LLMUnavailableError, match="no answer within 1 s"):
         llm.ask("triage", "system", "prompt", TriageReview)
 
@@ -209,7 +203,7 @@ def test_a_silent_server_over_tls_is_cut_at_the_deadline_too(tmp_path, monkeypat
     )  # fmt: skip
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # httpx trusts it for this test's client
     fake = FakeOllama(hostile="hang")
-    server = _Server(fake.handle)
+    server = LoopbackServer(fake.handle)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
@@ -226,11 +220,8 @@ def test_a_silent_server_over_tls_is_cut_at_the_deadline_too(tmp_path, monkeypat
 @pytest.fixture
 def keep_alive_ollama():
     """FakeOllama over HTTP/1.1: like the real server it would keep a connection open for the next call."""
-    fake = FakeOllama()
-    server = _Server(fake.handle, protocol="HTTP/1.1")
-    fake.url = server.url
-    yield fake
-    server.close()
+    with serving(FakeOllama(), protocol="HTTP/1.1") as fake:
+        yield fake
 
 
 def test_a_deadline_after_a_good_call_is_still_cut_at_once(tmp_path, keep_alive_ollama):
@@ -244,7 +235,7 @@ def test_a_deadline_after_a_good_call_is_still_cut_at_once(tmp_path, keep_alive_
 
 def test_calls_leave_no_thread_and_no_socket_behind(tmp_path, keep_alive_ollama):
     ollama_server = keep_alive_ollama
-    llm = session(tmp_path, ollama_server.url)
+    llm = llm_session(tmp_path, ollama_server.url)
     baseline = _open_sockets()
     for question in range(10):
         assert llm.ask("triage", "system", f"question {question}", TriageReview) is not None
@@ -253,7 +244,7 @@ def test_calls_leave_no_thread_and_no_socket_behind(tmp_path, keep_alive_ollama)
 
 
 def test_every_prompt_is_capped_in_bytes_with_a_note(tmp_path, ollama_server):
-    llm = session(tmp_path, ollama_server.url)
+    llm = llm_session(tmp_path, ollama_server.url)
     assert llm.ask("triage", "system", "é" * PROMPT_MAX_BYTES, TriageReview) is not None
     sent = ollama_server.chats[0]["messages"][1]["content"]
     kept, note = sent.rsplit("\n", 1)
@@ -269,7 +260,7 @@ def test_text_is_cut_on_bytes_without_splitting_a_character():
 
 
 def test_a_prompt_holding_a_lone_surrogate_is_asked_not_a_crash(tmp_path, ollama_server):
-    llm = session(tmp_path, ollama_server.url)
+    llm = llm_session(tmp_path, ollama_server.url)
     assert llm.ask("triage", "system", "log line \udcff from a non-UTF-8 file", TriageReview) is not None
 
 
@@ -279,7 +270,7 @@ def test_a_prompt_holding_a_lone_surrogate_is_asked_not_a_crash(tmp_path, ollama
 def test_credentials_in_the_host_are_used_to_connect_and_never_written(tmp_path, ollama_server):
     ollama_server.basic_auth = ("owner", "hunter2pass")
     configured = ollama_server.url.replace("http://", "http://owner:hunter2pass@")
-    llm = session(tmp_path, keep_credentials(configured))  # what the config loader hands the resource
+    llm = llm_session(tmp_path, keep_credentials(configured))  # what the config loader hands the resource
     assert llm.ask("triage", "system", "prompt", TriageReview) is not None
     assert llm.warm() and all(state["ready"] for state in llm.warm().values())
     ollama_server.mode = "error"
@@ -290,7 +281,7 @@ def test_credentials_in_the_host_are_used_to_connect_and_never_written(tmp_path,
 
 def test_wrong_credentials_are_unavailable_with_the_redacted_host(tmp_path, ollama_server):
     ollama_server.basic_auth = ("owner", "another")
-    llm = session(tmp_path, keep_credentials(ollama_server.url.replace("http://", "http://owner:hunter2pass@")))
+    llm = llm_session(tmp_path, keep_credentials(ollama_server.url.replace("http://", "http://owner:hunter2pass@")))
     assert llm.ask("triage", "system", "prompt", TriageReview) is None
     reason = llm.metadata()["llm_unavailable_reason"]
     assert "unauthorized (status code: 401)" in reason and "***@" in reason and "hunter2pass" not in reason

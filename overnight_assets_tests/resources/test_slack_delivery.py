@@ -18,26 +18,19 @@ from overnight_assets.briefing.delivery import (
 )
 from overnight_assets.resources.cortex import Cortex
 from overnight_assets.resources.dagster_resources import SlackResource
-
-BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}]
+from overnight_assets_tests.testkit.resources import BLOCKS, delivery_row, keep_message
 
 
 def poster(slack_server, token_env="OVERNIGHT_TEST_SLACK_TOKEN"):
     return SlackResource(token_env=token_env, base_url=slack_server.url, backoff_s=0.01).poster()
 
 
-def keep(tmp_path, partition, text="text"):
-    cortex = Cortex(tmp_path / "cortex.duckdb")
-    keep_in_outbox(cortex, tmp_path / "outbox", partition, text, BLOCKS)
-    return cortex
-
-
 def test_post_then_rerun_updates_the_same_message(tmp_path, slack_server):
-    cortex = keep(tmp_path, "2026-11-20", "first")
+    cortex = keep_message(tmp_path, "2026-11-20", "first")
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-20"] and report.pending == []
     assert not (tmp_path / "outbox" / "2026-11-20.json").exists()
-    keep(tmp_path, "2026-11-20", "second")
+    keep_message(tmp_path, "2026-11-20", "second")
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.updated == ["2026-11-20"]
     assert len(slack_server.posts) == 1 and len(slack_server.updates) == 1
@@ -46,7 +39,7 @@ def test_post_then_rerun_updates_the_same_message(tmp_path, slack_server):
 
 def test_rate_limit_honours_retry_after(tmp_path, slack_server):
     slack_server.script = [(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"})]
-    report = deliver_pending(keep(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
+    report = deliver_pending(keep_message(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-20"] and slack_server.requests == 2
 
 
@@ -54,26 +47,28 @@ def test_server_errors_are_retried_with_backoff_a_post_looked_for_first(tmp_path
     """A post that got a 5xx may be stored (see test_hostile_slack.py): the history is read (its
     502 retried) before it is posted again."""
     slack_server.script = [(500, {"ok": False}, {}), (502, {"ok": False}, {})]
-    report = deliver_pending(keep(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
+    report = deliver_pending(keep_message(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-20"] and len(slack_server.posts) == 1
     assert slack_server.requests == 5  # post, conversations.list twice, conversations.history, post
 
 
 def test_persistent_failure_keeps_the_message_and_the_next_run_delivers_it(tmp_path, slack_server):
     slack_server.script = [(500, {"ok": False}, {})] * 5  # the post, then the look for it and its 3 retries
-    cortex = keep(tmp_path, "2026-11-19")
+    cortex = keep_message(tmp_path, "2026-11-19")
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.outcome == "kept in outbox" and "HTTP 500" in report.error
     assert report.pending == ["2026-11-19"]
     assert json.loads((tmp_path / "outbox" / "2026-11-19.json").read_text())["text"] == "text"
-    keep(tmp_path, "2026-11-20")
+    keep_message(tmp_path, "2026-11-20")
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-19", "2026-11-20"] and pending_partitions(cortex) == []
 
 
 def test_invalid_auth_is_named_and_nothing_is_lost(tmp_path, slack_server, monkeypatch):
     monkeypatch.setenv("OTHER_TOKEN", "xoxb-wrong-secret")
-    report = deliver_pending(keep(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server, "OTHER_TOKEN"))
+    report = deliver_pending(
+        keep_message(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server, "OTHER_TOKEN")
+    )
     assert "invalid_auth" in report.error and "xoxb-wrong-secret" not in report.error
     assert report.pending == ["2026-11-20"]
 
@@ -81,13 +76,13 @@ def test_invalid_auth_is_named_and_nothing_is_lost(tmp_path, slack_server, monke
 def test_unset_token_means_outbox_only(tmp_path, monkeypatch):
     monkeypatch.delenv("OVERNIGHT_UNSET_TOKEN", raising=False)
     assert SlackResource(token_env="OVERNIGHT_UNSET_TOKEN").poster() is None
-    cortex = keep(tmp_path, "2026-11-20")
+    cortex = keep_message(tmp_path, "2026-11-20")
     report = deliver_pending(cortex, tmp_path / "outbox", None)
     assert report.outcome.startswith("outbox only") and report.pending == ["2026-11-20"]
 
 
 def test_a_delivery_ends_in_one_of_the_states_its_type_names(tmp_path, slack_server):
-    cortex = keep(tmp_path, "2026-11-20")
+    cortex = keep_message(tmp_path, "2026-11-20")
     states = [deliver_pending(cortex, tmp_path / "outbox", None).outcome]
     slack_server.script = [(500, {"ok": False}, {})] * 5  # the post, then the look for it and its 3 retries
     states.append(deliver_pending(cortex, tmp_path / "outbox", poster(slack_server)).outcome)
@@ -121,15 +116,8 @@ def posted_partitions(slack_server) -> list[str]:
     return sorted(post["metadata"]["event_payload"]["partition"] for post in slack_server.posts)
 
 
-def row(cortex, partition):
-    with cortex.connect() as db:
-        return db.execute(
-            "SELECT pending, ts, intent_at IS NOT NULL, claimed_by FROM deliveries WHERE partition_key = ?", [partition]
-        ).fetchone()
-
-
 def test_each_post_names_its_partition_in_slack_metadata(tmp_path, slack_server):
-    deliver_pending(keep(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
+    deliver_pending(keep_message(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
     metadata = {"event_type": "overnight_briefing", "event_payload": {"partition": "2026-11-20"}}
     assert slack_server.posts[0]["metadata"] == metadata
 
@@ -139,7 +127,7 @@ def test_three_runs_delivering_at_once_post_each_night_once(tmp_path, slack_serv
     all three see all three nights pending at once. The per-partition claim lets one post each."""
     nights = ["2026-11-18", "2026-11-19", "2026-11-20"]
     for night in nights:
-        keep(tmp_path, night, f"briefing {night}")
+        keep_message(tmp_path, night, f"briefing {night}")
     slack_server.delay_s = 0.5
     processes = [delivering_process(tmp_path, slack_server) for _ in nights]
     reports = [json.loads(process.communicate(timeout=120)[0]) for process in processes]
@@ -151,22 +139,22 @@ def test_three_runs_delivering_at_once_post_each_night_once(tmp_path, slack_serv
 def test_killed_after_slack_accepted_the_rerun_updates_the_one_message(tmp_path, slack_server):
     """The delivering process dies (SIGKILL) after Slack stored the post, before it was recorded.
     The rerun takes over the dead process's claim, finds the post by its metadata and updates it."""
-    cortex = keep(tmp_path, "2026-11-20", "first")
+    cortex = keep_message(tmp_path, "2026-11-20", "first")
     victim: list[subprocess.Popen] = []
     slack_server.after_post = lambda body: (os.kill(victim[0].pid, signal.SIGKILL), victim[0].wait())
     victim.append(delivering_process(tmp_path, slack_server))
     assert victim[0].wait(timeout=120) == -signal.SIGKILL
-    pending, ts, intent_recorded, claimed_by = row(cortex, "2026-11-20")
+    pending, ts, intent_recorded, claimed_by = delivery_row(cortex, "2026-11-20")
     assert (pending, ts, intent_recorded) == (True, None, True) and f":{victim[0].pid}:" in claimed_by
 
     slack_server.after_post = None
-    keep(tmp_path, "2026-11-20", "second")
+    keep_message(tmp_path, "2026-11-20", "second")
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-20"] and report.updated == ["2026-11-20"], report
     assert len(slack_server.posts) == 1 and len(slack_server.updates) == 1
     [(posted_ts, message)] = slack_server.messages.items()
     assert slack_server.updates[0]["ts"] == posted_ts and message["text"] == "second"
-    assert row(cortex, "2026-11-20") == (False, posted_ts, False, None)
+    assert delivery_row(cortex, "2026-11-20") == (False, posted_ts, False, None)
 
 
 def test_a_connection_dropped_after_acceptance_is_not_posted_again_blindly(tmp_path, slack_server):
@@ -180,7 +168,7 @@ def test_a_connection_dropped_after_acceptance_is_not_posted_again_blindly(tmp_p
             raise ConnectionAbortedError("the proxy dropped the answer")  # the server closes the connection
 
     slack_server.after_post = drop_the_answer
-    cortex = keep(tmp_path, "2026-11-20")
+    cortex = keep_message(tmp_path, "2026-11-20")
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.outcome == "kept in outbox" and len(slack_server.posts) == 1
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
@@ -188,7 +176,7 @@ def test_a_connection_dropped_after_acceptance_is_not_posted_again_blindly(tmp_p
 
 
 def test_a_live_claim_is_respected_a_dead_or_expired_one_taken_over(tmp_path):
-    cortex = keep(tmp_path, "2026-11-20")
+    cortex = keep_message(tmp_path, "2026-11-20")
     me = delivery_owner("run-a")
     assert claim_partition(cortex, "2026-11-20", me) is not None
     assert claim_partition(cortex, "2026-11-20", delivery_owner("run-b")) is None  # this process lives
@@ -207,8 +195,8 @@ def test_a_live_claim_is_respected_a_dead_or_expired_one_taken_over(tmp_path):
 
 
 def test_a_text_kept_while_posting_stays_pending_and_updates_the_message(tmp_path, slack_server):
-    cortex = keep(tmp_path, "2026-11-20", "first")
-    slack_server.after_post = lambda body: keep(tmp_path, "2026-11-20", "rerun's text")
+    cortex = keep_message(tmp_path, "2026-11-20", "first")
+    slack_server.after_post = lambda body: keep_message(tmp_path, "2026-11-20", "rerun's text")
     report = deliver_pending(cortex, tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-20"] and report.pending == ["2026-11-20"]
     assert (tmp_path / "outbox" / "2026-11-20.json").exists()
@@ -219,7 +207,7 @@ def test_a_text_kept_while_posting_stays_pending_and_updates_the_message(tmp_pat
 
 def test_history_unreadable_posts_anyway_and_says_so(tmp_path, slack_server):
     """A missing scope must not cost the morning: the message goes out, with a warning."""
-    cortex = keep(tmp_path, "2026-11-20")
+    cortex = keep_message(tmp_path, "2026-11-20")
     with cortex.connect() as db:
         db.execute("UPDATE deliveries SET intent_at = now()")  # an attempt whose outcome is unknown
     slack_server.script = [(200, {"ok": False, "error": "missing_scope", "needed": "channels:read"}, {})]
@@ -234,7 +222,7 @@ def test_history_unreadable_posts_anyway_and_says_so(tmp_path, slack_server):
 def test_retry_after_is_honoured_as_the_server_sees_it(tmp_path, slack_server):
     """A 429 with Retry-After: 1: the retry reaches the server no sooner than a second later."""
     slack_server.script = [(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})]
-    report = deliver_pending(keep(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
+    report = deliver_pending(keep_message(tmp_path, "2026-11-20"), tmp_path / "outbox", poster(slack_server))
     assert report.delivered == ["2026-11-20"]
     (limited, _), (retried, path) = slack_server.arrivals[:2]
     assert path.endswith("/chat.postMessage") and retried - limited >= 1.0
@@ -301,7 +289,7 @@ def test_killed_after_slack_accepted_a_reply_the_rerun_posts_nothing_twice(tmp_p
     slack_server.after_post = kill_on_the_second_reply
     victim.append(delivering_process(tmp_path, slack_server))
     assert victim[0].wait(timeout=120) == -signal.SIGKILL
-    pending, ts, intent_recorded, _ = row(cortex, "2026-11-20")
+    pending, ts, intent_recorded, _ = delivery_row(cortex, "2026-11-20")
     _, replies = thread_of(slack_server)
     assert pending and ts is not None and intent_recorded and reply_ts(cortex) == [replies[0][0]]
 
@@ -310,7 +298,7 @@ def test_killed_after_slack_accepted_a_reply_the_rerun_posts_nothing_twice(tmp_p
     assert report.delivered == ["2026-11-20"], report
     message_ts, replies = thread_of(slack_server)
     assert message_ts == ts and len(slack_server.posts) == 3 and len(replies) == 2  # nothing posted twice
-    assert len(slack_server.updates) == 3 and row(cortex, "2026-11-20")[0] is False
+    assert len(slack_server.updates) == 3 and delivery_row(cortex, "2026-11-20")[0] is False
     assert reply_ts(cortex) == [reply for reply, _ in replies]
 
 

@@ -2,17 +2,12 @@
 holds text, or another outside source (a feed, the auth log, the model's answer). Each (kind, place)
 gets its own value, so a leak names where it came from. And where to look for a leak: everything
 a night wrote.
-
-A module of its own (not conftest.py) so tests in any folder can import it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from overnight_assets.redaction import KINDS
 
@@ -162,29 +157,3 @@ def everything_written(home, dagster_home, instance) -> dict[str, bytes]:
 def leaks(sources: dict[str, bytes], value: str) -> list[str]:
     """The names of the sources the value appears in."""
     return [name for name, data in sources.items() if value.encode() in data]
-
-
-@contextmanager
-def loopback_instance(root: Path, ollama, slack) -> Iterator[tuple]:
-    """A real SQLite instance with the repo's dagster.yaml under `root`, the loopback Ollama and
-    Slack serving, and Slack's token in the environment: (instance, dagster_home, ollama_url, slack_url)."""
-    import dagster as dg
-    import pytest
-    import yaml
-    from testkit import REPO, _Server
-
-    ollama_server, slack_server = _Server(ollama.handle), _Server(slack.handle)
-    overrides = yaml.safe_load((REPO / "dagster.yaml").read_text())
-    overrides.pop("run_monitoring", None)
-    dagster_home = root / "dagster_home"
-    dagster_home.mkdir()
-    try:
-        with (
-            pytest.MonkeyPatch.context() as patch,
-            dg.instance_for_test(overrides=overrides, temp_dir=str(dagster_home)) as instance,
-        ):
-            patch.setenv("OVERNIGHT_TEST_SLACK_TOKEN", slack.token)
-            yield instance, dagster_home, ollama_server.url, slack_server.url + "/api/"
-    finally:
-        ollama_server.close()
-        slack_server.close()

@@ -1,12 +1,33 @@
-"""Running the reading assets for a night on a real instance, and reading what they recorded."""
+"""The reading assets run for a night on a real instance, the reading list they read, and what they wrote."""
+
+import json
 
 import dagster as dg
 
-NIGHT = "2026-11-20"  # Europe/Bucharest: 2026-11-19 22:00 to 2026-11-20 22:00 UTC
+from overnight_assets_tests.testkit.feeds import Entry, at
+from overnight_assets_tests.testkit.nights import NIGHT  # Europe/Bucharest: 2026-11-19 22:00 to 2026-11-20 22:00 UTC
+
 INTERESTS = [
     {"topic": "local LLM inference", "weight": 1.0, "keywords": ["ollama", "gguf", "quantization"]},
     {"topic": "homelab", "weight": 0.5, "keywords": ["proxmox", "zfs"]},
 ]
+
+
+def source(name, server, path, kind="feed"):
+    """A reading list's source served by the FeedServer at path."""
+    return {"name": name, "kind": kind, "url": server.url(path)}
+
+
+def many_entries(count: int, day: str = NIGHT) -> list[Entry]:
+    return [
+        Entry(
+            f"Item {n} of {day} about {'ollama' if n % 3 else 'zfs'}",
+            f"https://many.example/{day}/{n}",
+            f"text {n}",
+            at(day, f"{n % 20 + 1:02d}:{n % 60:02d}"),
+        )
+        for n in range(count)
+    ]
 
 
 def run_reading(config, instance, partition: str = NIGHT, assets=("article_digest", "arxiv_finds")):
@@ -19,13 +40,5 @@ def run_reading(config, instance, partition: str = NIGHT, assets=("article_diges
     return result
 
 
-def metadata(instance, asset: str, partition: str = NIGHT) -> dict:
-    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-    assert event.asset_materialization.partition == partition
-    return {key: value.value for key, value in event.asset_materialization.metadata.items()}
-
-
 def section(config, asset: str, partition: str = NIGHT) -> dict:
-    import json
-
     return json.loads((config.paths.assets / asset / f"{partition}.json").read_text())

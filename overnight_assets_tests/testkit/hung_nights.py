@@ -1,7 +1,4 @@
-"""Nights run by real `overnight run` processes on one SQLite DAGSTER_HOME, and how to wait for them.
-
-A module of its own (not conftest.py) so tests import it by a name no other folder shadows.
-"""
+"""Nights run by real `overnight run` processes on one SQLite DAGSTER_HOME, and how to wait for them."""
 
 from __future__ import annotations
 

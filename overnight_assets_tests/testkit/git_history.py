@@ -1,7 +1,4 @@
-"""Real git repositories made by the tests, with commit times and authors chosen by the test.
-
-A module of its own (not conftest.py) so tests can import it: `conftest` names the top folder's.
-"""
+"""Real git repositories made by the tests, with commit times and authors chosen by the test."""
 
 from __future__ import annotations
 
@@ -74,9 +71,8 @@ def plant_everywhere(repo: GitRepo) -> dict[str, str]:
     lines) holding every kind, a branch and a tag per kind named with it, and a merge into main
     whose message holds every kind (of a branch whose author's name holds every kind too).
     Returns place -> sha of the commit holding it."""
-    from planted_secrets import plant
-
     from overnight_assets.redaction import KINDS
+    from overnight_assets_tests.testkit.planted_secrets import plant
 
     def all_of(place: str, separator: str) -> str:
         return separator.join(plant(kind, place).text for kind in KINDS)

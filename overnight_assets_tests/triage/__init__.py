@@ -1,0 +1,1 @@
+"""Tests of overnight_assets.triage."""
