@@ -24,7 +24,8 @@ demo: install $(LOCAL_HOME)/dagster.yaml  ## run the whole nightly chain once on
 
 dev: install $(LOCAL_HOME)/dagster.yaml  ## the UI and daemon on workspace.yaml
 	DAGSTER_HOME=$(LOCAL_HOME) OVERNIGHT_HOME=$(LOCAL_HOME)/overnight-home $(BIN)/overnight demo --inputs-only
-	DAGSTER_HOME=$(LOCAL_HOME) OVERNIGHT_HOME=$(LOCAL_HOME)/overnight-home $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(LOCAL_HOME) OVERNIGHT_HOME=$(LOCAL_HOME)/overnight-home \
+	  OVERNIGHT_DEMO_FIRST_NIGHT=$$(cat $(LOCAL_HOME)/overnight-demo-first-night) $(BIN)/dagster dev -w workspace.yaml
 
 lint: install  ## the house rules: ruff's lint and format
 	$(BIN)/ruff check .

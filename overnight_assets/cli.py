@@ -13,6 +13,10 @@ from overnight_assets.config import BUNDLED_DEMO_CONFIG, CONFIG_ENV, HOME_ENV, C
 from overnight_assets.demo.inputs import prepare_demo_auth_log, prepare_demo_feeds, prepare_demo_repository
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+REPO_WORKSPACE = REPO_DAGSTER_YAML.with_name("workspace.yaml")
+DEMO_FIRST_NIGHT_ENV = "OVERNIGHT_DEMO_FIRST_NIGHT"  # read by the demo config's first_night
+DEMO_FIRST_NIGHT_FILE = "overnight-demo-first-night"  # in the demo's DAGSTER_HOME
+GAPS_FOUND = 3  # `overnight gaps`' exit code when nights are missing (2: bad config or environment)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     rebaseline = commands.add_parser("rebaseline", help="accept the watched files as they are now")
     rebaseline.add_argument("--config", help="overnight.yaml")
     rebaseline.set_defaults(handler=_rebaseline)
+
+    gaps = commands.add_parser(
+        "gaps", help=f"list the nights not materialized and the command that backfills them (exit {GAPS_FOUND} if any)"
+    )
+    gaps.set_defaults(handler=_gaps)
 
     validate = commands.add_parser("validate", help="check a config file and say what it configures")
     validate.add_argument("--config", help="overnight.yaml")
@@ -91,7 +100,7 @@ def _demo(args) -> int:
     os.environ.setdefault(HOME_ENV, str(dagster_home / "overnight-home"))
     config = load_config()
     partition = args.date or (datetime.now(config.tz).date() - timedelta(days=1)).isoformat()
-    _check_partition(partition, config.timezone)
+    config = _demo_first_night(dagster_home, partition)
     prepare_demo_auth_log(date.fromisoformat(partition), Path(config.triage.auth_log.path))
     feeds = prepare_demo_feeds(date.fromisoformat(partition), config.paths.demo_inputs / "feeds")
     for repo in config.code_review.repos:
@@ -113,7 +122,7 @@ def _run(args) -> int:
     if not os.environ.get("DAGSTER_HOME"):
         raise UserError("DAGSTER_HOME is not set: point it at the folder holding your dagster.yaml")
     config = load_config()
-    _check_partition(args.date, config.timezone)
+    _check_partition(args.date, config)
     from overnight_assets.launch import brief_after_failed_night, run_nightly
 
     success = run_nightly(args.date)
@@ -123,15 +132,33 @@ def _run(args) -> int:
     return 0 if success else 1
 
 
-def _check_partition(partition: str, timezone: str) -> None:
-    """A date the nightly partitions do not hold fails here, not deep in a run after Ollama was asked."""
-    from overnight_assets.partitions import daily_partitions
+def _demo_first_night(dagster_home: Path, partition: str):
+    """The demo instance's partitions start at the first night the demo ran on it (or an earlier
+    --date, not before the partitions' default start): recorded in its DAGSTER_HOME, so `make dev`
+    on the same instance agrees, and moved only earlier, so no night the demo materialized leaves
+    the partition set. The config, loaded with it; `partition` checked against it."""
+    from overnight_assets.partitions import FIRST_NIGHT
 
-    partitions = daily_partitions(timezone)
+    record = dagster_home / DEMO_FIRST_NIGHT_FILE
+    recorded = record.read_text().strip() if record.exists() else partition
+    first_night = os.environ.get(DEMO_FIRST_NIGHT_ENV) or max(min(recorded, partition), FIRST_NIGHT)
+    os.environ[DEMO_FIRST_NIGHT_ENV] = first_night
+    config = load_config()
+    _check_partition(partition, config)
+    record.write_text(first_night + "\n")
+    return config
+
+
+def _check_partition(partition: str, config) -> None:
+    """A date the nightly partitions do not hold fails here, not deep in a run after Ollama was asked."""
+    from overnight_assets.partitions import nightly_partitions
+
+    partitions = nightly_partitions(config)
     first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
-    if not first <= partition <= last:
+    if first is None or not first <= partition <= last:
         raise UserError(
-            f"--date {partition} is not a nightly partition: expected a date from {first} to {last} (today in {timezone})"
+            f"--date {partition} is not a nightly partition: expected a date from {config.first_night} "
+            f"(first_night) to {last or config.first_night} (today in {config.timezone})"
         )
 
 
@@ -179,6 +206,56 @@ def _rebaseline(args) -> int:
     for finding in unreadable:
         print(f"  not readable: {finding.detail or finding.title}")
     return 0
+
+
+def _gaps(args) -> int:
+    """Nights from first_night to the last one the schedule has ticked for, some nightly asset missing."""
+    import shlex
+
+    from overnight_assets.operations.gaps import backfill_command
+
+    if not os.environ.get("DAGSTER_HOME"):
+        raise UserError("DAGSTER_HOME is not set: point it at the folder holding your dagster.yaml")
+    config = load_config()
+    nights, missing = _nightly_gaps(config)
+    if not missing:
+        print(f"No gaps: every nightly asset is materialized for {_span(nights)}.")
+        return 0
+    print(f"{len(missing)} of {len(nights)} nights ({_span(nights)}) not materialized:")
+    print("".join(f"  {night}\n" for night in missing))
+    location = ["-w", str(REPO_WORKSPACE)] if REPO_WORKSPACE.exists() else ["-m", "overnight_assets.definitions"]
+    # the backfill command loads the code location as this process did: the same file, home and first night
+    environment = {"DAGSTER_HOME": os.environ["DAGSTER_HOME"], CONFIG_ENV: str(Path(config.source).resolve())}
+    environment |= {name: os.environ[name] for name in (HOME_ENV, DEMO_FIRST_NIGHT_ENV) if os.environ.get(name)}
+    print("Backfill them (a running daemon, `make dev` or `dagster-daemon run`, runs the runs):")
+    print(" ".join(f"{name}={shlex.quote(value)}" for name, value in environment.items()), end=" ")
+    print(backfill_command(missing, location))
+    return GAPS_FOUND
+
+
+def _nightly_gaps(config) -> tuple[list[str], list[str]]:
+    """(nights due, nights missing): the nights due end with the last one the nightly cron ticked for."""
+    import time
+
+    import dagster as dg
+    from dagster._utils.schedules import reverse_cron_string_iterator  # the daemon's own cron arithmetic
+
+    from overnight_assets.definitions import NIGHTLY, defs
+    from overnight_assets.operations.gaps import missing_nights
+    from overnight_assets.partitions import night_partition, nightly_partitions
+
+    last_tick = next(reverse_cron_string_iterator(time.time(), config.schedules.nightly, config.timezone))
+    last_night = night_partition(last_tick, config.timezone)
+    nights = [night for night in nightly_partitions(config).get_partition_keys() if night <= last_night]
+    with dg.DagsterInstance.get() as instance:
+        materialized = [
+            instance.get_materialized_partitions(key) for key in NIGHTLY.resolve(defs.resolve_asset_graph())
+        ]
+    return nights, missing_nights(nights, materialized)
+
+
+def _span(nights: list[str]) -> str:
+    return f"{nights[0]} to {nights[-1]}" if nights else "no night yet"
 
 
 def _validate(args) -> int:

@@ -1,5 +1,7 @@
 """The code location: merges each domain's Definitions, built from the one overnight.yaml."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from overnight_assets.briefing.assets import build_briefing_defs
@@ -8,8 +10,9 @@ from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.gpu import build_operations_defs
 from overnight_assets.operations.executor import pool_care_in_process_executor
+from overnight_assets.operations.gaps import late_tick_reason
 from overnight_assets.operations.sensors import build_dead_worker_sensor
-from overnight_assets.partitions import daily_partitions, night_partition
+from overnight_assets.partitions import night_partition, nightly_partitions
 from overnight_assets.reading.assets import build_reading_defs
 from overnight_assets.resources.dagster_resources import build_resources
 from overnight_assets.section import SECTION_TAG
@@ -29,7 +32,7 @@ def section_keys(*domains: dg.Definitions) -> list[dg.AssetKey]:
 
 
 def build_defs(config: OvernightConfig) -> dg.Definitions:
-    daily = daily_partitions(config.timezone)
+    daily = nightly_partitions(config)
     workers = [
         build_operations_defs(daily),
         build_triage_defs(config.triage, daily),
@@ -46,11 +49,18 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
         execution_timezone=config.timezone,
         job=nightly_job,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Materializes the night's partition (the last complete day) at the configured time.",
+        description="Materializes the night's partition (the last complete day) at the configured time; "
+        "a tick more than schedules.grace_hours late (the machine was off) is skipped, not run.",
     )
     def nightly_schedule(context: dg.ScheduleEvaluationContext):
         partition_key = night_partition(context.scheduled_execution_time, config.timezone)
-        return dg.RunRequest(run_key=partition_key, partition_key=partition_key)
+        if partition_key < config.first_night.isoformat():
+            return dg.SkipReason(f"The night of {partition_key} is before first_night ({config.first_night})")
+        backfill = f"overnight run --date {partition_key}"
+        late = late_tick_reason(
+            context.scheduled_execution_time, datetime.now(UTC), config.schedules.grace_hours, partition_key, backfill
+        )
+        return dg.SkipReason(late) if late else dg.RunRequest(run_key=partition_key, partition_key=partition_key)
 
     return dg.Definitions.merge(
         *workers,

@@ -8,13 +8,20 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-FIRST_NIGHT = "2026-01-01"
+from overnight_assets.config.schema import DEFAULT_FIRST_NIGHT, OvernightConfig
+
+FIRST_NIGHT = DEFAULT_FIRST_NIGHT.isoformat()
 
 
 def daily_partitions(timezone: str, start_date: str = FIRST_NIGHT) -> dg.DailyPartitionsDefinition:
     # end_offset=1: today's partition exists too, so the new-commits sensor can review today's
     # commits as they land; the nightly schedule still materializes only complete days.
     return dg.DailyPartitionsDefinition(start_date=start_date, timezone=timezone, end_offset=1)
+
+
+def nightly_partitions(config: OvernightConfig) -> dg.DailyPartitionsDefinition:
+    """The partitions every process builds from the same file: from `first_night` to today."""
+    return daily_partitions(config.timezone, config.first_night.isoformat())
 
 
 @dataclass(frozen=True)

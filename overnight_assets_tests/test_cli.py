@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from overnight_assets.cli import main
+from overnight_assets.cli import DEMO_FIRST_NIGHT_ENV, DEMO_FIRST_NIGHT_FILE, main
 from overnight_assets.config import CONFIG_ENV, HOME_ENV, load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.resources.cortex import Cortex
@@ -86,6 +86,8 @@ def test_demo_runs_the_whole_chain_on_bundled_samples(tmp_path):
     assert "Code reviews: AMBER, 2 needing action (llm: unavailable)" in result.stdout
     briefings = list((tmp_path / ".dagster_home" / "overnight-home" / "briefings").glob("*.md"))
     assert len(briefings) == 1 and f"Morning message: {briefings[0]}" in result.stdout
+    # the demo instance's partitions start at its night: the UI shows no months of missing nights
+    assert (tmp_path / ".dagster_home" / DEMO_FIRST_NIGHT_FILE).read_text() == f"{briefings[0].stem}\n"
     assert "Undelivered messages kept" in result.stdout  # no Slack in the demo: the outbox keeps it
 
 
@@ -124,7 +126,7 @@ def test_run_refuses_a_date_outside_the_partitions_before_any_work(
 
     assert main(["run", "--date", night, "--config", str(config)]) == 2
     today = datetime.now(ZoneInfo("Europe/Bucharest")).date().isoformat()
-    expected = f"--date {night} is not a nightly partition: expected a date from 2026-01-01 to {today} (today in Europe/Bucharest)"
+    expected = f"--date {night} is not a nightly partition: expected a date from 2026-01-01 (first_night) to {today} (today in Europe/Bucharest)"
     assert expected in capsys.readouterr().err
     assert not ollama_server.loads and not ollama_server.chats
     with dg.DagsterInstance.get() as instance:
@@ -135,11 +137,33 @@ def test_demo_refuses_a_date_outside_the_partitions_before_writing_its_inputs(tm
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     monkeypatch.setenv(CONFIG_ENV, "restored after the test: `demo` sets it")
+    monkeypatch.delenv(DEMO_FIRST_NIGHT_ENV, raising=False)  # unset again after the test: `demo` sets it
     assert main(["demo", "--date", "2025-12-31"]) == 2
     assert (
-        "--date 2025-12-31 is not a nightly partition: expected a date from 2026-01-01 to " in capsys.readouterr().err
+        "--date 2025-12-31 is not a nightly partition: expected a date from 2026-01-01 (first_night) to "
+        in capsys.readouterr().err
     )
-    assert not (tmp_path / "home").exists()
+    assert not (tmp_path / "home").exists() and not list((tmp_path / "dagster_home").glob("*first-night"))
+
+
+def test_the_demo_instance_partitions_start_at_its_first_night_and_only_move_earlier(tmp_path, monkeypatch):
+    from overnight_assets.config import BUNDLED_DEMO_CONFIG
+    from overnight_assets.partitions import nightly_partitions
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setenv(CONFIG_ENV, "restored after the test: `demo` sets it")
+
+    def demo_first_night(night: str) -> str:
+        monkeypatch.delenv(DEMO_FIRST_NIGHT_ENV, raising=False)  # as a new `overnight demo` process starts
+        assert main(["demo", "--inputs-only", "--date", night]) == 0
+        first = nightly_partitions(load_config(BUNDLED_DEMO_CONFIG)).get_first_partition_key()
+        assert (tmp_path / "dagster_home" / DEMO_FIRST_NIGHT_FILE).read_text() == f"{first}\n"
+        return first
+
+    assert demo_first_night("2026-11-19") == "2026-11-19"
+    assert demo_first_night("2026-11-21") == "2026-11-19"  # a later night keeps the nights already run
+    assert demo_first_night("2026-11-10") == "2026-11-10"  # an earlier one extends the partitions
 
 
 class BasicAuthFiles:

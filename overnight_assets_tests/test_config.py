@@ -506,3 +506,42 @@ def test_the_resources_use_the_configured_paths(tmp_path):
     resources = build_resources(config)
     assert resources["cortex"].path == str(config.paths.cortex) == str(tmp_path / "data" / "cortex.duckdb")
     assert resources["io_manager"].base_dir == str(config.paths.assets)
+
+
+# Issue 10: the first night is the file's, a real date, at most tomorrow in the configured timezone.
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("first_night: 2026-11-31", "not valid YAML: day is out of range for month (a date is written YYYY-MM-DD)"),
+        (
+            "first_night: '2026-11-31'",
+            "first_night: expected a date as YYYY-MM-DD such as 2026-11-01, got '2026-11-31'",
+        ),
+        ("first_night: 20-11-2026", "first_night: expected a date as YYYY-MM-DD"),
+        (
+            "first_night: 2026-11-01 10:00:00",
+            "first_night: expected a date as YYYY-MM-DD such as 2026-11-01, got 2026-11-01 10:00:00",
+        ),
+        ("first_night: 2099-01-01", "first_night: expected a night no later than tomorrow in UTC"),
+        ("schedules: {grace_hours: 0}", "schedules.grace_hours: input should be greater than 0, got 0"),
+        ("schedules: {grace_hours: '4'}", "schedules.grace_hours"),
+    ],
+)
+def test_a_bad_first_night_or_grace_is_named(tmp_path, text, expected):
+    assert expected in error_for(tmp_path, text)
+
+
+def test_first_night_up_to_tomorrow_in_the_timezone_loads_quoted_or_not(tmp_path, monkeypatch):
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    tomorrow = datetime.now(ZoneInfo("Pacific/Kiritimati")).date() + timedelta(days=1)  # UTC+14: ahead of UTC
+    assert (
+        load_config(write(tmp_path, f"timezone: Pacific/Kiritimati\nfirst_night: {tomorrow}")).first_night == tomorrow
+    )
+    assert "no later than tomorrow" in error_for(tmp_path, f"first_night: {tomorrow + timedelta(days=1)}")
+    monkeypatch.setenv("FIRST", "2026-11-02")
+    assert load_config(write(tmp_path, "first_night: ${FIRST}")).first_night == date(2026, 11, 2)
+    assert load_config(write(tmp_path, "first_night: '2026-11-03'")).first_night == date(2026, 11, 3)
+    defaults = load_config(write(tmp_path, ""))
+    assert (defaults.first_night, defaults.schedules.grace_hours) == (date(2026, 1, 1), 4)

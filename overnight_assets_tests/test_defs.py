@@ -53,7 +53,10 @@ def test_sensors_run_by_default():
 
 def test_nightly_schedule_targets_the_last_complete_day_in_the_configured_timezone(tmp_path):
     config_path = tmp_path / "overnight.yaml"
-    config_path.write_text('timezone: Pacific/Auckland\nschedules: {nightly: "30 2 * * *"}\nhome: ' + str(tmp_path))
+    # a grace of about 11 years: this fixed tick in the past still runs (grace is tested in operations/test_gaps.py)
+    config_path.write_text(
+        'timezone: Pacific/Auckland\nschedules: {nightly: "30 2 * * *", grace_hours: 100000}\nhome: ' + str(tmp_path)
+    )
     location = build_defs(load_config(config_path))
     schedule = location.resolve_schedule_def("nightly_schedule")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 2 * * *", "Pacific/Auckland")

@@ -45,3 +45,17 @@ def test_a_utc_night_has_a_zoneinfo_like_any_other():
     night = Night.of_partition(daily_partitions("UTC"), "2026-11-20")
     assert night.tz == ZoneInfo("UTC") and night.start == datetime(2026, 11, 20, tzinfo=ZoneInfo("UTC"))
     assert night.end.timestamp() - night.start.timestamp() == 24 * 3600
+
+
+def test_the_partitions_the_ui_counts_start_at_the_configured_first_night(tmp_path):
+    from datetime import timedelta
+
+    from overnight_assets.config import load_config
+    from overnight_assets.definitions import build_defs
+
+    first = datetime.now(BUCHAREST).date() - timedelta(days=2)
+    config = tmp_path / "overnight.yaml"
+    config.write_text(f"timezone: Europe/Bucharest\nfirst_night: {first}\nhome: {tmp_path}\n")
+    partitions = build_defs(load_config(config)).resolve_job_def("nightly").partitions_def
+    assert partitions.get_first_partition_key() == first.isoformat()
+    assert len(partitions.get_partition_keys()) == 3  # two complete nights and today's (for the commits sensor)

@@ -87,6 +87,8 @@ def _read_yaml(config_path: Path) -> dict[str, Any]:
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
         raise ConfigError(f"{config_path}{where}: not valid YAML: {problem}") from None
+    except ValueError as error:  # PyYAML reads 2026-02-30 as a date and fails to build it
+        raise ConfigError(f"{config_path}: not valid YAML: {error} (a date is written YYYY-MM-DD)") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):

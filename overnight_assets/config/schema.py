@@ -8,17 +8,19 @@ said by its type (values.py); a path or URL key is marked by its type, and the l
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from overnight_assets.config.paths import Paths
 from overnight_assets.config.values import (
     ConfigPath,
     Cron,
+    Day,
     DockerUrl,
     EnvName,
     FeedUrl,
@@ -35,9 +37,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
+# The partitions' first night when the file names none: the start they always had, so an instance
+# made before `first_night` existed keeps every night it materialized in its partition set.
+DEFAULT_FIRST_NIGHT = date(2026, 1, 1)
+
+
 class Schedules(_Strict):
     nightly: Cron = "0 3 * * *"
     weekly: Cron = "0 5 * * 0"
+    grace_hours: Float = Field(4, gt=0)  # a tick later than this (the machine was off) is skipped, not run
 
 
 class LLMModels(_Strict):
@@ -216,6 +224,7 @@ class WeeklyConfig(_Strict):
 
 class OvernightConfig(_Strict):
     timezone: str = "UTC"
+    first_night: Day = DEFAULT_FIRST_NIGHT
     home: ConfigPath = "~/.overnight"
     schedules: Schedules = Schedules()
     llm: LLMConfig = LLMConfig()
@@ -235,6 +244,16 @@ class OvernightConfig(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"expected an IANA timezone such as 'Europe/Bucharest', got {value!r}") from None
+        return value
+
+    @field_validator("first_night")
+    @classmethod
+    def _first_night_not_ahead(cls, value: date, info: ValidationInfo) -> date:
+        # today's partition exists (end_offset=1); a day more allows for a file written ahead of midnight
+        timezone = info.data.get("timezone", "UTC")  # validated before: declared first
+        latest = datetime.now(ZoneInfo(timezone)).date() + timedelta(days=1)
+        if value > latest:
+            raise ValueError(f"expected a night no later than tomorrow in {timezone} ({latest}), got {value}")
         return value
 
     @cached_property

@@ -7,6 +7,7 @@ number) fails at load, with a message that says what was expected. Path and URL 
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from typing import Annotated, Any
@@ -188,3 +189,19 @@ def _validate_cron(value: str) -> str:
 
 
 Cron = Annotated[str, AfterValidator(_validate_cron)]
+
+
+def _calendar_date(value: Any) -> datetime.date:
+    """YAML reads 2026-11-20 as a date; `${NAME}` and quotes give text, read as ISO YYYY-MM-DD."""
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:  # 2026-02-30
+            pass
+    shown = value if isinstance(value, datetime.datetime) else repr(value)
+    raise ValueError(f"expected a date as YYYY-MM-DD such as 2026-11-01, got {shown}")
+
+
+Day = Annotated[datetime.date, BeforeValidator(_calendar_date)]
