@@ -1,12 +1,14 @@
 """Nights the chain missed: a late tick is skipped, not run, and the skipped nights are listed with
 the one command that fills them.
 
-Dagster's schedule daemon, started after downtime, evaluates each tick it missed since its last
-iteration (at most `max_catchup_runs` of them, the newest; 5 by default), each with its own
-scheduled time; a schedule without partitions would get only the newest. Run late, a nightly tick
-would send a morning briefing in the afternoon, or several at once. So a tick evaluated more than
-`schedules.grace_hours` after its time is skipped with a reason, and its night stays a missing
-partition until backfilled.
+What Dagster 1.13's schedule daemon does after downtime (dagster/_scheduler/scheduler.py,
+`launch_scheduled_runs_for_schedule_iterator`): it collects the ticks missed since the schedule's
+last tick or recorded iteration, and, since a schedule's snapshot carries no partition set
+(`ScheduleSnap.from_def` sets `partition_set_name=None`), keeps only the newest of them ("has no
+partition set, so not trying to catch up"; `max_catchup_runs` does not apply). It evaluates that
+one tick at once, with its own scheduled time: at 14:00 for a 03:00 tick. So a tick evaluated more
+than `schedules.grace_hours` after its time is skipped with a reason; its night, like any older
+missed night the daemon never evaluates, stays a missing partition until backfilled.
 """
 
 from __future__ import annotations

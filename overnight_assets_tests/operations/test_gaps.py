@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -100,15 +101,9 @@ def gaps_instance(tmp_path, host_files):
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
 
-    def make(first_night: date):
-        config = write_config(
-            tmp_path,
-            host_files,
-            "http://127.0.0.1:9",
-            timezone="UTC",
-            first_night=first_night,
-            schedules__nightly="0 0 * * *",
-        )
+    def make(first_night: date, **overrides):
+        overrides = {"timezone": "UTC", "first_night": first_night, "schedules__nightly": "0 0 * * *", **overrides}
+        config = write_config(tmp_path, host_files, "http://127.0.0.1:9", **overrides)
         keys = dg.AssetSelection.groups("nightly").resolve(build_defs(load_config(config)).resolve_asset_graph())
         return config, {**os.environ, "DAGSTER_HOME": str(home), "OVERNIGHT_CONFIG": str(config)}, keys
 
@@ -164,3 +159,55 @@ def printed_command(stdout: str) -> tuple[dict[str, str], list[str]]:
     words = shlex.split(stdout.strip().splitlines()[-1])
     assignments = list(itertools.takewhile(lambda word: "=" in word, words))
     return dict(word.split("=", 1) for word in assignments), words[len(assignments) :]
+
+
+def test_a_daemon_started_after_missed_ticks_skips_the_late_one_and_launches_nothing(gaps_instance, monkeypatch):
+    """The machine was off across two nightly ticks (the last 3 hours ago, grace 1 hour): the daemon,
+    resuming from the schedule's last recorded start, evaluates the newest and skips it, naming its night."""
+    from dagster._core.scheduler.instigation import (
+        InstigatorState,
+        InstigatorStatus,
+        InstigatorType,
+        ScheduleInstigatorData,
+        TickStatus,
+    )
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+    from overnight_assets_tests.testkit.instances import dagster_daemon
+
+    now = datetime.now(UTC)
+    last_tick = (now - timedelta(hours=3)).replace(second=0, microsecond=0)
+    cron = f"{last_tick.minute} {last_tick.hour} * * *"
+    _, env, _ = gaps_instance(now.date() - timedelta(days=10), schedules__nightly=cron, schedules__grace_hours=1)
+    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+    monkeypatch.setenv("OVERNIGHT_CONFIG", env["OVERNIGHT_CONFIG"])
+    with dg.DagsterInstance.get() as instance:
+        with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(REPO / "workspace.yaml")])) as workspace:
+            location = workspace.create_request_context().get_code_location("overnight_assets")
+            schedule = location.get_repository("__repository__").get_schedule("nightly_schedule")
+        # the schedule as a daemon left it when the machine went off, 50 hours ago
+        off_since = (now - timedelta(hours=50)).timestamp()
+        data = ScheduleInstigatorData(schedule.cron_schedule, start_timestamp=off_since)
+        state = InstigatorState(
+            schedule.get_remote_origin(), InstigatorType.SCHEDULE, InstigatorStatus.DECLARED_IN_CODE, data
+        )
+        instance.add_instigator_state(state)
+        origin_id, selector_id = schedule.get_remote_origin_id(), schedule.selector_id
+
+        with dagster_daemon(env):
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline:
+                ticks = instance.get_ticks(origin_id, selector_id)
+                if ticks and ticks[0].status != TickStatus.STARTED:
+                    break
+                time.sleep(0.5)  # polling the instance until the daemon has evaluated the missed tick
+        # Dagster 1.13 evaluates only the newest missed tick (its schedules carry no partition set), in
+        # the same iteration after any older one: an older night is never run late, it stays a gap
+        [tick] = ticks
+        assert tick.status == TickStatus.SKIPPED and tick.timestamp == last_tick.timestamp(), tick
+        night = (last_tick - timedelta(days=1)).date().isoformat()
+        assert f"Skipped the night of {night}: the tick of {last_tick:%Y-%m-%d %H:%M} UTC came 3.0 hours late" in (
+            tick.skip_reason
+        )
+        assert instance.get_runs_count() == 0
