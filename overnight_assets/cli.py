@@ -1,4 +1,4 @@
-"""The `overnight` command: demo, run one night, re-baseline file integrity, validate a config, read Cortex."""
+"""The `overnight` command: demo, run one night, list missed nights, re-baseline file integrity, validate a config, read Cortex."""
 
 from __future__ import annotations
 
