@@ -185,8 +185,8 @@ def daemon_health(state: DaemonState, now: float) -> Check:
     if errors:
         kind, error = sorted(errors.items())[0]
         return Check("daemon", Health.WARNING, f"running, but {kind} reports an error: {_safe(error)}")
-    newest = _ago(max(ages.values(), default=0.0))
-    return Check("daemon", Health.OK, f"running: {len(ages)} daemons, every heartbeat within {newest}")
+    oldest = _ago(max(ages.values(), default=0.0))
+    return Check("daemon", Health.OK, f"running: {len(ages)} daemons, the oldest heartbeat {oldest}")
 
 
 def ollama(config: OvernightConfig, timeout_s: float) -> Check:
