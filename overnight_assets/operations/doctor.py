@@ -167,7 +167,7 @@ def daemon(environ: Mapping[str, str], read_daemon: Callable[[], DaemonState], n
 
 
 def daemon_health(state: DaemonState, now: float) -> Check:
-    start = "start it: `dagster-daemon run` (see the README's Running section)"
+    start = "start `dagster-daemon run -w workspace.yaml` (README: Running it for real)"
     if not state.heartbeats:
         return Check("daemon", Health.BROKEN, f"no daemon has ever run on this instance: {start}")
     missing = [kind for kind in state.required if kind not in state.heartbeats]

@@ -3,6 +3,7 @@ DAGSTER_HOME and a real Cortex; exit codes; no secret in the output; the dead-ma
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from datetime import datetime
@@ -19,8 +20,9 @@ from overnight_assets.config import load_config
 from overnight_assets.operations import doctor
 from overnight_assets.operations.doctor import DaemonState, Health, Heartbeat
 from overnight_assets.resources.cortex import Cortex
-from overnight_assets_tests.testkit import REPO
+from overnight_assets_tests.testkit import REPO, poll
 from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.instances import dagster_daemon
 from overnight_assets_tests.testkit.loopback import LoopbackServer, RawReply
 
 TZ = ZoneInfo("Europe/Bucharest")
@@ -123,8 +125,23 @@ def test_fresh_heartbeats_are_ok_stale_ones_broken(capsys, dagster_home, config_
     code, output = run_doctor(capsys, "--config", str(config))
     daemon_line = line_of(output, "daemon")
     assert daemon_line.startswith("broken  daemon: not running (SCHEDULER: last heartbeat 2.0 h ago")
-    assert "SENSOR: last heartbeat" in daemon_line and "`dagster-daemon run`" in daemon_line
+    assert "SENSOR: last heartbeat" in daemon_line and "start `dagster-daemon run -w workspace.yaml`" in daemon_line
     assert code == doctor.EXIT_BROKEN
+
+
+def test_a_real_daemon_is_seen_running_and_then_stopped(dagster_home, config_at, ollama_server):
+    from overnight_assets.cli import _daemon_state
+
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "OVERNIGHT_CONFIG": str(config_at(ollama_server.url))}
+    with dagster_daemon(env):
+        running = poll(
+            lambda: (check := doctor.daemon(env, _daemon_state)).health is Health.OK and check,
+            what="every daemon's first heartbeat",
+        )
+    assert running.says.startswith("running: 7 daemons, the oldest heartbeat")
+    two_hours_on = time.time() + 2 * 3600  # as the doctor would see it two hours after the daemon stopped
+    stopped = doctor.daemon_health(_daemon_state(), two_hours_on)
+    assert stopped.health is Health.BROKEN and "SCHEDULER: last heartbeat 2.0 h ago" in stopped.says
 
 
 def test_no_heartbeat_at_all_is_broken(dagster_home):
@@ -204,6 +221,17 @@ def test_slack_token_valid_refused_unreachable_and_not_configured(config_at, oll
     )
     gone = doctor.slack(load_config(config_at(ollama_server.url, unused_url)), {"OVERNIGHT_TEST_SLACK_TOKEN": token}, 2)
     assert gone.health is Health.BROKEN and gone.says.startswith(f"{unused_url} unreachable")
+
+
+def test_a_hanging_slack_is_broken_within_the_timeout(config_at, ollama_server, slack_server):
+    slack_server.delay_s = 5
+    config = load_config(config_at(ollama_server.url, slack_server.url))
+    check = doctor.slack(config, {"OVERNIGHT_TEST_SLACK_TOKEN": slack_server.token}, 0.5)
+    assert check == doctor.Check(
+        "slack",
+        Health.BROKEN,
+        f"{slack_server.url} unreachable: Slack gave no complete answer to auth.test within 0.5 s",
+    )
 
 
 def test_a_token_is_never_in_the_output(capsys, dagster_home, config_at, ollama_server, slack_server, monkeypatch):
