@@ -131,7 +131,7 @@ def dagster_home(environ: Mapping[str, str]) -> Check:
     try:
         settings = yaml.safe_load(instance_yaml.read_text()) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        return Check("dagster_home", Health.BROKEN, f"cannot read {instance_yaml}: {_first_line(error)}")
+        return Check("dagster_home", Health.BROKEN, f"cannot read {instance_yaml}: {_said(error)}")
     pools = (settings.get("concurrency") or {}).get("pools") or {} if isinstance(settings, dict) else {}
     limit = pools.get("default_limit") if isinstance(pools, dict) else None
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -153,8 +153,9 @@ def dagster_home(environ: Mapping[str, str]) -> Check:
 def daemon(environ: Mapping[str, str], read_daemon: Callable[[], DaemonState], now: float | None = None) -> Check:
     """Each daemon the instance needs wrote a heartbeat lately, as `dagster-daemon liveness-check` asks
     (older than its tolerance: broken), and more strictly (a few minutes: a warning)."""
-    if not environ.get("DAGSTER_HOME"):
-        return Check("daemon", Health.WARNING, "not checked: DAGSTER_HOME is not set")
+    home = environ.get("DAGSTER_HOME")
+    if not home or not (Path(home) / "dagster.yaml").is_file():  # opening an instance there would make one
+        return Check("daemon", Health.WARNING, "not checked: no instance (see dagster_home)")
     try:
         state = call_within(INSTANCE_READ_S, read_daemon, "doctor-instance")
     except PastDeadline:
@@ -162,7 +163,7 @@ def daemon(environ: Mapping[str, str], read_daemon: Callable[[], DaemonState], n
             "daemon", Health.BROKEN, f"the instance at DAGSTER_HOME gave no answer within {INSTANCE_READ_S:g} s"
         )
     except Exception as error:  # noqa: BLE001 - whatever the instance raises is said in one line
-        return Check("daemon", Health.BROKEN, f"cannot read the instance at DAGSTER_HOME: {_first_line(error)}")
+        return Check("daemon", Health.BROKEN, f"cannot read the instance at DAGSTER_HOME: {_said(error)}")
     return daemon_health(state, time.time() if now is None else now)
 
 
@@ -197,15 +198,15 @@ def ollama(config: OvernightConfig, timeout_s: float) -> Check:
     try:
         answer = OllamaCalls(with_credentials(host), timeout_s=timeout_s).tags()
     except Exception as error:  # noqa: BLE001 - refused, past the deadline, an error status: all unreachable
-        said = _safe(f"{type(error).__name__}: {_first_line(error)}")
+        said = f"{type(error).__name__}: {_said(error)}"
         return Check("ollama", Health.BROKEN, f"{host} unreachable ({said}): start Ollama or fix llm.host")
     pulled = {_tagged(getattr(model, "model", None) or "") for model in getattr(answer, "models", None) or []}
-    wanted = {role: name for role, name in config.llm.models.model_dump().items()}
-    absent = sorted({name for name in wanted.values() if _tagged(name) not in pulled})
+    wanted = set(config.llm.models.model_dump().values())
+    absent = sorted(name for name in wanted if _tagged(name) not in pulled)
     if absent:
         pulls = "; ".join(f"ollama pull {name}" for name in absent)
         return Check("ollama", Health.BROKEN, f"{host} lacks {', '.join(absent)} (llm.models): {pulls}")
-    return Check("ollama", Health.OK, f"{host} answers, with {', '.join(sorted(set(wanted.values())))}")
+    return Check("ollama", Health.OK, f"{host} answers, with {', '.join(sorted(wanted))}")
 
 
 def _tagged(name: str) -> str:
@@ -226,12 +227,12 @@ def slack(config: OvernightConfig, environ: Mapping[str, str], timeout_s: float)
     try:
         who = SlackPoster(token, config.slack.channel, config.slack.base_url, deadline_s=timeout_s).identity()
     except SlackApiError as error:
-        said = _safe(str(error.response.get("error") or _first_line(error)), token)
+        said = _safe(str(error.response.get("error") or _said(error)), token)
         return Check(
             "slack", Health.BROKEN, f"{where} refused the token in ${variable} ({said}): set a valid bot token"
         )
     except Exception as error:  # noqa: BLE001 - SlackUnreachable, an OSError, anything the SDK raises
-        return Check("slack", Health.BROKEN, f"{where} unreachable: {_safe(_first_line(error), token)}")
+        return Check("slack", Health.BROKEN, f"{where} unreachable: {_said(error, token)}")
     user, team = _safe(str(who.get("user") or "?"), token), _safe(str(who.get("team") or "?"), token)
     return Check("slack", Health.OK, f"the token in ${variable} is valid: {user} in {team}")
 
@@ -245,7 +246,7 @@ def docker(config: OvernightConfig, timeout_s: float) -> Check:
         call_within(timeout_s, lambda: _ping_docker(collector.base_url, timeout_s), "doctor-docker")
     except Exception as error:  # noqa: BLE001 - the SDK's errors, OSErrors and the deadline alike
         hint = _docker_hint(error)
-        return Check("docker", Health.BROKEN, f"engine at {url} unreachable ({_safe(_first_line(error))}): {hint}")
+        return Check("docker", Health.BROKEN, f"engine at {url} unreachable ({_said(error)}): {hint}")
     return Check("docker", Health.OK, f"engine at {url} answers")
 
 
@@ -272,7 +273,7 @@ def auth_log(config: OvernightConfig) -> Check:
     try:
         open_regular_file(Path(collector.path).expanduser()).close()
     except OSError as error:
-        why = error.strerror or _first_line(error)
+        why = error.strerror or _said(error)
         hint = "on Debian, add this user to the `adm` group" if isinstance(error, PermissionError) else "fix its path"
         return Check(
             "auth_log", Health.BROKEN, f"cannot read {collector.path}: {why}; {hint}, or set triage.auth_log: null"
@@ -338,9 +339,7 @@ def briefing(config: OvernightConfig, environ: Mapping[str, str], by: clock, now
     except (CortexLockedError, OSError) as error:
         return Check("briefing", Health.BROKEN, f"the morning message of {night} ({due}) cannot be confirmed: {error}")
     except duckdb.Error as error:
-        return Check(
-            "briefing", Health.BROKEN, f"cannot read deliveries in {config.paths.cortex}: {_first_line(error)}"
-        )
+        return Check("briefing", Health.BROKEN, f"cannot read deliveries in {config.paths.cortex}: {_said(error)}")
     if not rows:
         rerun = f"see the night's runs in the UI, or `overnight run --date {night}`"
         return Check("briefing", Health.BROKEN, f"no morning message of {night} was composed ({due}): {rerun}")
@@ -382,9 +381,10 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h ago"
 
 
-def _first_line(error: BaseException) -> str:
+def _said(error: BaseException, *secrets: str) -> str:
+    """An error's first line, safe to show (see _safe)."""
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return _safe(text.splitlines()[0] if text else type(error).__name__, *secrets)
 
 
 def _safe(text: str, *secrets: str) -> str:

@@ -163,16 +163,24 @@ def test_a_late_heartbeat_warns_and_a_missing_daemon_type_is_broken():
     assert check.health is Health.WARNING and "boom" in check.says and "hunter22" not in check.says
 
 
-def test_an_instance_that_cannot_be_read_is_broken_in_one_line():
+def test_an_instance_that_cannot_be_read_is_broken_in_one_line_without_its_password(dagster_home):
     def unreadable():
-        raise RuntimeError("could not connect to server: Connection refused\n\tIs the server running?")
+        raise RuntimeError("postgresql://dagster:hunter22@db.lan/dagster: Connection refused\n\tIs the server running?")
 
-    check = doctor.daemon({"DAGSTER_HOME": "/nowhere"}, unreadable)
+    check = doctor.daemon({"DAGSTER_HOME": str(dagster_home)}, unreadable)
     assert check == doctor.Check(
         "daemon",
         Health.BROKEN,
-        "cannot read the instance at DAGSTER_HOME: could not connect to server: Connection refused",
+        "cannot read the instance at DAGSTER_HOME: postgresql://***@db.lan/dagster: Connection refused",
     )
+
+
+def test_no_instance_is_opened_where_dagster_home_has_no_dagster_yaml(tmp_path):
+    def opened():
+        raise AssertionError("the doctor opened an instance in a folder without dagster.yaml")
+
+    assert doctor.daemon({"DAGSTER_HOME": str(tmp_path)}, opened).says == "not checked: no instance (see dagster_home)"
+    assert doctor.daemon({}, opened).health is Health.WARNING
 
 
 # --- Ollama -------------------------------------------------------------------------------
