@@ -63,7 +63,27 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
 
     _add_cortex_commands(commands)
+    _add_doctor_command(commands)
     return parser
+
+
+def _add_doctor_command(commands) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that this host is ready for the night: one line per part, what to fix; "
+        "exit 1 when something is broken",
+    )
+    doctor.add_argument("--config", help="overnight.yaml")
+    doctor.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds each outside call may take")
+    doctor.add_argument(
+        "--expect-briefing",
+        action="store_true",
+        help="also check that the last due night's morning message was delivered (a dead-man's switch for cron)",
+    )
+    doctor.add_argument(
+        "--by", type=_clock, default="08:00", metavar="HH:MM", help="when the morning message is due (default 08:00)"
+    )
+    doctor.set_defaults(handler=_doctor)
 
 
 def _add_cortex_commands(commands) -> None:
@@ -89,6 +109,15 @@ def _date(text: str) -> str:
         return date.fromisoformat(text).isoformat()
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _clock(text: str):
+    from overnight_assets.operations.doctor import parse_clock
+
+    try:
+        return parse_clock(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _demo(args) -> int:
@@ -299,6 +328,31 @@ def _on_cortex(args, action):
         raise UserError(str(error)) from None
     except duckdb.Error as error:
         raise UserError(f"cortex: {str(error).splitlines()[0]}") from None
+
+
+def _doctor(args) -> int:
+    from overnight_assets.operations import doctor
+
+    by = args.by if args.expect_briefing else None
+    checks = doctor.examine(args.config, os.environ, _daemon_state, args.timeout, by)
+    for check in checks:
+        print("\n".join(check.lines()))
+    print(f"overnight doctor: {doctor.summary(checks)}")
+    return doctor.exit_code(checks)
+
+
+def _daemon_state():
+    """The daemon's heartbeats in the instance at DAGSTER_HOME, for the doctor (whose logic imports no dagster)."""
+    import dagster as dg
+
+    from overnight_assets.operations.doctor import DaemonState, Heartbeat
+
+    with dg.DagsterInstance.get() as instance:
+        heartbeats = {
+            kind: Heartbeat(beat.timestamp, beat.errors[0].message if beat.errors else None)
+            for kind, beat in instance.get_daemon_heartbeats().items()
+        }
+        return DaemonState(list(instance.get_required_daemon_types()), heartbeats)
 
 
 if __name__ == "__main__":

@@ -198,16 +198,18 @@ class Cortex:
 
     # --- reading from outside the chain: `overnight cortex` ----------------------------------
 
-    def query(self, sql: str, lock_wait_s: float = QUERY_LOCK_WAIT_S) -> tuple[list[str], list[tuple]]:
-        """(column names, rows) of one statement on a read-only connection held for it alone. No
-        migration and no new file: a reader never takes the write lock."""
+    def query(
+        self, sql: str, lock_wait_s: float = QUERY_LOCK_WAIT_S, params: list | None = None
+    ) -> tuple[list[str], list[tuple]]:
+        """(column names, rows) of one statement (with its `?` parameters) on a read-only connection held
+        for it alone. No migration and no new file: a reader never takes the write lock."""
         import duckdb
 
         self._require_file()
         connect = partial(duckdb.connect, str(self.path), read_only=True)
         connection = self._waiting_out_locks(connect, lock_wait_s, advice=_READER)
         try:
-            cursor = connection.execute(sql)
+            cursor = connection.execute(sql, params)
             if cursor.description is None:
                 return [], []
             return [column[0] for column in cursor.description], cursor.fetchall()

@@ -126,6 +126,10 @@ class OllamaCalls:
     def generate(self, **request) -> Any:
         return self._call("generate", request)
 
+    def tags(self) -> Any:
+        """The models pulled on the server (/api/tags)."""
+        return self._call("list", {})
+
     def _call(self, method: str, request: dict) -> Any:
         client = self._connect()
         self._cutter.forget()  # calls are one at a time and no connection is reused

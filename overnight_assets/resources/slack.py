@@ -244,6 +244,10 @@ class SlackPoster:
         found = [message["ts"] for page in pages for message in page if _is_post(message, wanted)]
         return min(found, key=float) if found else None
 
+    def identity(self) -> dict:
+        """Who the token is, as auth.test says (user, team); SlackApiError when Slack refuses the token."""
+        return self._call("auth.test", lambda: self.client.auth_test()).data
+
     def delete(self, channel_id: str, ts: str) -> None:
         self._call("chat.delete", lambda: self.client.chat_delete(channel=channel_id, ts=ts))
 

@@ -74,6 +74,7 @@ class FakeOllama:
     hold: threading.Event | None = None
     _flight_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     answer_text: str = ANSWER_TEXT  # what the "model" writes in every free-text field no override names
+    pulled: list[str] = field(default_factory=lambda: ["qwen3.5:latest", "gemma4:latest"])  # what /api/tags lists
 
     def handle(self, path: str, headers: dict, body: dict):
         with self._serving():
@@ -144,6 +145,8 @@ class FakeOllama:
                 {"model": body["model"], "created_at": _now(), "response": "", "done": True, "done_reason": "load"},
                 {},
             )
+        if path == "/api/tags":
+            return 200, {"models": [{"name": name, "model": name, "size": 1} for name in self.pulled]}, {}
         if path != "/api/chat":
             return 404, {"error": f"unknown path {path}"}, {}
         self.chats.append(body)

@@ -45,6 +45,8 @@ class FakeSlack:
         auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
         if auth != f"Bearer {self.token}":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if path.endswith("/auth.test"):
+            return 200, {"ok": True, "team": "Homelab", "user": "overnight", "team_id": "T0HOMELAB"}, {}
         if "/conversations.replies" in path:
             return self._replies(path, body)
         if path.endswith("/chat.delete"):
