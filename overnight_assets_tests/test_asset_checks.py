@@ -1,14 +1,21 @@
 """The night checks run in the nightly job on a real SQLite instance and record green and yellow
 lights per night: a good night passes every check; a night with a broken collector and no Slack
-warns on both, naming what went wrong; a briefing that leaves a section out fails its check."""
+warns on both, naming what went wrong; a briefing that leaves a section out fails its check. And
+morning_delivery's freshness policy, as the daemon's own evaluator judges it."""
 
+import asyncio
 import json
 import shutil
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.freshness import FreshnessState
+from dagster._core.definitions.freshness_evaluator import CronFreshnessPolicyEvaluator
+from dagster._core.loader import LoadingContextForTest
+from dagster._core.test_utils import freeze_time
 
-from overnight_assets.config import load_config
+from overnight_assets.config import AlertsConfig, load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets_tests.testkit import SAMPLES
 from overnight_assets_tests.testkit.config import write_config
@@ -81,3 +88,23 @@ def test_the_briefing_check_fails_on_a_stored_briefing_missing_a_section(nights)
     stored["sections"] = [s for s in stored["sections"] if s["key"] != "pr_digest"]
     result = check(morning_briefing=stored)
     assert (result.passed, result.description) == (False, "Sections missing from the briefing: pr_digest")
+
+
+def freshness(instance, config, briefing_by: str, now: datetime) -> FreshnessState:
+    """morning_delivery's freshness as the daemon's evaluator sees it at `now`, due by briefing_by."""
+    config = config.model_copy(update={"alerts": AlertsConfig(briefing_by=briefing_by)})
+    node = build_defs(config).resolve_asset_graph().get(dg.AssetKey("morning_delivery"))
+    with freeze_time(now):
+        return asyncio.run(CronFreshnessPolicyEvaluator().evaluate_freshness(LoadingContextForTest(instance), node))
+
+
+def test_morning_delivery_is_fresh_until_the_next_deadline_passes_without_a_delivery(nights):
+    instance, config = nights
+    delivered = datetime.fromtimestamp(
+        instance.get_latest_materialization_event(DELIVERY.asset_key).timestamp, config.tz
+    )
+    due = delivered + timedelta(hours=1)  # the deadline this delivery met
+    briefing_by = f"{due:%H:%M}"
+    assert freshness(instance, config, briefing_by, due + timedelta(hours=1)) == FreshnessState.PASS
+    # the next morning's deadline passed with nothing delivered since: yesterday's delivery does not count
+    assert freshness(instance, config, briefing_by, due + timedelta(days=1, hours=1)) == FreshnessState.FAIL
