@@ -130,3 +130,10 @@ def test_morning_delivery_is_due_by_the_configured_time_in_the_configured_timezo
     assert policy == dg.FreshnessPolicy.cron(
         deadline, lower_bound_delta=timedelta(hours=12), timezone="Pacific/Auckland"
     )
+
+
+def test_without_a_deadline_morning_delivery_has_no_freshness_policy(tmp_path):
+    config_path = tmp_path / "overnight.yaml"
+    config_path.write_text(f"home: {tmp_path}\nalerts: {{briefing_by: null}}\n")
+    graph = build_defs(load_config(config_path)).resolve_asset_graph()
+    assert graph.get(dg.AssetKey("morning_delivery")).freshness_policy is None

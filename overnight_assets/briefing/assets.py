@@ -33,7 +33,7 @@ def build_briefing_defs(
     section_assets: list[dg.AssetKey],
     paths: Paths,
     ui_base_url: str,
-    briefing_by: str = "07:30",
+    briefing_by: str | None,
 ) -> dg.Definitions:
     # optional: briefing_after_failure loads them without running them, and a failed night has gaps
     section_ins = {key.path[-1]: dg.AssetIn(key, metadata=OPTIONAL) for key in section_assets}
@@ -97,7 +97,7 @@ def build_briefing_defs(
         group_name="nightly",
         ins={"briefing": dg.AssetIn(BRIEFING)},
         kinds={"slack"},
-        freshness_policy=delivered_by(briefing_by, partitions.timezone),
+        freshness_policy=delivered_by(briefing_by, partitions.timezone) if briefing_by else None,
         description="Posts the briefing to Slack (one message per night, updated on rerun) or keeps it in the outbox.",
     )
     def morning_delivery(

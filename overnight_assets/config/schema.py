@@ -66,12 +66,12 @@ class UIConfig(_Strict):
 
 
 class AlertsConfig(_Strict):
-    briefing_by: str = "07:30"  # HH:MM in `timezone`: the morning message is late after this
+    briefing_by: str | None = "07:30"  # HH:MM in `timezone`: the morning message is late after this; null: no deadline
 
     @field_validator("briefing_by")
     @classmethod
-    def _hours_and_minutes(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+    def _hours_and_minutes(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
             raise ValueError(f"expected a time of day as HH:MM, such as '07:30', got {value!r}")
         return value
 
