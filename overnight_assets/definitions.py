@@ -39,8 +39,16 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
         build_reading_defs(config.reading, daily),
         build_code_review_defs(config.code_review, config.paths.repos, daily),
     ]
-    nightly_job = dg.define_asset_job("nightly", selection=NIGHTLY)
-    delivery_job = dg.define_asset_job("deliver_outbox", selection="morning_delivery")
+    nightly_job = dg.define_asset_job(
+        "nightly",
+        selection=NIGHTLY,
+        description="The whole night for one partition: triage, reading, code review, the briefing and its delivery.",
+    )
+    delivery_job = dg.define_asset_job(
+        "deliver_outbox",
+        selection="morning_delivery",
+        description="Delivers what waits in the outbox, oldest first; launched by outbox_sensor.",
+    )
     briefing_job = after_failure_job()  # a failed nightly run's briefing, launched by the sensor below
 
     @dg.schedule(
@@ -64,7 +72,7 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
 
     return dg.Definitions.merge(
         *workers,
-        build_briefing_defs(daily, section_keys(*workers), config.paths, config.ui.base_url),
+        build_briefing_defs(daily, section_keys(*workers), config.paths, config.ui.base_url, config.alerts.briefing_by),
         dg.Definitions(
             jobs=[nightly_job, delivery_job, briefing_job],
             schedules=[nightly_schedule],

@@ -50,6 +50,8 @@ def error_for(tmp_path, text) -> str:
         ("code_review: {large_file_kb: big}", "code_review.large_file_kb: input should be a valid integer"),
         ("reading: {digest_size: 0}", "reading.digest_size: input should be greater than or equal to 1, got 0"),
         ("triage: {docker: {base_url: 5}}", "triage.docker.base_url: input should be a valid string, got 5"),
+        ("alerts: {briefing_by: '7:30'}", "alerts.briefing_by: expected a time of day as HH:MM, such as '07:30'"),
+        ("alerts: {briefing_by: '24:00'}", "alerts.briefing_by: expected a time of day as HH:MM"),
     ],
 )
 def test_bad_values_name_the_key_and_the_expectation(tmp_path, text, expected):
@@ -227,6 +229,8 @@ def test_values_that_fail_later_are_refused_at_load(tmp_path, text, expected):
             lambda c: c.reading.sources[0].weight == 0,
         ),
         ("llm: {timeout_s: 30, keep_alive: 1h30m}", lambda c: c.llm.timeout_s == 30 and c.llm.keep_alive == "1h30m"),
+        ("alerts: {briefing_by: 06:45}", lambda c: c.alerts.briefing_by == "06:45"),
+        ("", lambda c: c.alerts.briefing_by == "07:30"),
     ],
 )
 def test_good_values_still_load(tmp_path, text, check):

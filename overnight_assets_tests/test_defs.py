@@ -2,9 +2,10 @@
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pytest
 
 from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs, defs
@@ -89,3 +90,53 @@ def test_the_code_location_loads_no_client_library():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_everything_the_ui_lists_says_what_it_is():
+    repository = defs.get_repository_def()
+    graph = defs.resolve_asset_graph()
+    described = {
+        **{f"asset {node.key.to_user_string()}": node.description for node in graph.asset_nodes},
+        **{f"check {key.to_user_string()}": graph.get(key).description for key in graph.asset_check_keys},
+        **{f"job {job.name}": job.description for job in repository.get_all_jobs() if not job.name.startswith("__")},
+        **{f"schedule {schedule.name}": schedule.description for schedule in repository.schedule_defs},
+        **{f"sensor {sensor.name}": sensor.description for sensor in repository.sensor_defs},
+    }
+    assert {"job nightly", "check morning_delivery:delivered_or_kept"} <= set(described)
+    assert [name for name, description in described.items() if not (description or "").strip()] == []
+
+
+JOBS_WITH_CHECKS = ("nightly", "briefing_after_failure", "deliver_outbox")
+
+
+def test_the_night_checks_run_with_their_assets():
+    checks = {
+        dg.AssetCheckKey(dg.AssetKey("security_triage"), "every_collector_reported"),
+        dg.AssetCheckKey(dg.AssetKey("morning_briefing"), "names_every_section"),
+        dg.AssetCheckKey(dg.AssetKey("morning_delivery"), "delivered_or_kept"),
+    }
+    in_job = {name: defs.resolve_job_def(name).asset_layer.asset_graph.asset_check_keys for name in JOBS_WITH_CHECKS}
+    assert checks <= in_job["nightly"]
+    assert {key for key in checks if key.asset_key.path[-1].startswith("morning")} <= in_job["briefing_after_failure"]
+    assert dg.AssetCheckKey(dg.AssetKey("morning_delivery"), "delivered_or_kept") in in_job["deliver_outbox"]
+    for key in checks:
+        assert not defs.resolve_asset_graph().get(key).blocking, f"{key} must never stop the morning message"
+
+
+@pytest.mark.parametrize("written, deadline", [(None, "30 7 * * *"), ("06:05", "5 6 * * *"), ("23:59", "59 23 * * *")])
+def test_morning_delivery_is_due_by_the_configured_time_in_the_configured_timezone(tmp_path, written, deadline):
+    config_path = tmp_path / "overnight.yaml"
+    alerts = f"alerts: {{briefing_by: '{written}'}}\n" if written else ""
+    config_path.write_text(f"timezone: Pacific/Auckland\nhome: {tmp_path}\n{alerts}")
+    graph = build_defs(load_config(config_path)).resolve_asset_graph()
+    policy = graph.get(dg.AssetKey("morning_delivery")).freshness_policy
+    assert policy == dg.FreshnessPolicy.cron(
+        deadline, lower_bound_delta=timedelta(hours=12), timezone="Pacific/Auckland"
+    )
+
+
+def test_without_a_deadline_morning_delivery_has_no_freshness_policy(tmp_path):
+    config_path = tmp_path / "overnight.yaml"
+    config_path.write_text(f"home: {tmp_path}\nalerts: {{briefing_by: null}}\n")
+    graph = build_defs(load_config(config_path)).resolve_asset_graph()
+    assert graph.get(dg.AssetKey("morning_delivery")).freshness_policy is None

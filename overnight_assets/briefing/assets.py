@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from overnight_assets.briefing.checks import briefing_checks, delivered_by
 from overnight_assets.briefing.compose import (
     SUMMARY_SYSTEM,
     Summary,
@@ -16,20 +17,23 @@ from overnight_assets.briefing.compose import (
 )
 from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, keep_in_outbox
 from overnight_assets.briefing.failures import compose_with_failures
-from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, failures_in_run
+from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, BRIEFING, failures_in_run
 from overnight_assets.config import Paths
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource, SlackResource
 from overnight_assets.resources.json_io import OPTIONAL
 from overnight_assets.resources.llm import LLMUnavailableError
 from overnight_assets.section import Section, within_lines
 
-BRIEFING = dg.AssetKey("morning_briefing")
 PREVIEW_CHARS = 4000  # of the briefing in the UI's metadata
 YESTERDAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
 def build_briefing_defs(
-    partitions: dg.PartitionsDefinition, section_assets: list[dg.AssetKey], paths: Paths, ui_base_url: str
+    partitions: dg.TimeWindowPartitionsDefinition,
+    section_assets: list[dg.AssetKey],
+    paths: Paths,
+    ui_base_url: str,
+    briefing_by: str | None,
 ) -> dg.Definitions:
     # optional: briefing_after_failure loads them without running them, and a failed night has gaps
     section_ins = {key.path[-1]: dg.AssetIn(key, metadata=OPTIONAL) for key in section_assets}
@@ -93,6 +97,7 @@ def build_briefing_defs(
         group_name="nightly",
         ins={"briefing": dg.AssetIn(BRIEFING)},
         kinds={"slack"},
+        freshness_policy=delivered_by(briefing_by, partitions.timezone) if briefing_by else None,
         description="Posts the briefing to Slack (one message per night, updated on rerun) or keeps it in the outbox.",
     )
     def morning_delivery(
@@ -132,7 +137,9 @@ def build_briefing_defs(
             }
         )
 
-    return dg.Definitions(assets=[morning_briefing, morning_delivery])
+    return dg.Definitions(
+        assets=[morning_briefing, morning_delivery], asset_checks=briefing_checks(partitions, section_assets, paths)
+    )
 
 
 def preview(markdown: str, path: Path, limit: int = PREVIEW_CHARS) -> str:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 # what a delivery did, as morning_delivery's `delivery` metadata says it
 DeliveryState = Literal["delivered", "outbox only (Slack not configured)", "kept in outbox"]
+NOT_CONFIGURED: DeliveryState = "outbox only (Slack not configured)"
 CLAIM_S = 15 * 60  # outlasts any one delivery (Slack's 30 s timeout and its retries, a few messages)
 CLOCK_SKEW_S = 10 * 60  # search Slack's history from this long before the recorded intent
 
@@ -114,7 +115,7 @@ def deliver_pending(
 
     report = DeliveryReport()
     if poster is None:
-        report.pending, report.outcome = pending_partitions(cortex), "outbox only (Slack not configured)"
+        report.pending, report.outcome = pending_partitions(cortex), NOT_CONFIGURED
         return report
     owner = owner or delivery_owner()
     for partition_key in pending_partitions(cortex):

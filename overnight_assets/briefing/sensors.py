@@ -56,13 +56,14 @@ def build_outbox_sensor(delivery_job, token_env: str, cortex_path: Path) -> dg.S
 
 AFTER_FAILURE_JOB = "briefing_after_failure"
 AFTER_FAILED_RUN_TAG = "overnight/after_failed_run"  # the failed nightly run a briefing stands in for
+BRIEFING = dg.AssetKey("morning_briefing")
 DELIVERY = dg.AssetKey("morning_delivery")
 
 
 def after_failure_job():
     return dg.define_asset_job(
         AFTER_FAILURE_JOB,
-        selection=dg.AssetSelection.assets("morning_briefing", DELIVERY),
+        selection=dg.AssetSelection.assets(BRIEFING, DELIVERY),
         description="The morning message for a partition whose nightly run failed: what did materialize, and what failed.",
     )
 

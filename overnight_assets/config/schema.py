@@ -73,6 +73,17 @@ class UIConfig(_Strict):
     base_url: str = "http://127.0.0.1:3000"  # the Dagster UI, for links to runs in the briefing
 
 
+class AlertsConfig(_Strict):
+    briefing_by: str | None = "07:30"  # HH:MM in `timezone`: the morning message is late after this; null: no deadline
+
+    @field_validator("briefing_by")
+    @classmethod
+    def _hours_and_minutes(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"expected a time of day as HH:MM, such as '07:30', got {value!r}")
+        return value
+
+
 class DockerCollector(_Strict):
     base_url: DockerUrl = "unix:///var/run/docker.sock"
 
@@ -230,6 +241,7 @@ class OvernightConfig(_Strict):
     llm: LLMConfig = LLMConfig()
     slack: SlackConfig = SlackConfig()
     ui: UIConfig = UIConfig()
+    alerts: AlertsConfig = AlertsConfig()
     triage: TriageConfig = TriageConfig()
     reading: ReadingConfig = ReadingConfig()
     code_review: CodeReviewConfig = CodeReviewConfig()

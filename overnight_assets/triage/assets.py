@@ -8,6 +8,7 @@ from overnight_assets.config import TriageConfig
 from overnight_assets.gpu import llm_section_asset
 from overnight_assets.partitions import Night
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
+from overnight_assets.triage.checks import triage_checks
 from overnight_assets.triage.gate import raise_only
 from overnight_assets.triage.review import REVIEW_SYSTEM, TriageReview, review_prompt
 from overnight_assets.triage.security_triage import collect, triage_section
@@ -40,7 +41,7 @@ def build_triage_defs(settings: TriageConfig, partitions: dg.PartitionsDefinitio
             },
         )
 
-    return dg.Definitions(assets=[security_triage])
+    return dg.Definitions(assets=[security_triage], asset_checks=triage_checks(settings, partitions))
 
 
 def failed_runs(context: dg.AssetExecutionContext, since, until) -> list[dict]:

@@ -110,7 +110,10 @@ def test_the_briefing_goes_out_with_the_verdict_and_names_the_failed_sections(
     [request] = daemon.tick().run_requests
     assert request.partition_key == NIGHT and request.tags[AFTER_FAILED_RUN_TAG] == result.run_id
     assert daemon.sensor.job_name == "briefing_after_failure" and request.run_key == f"after-{result.run_id}"
-    assert run_requested(defs, instance, request).success
+    after = run_requested(defs, instance, request)
+    assert after.success
+    checks = {e.check_name: e.passed for e in after.get_asset_check_evaluations()}
+    assert checks == {"names_every_section": True, "delivered_or_kept": True}  # stand-ins name the failed ones
 
     briefing = config.paths.briefing(NIGHT).read_text()
     assert briefing.startswith(f"# Morning briefing for {NIGHT}: RED")  # the sudo grant's verdict
