@@ -81,7 +81,10 @@ def _add_doctor_command(commands) -> None:
         help="also check that the last due night's morning message was delivered (a dead-man's switch for cron)",
     )
     doctor.add_argument(
-        "--by", type=_clock, default="08:00", metavar="HH:MM", help="when the morning message is due (default 08:00)"
+        "--by",
+        type=_clock,
+        metavar="HH:MM",
+        help="when the morning message is due (default: alerts.briefing_by, else 08:00)",
     )
     doctor.set_defaults(handler=_doctor)
 
@@ -333,8 +336,7 @@ def _on_cortex(args, action):
 def _doctor(args) -> int:
     from overnight_assets.operations import doctor
 
-    by = args.by if args.expect_briefing else None
-    checks = doctor.examine(args.config, os.environ, _daemon_state, args.timeout, by)
+    checks = doctor.examine(args.config, os.environ, _daemon_state, args.timeout, args.expect_briefing, args.by)
     for check in checks:
         print("\n".join(check.lines()))
     print(f"overnight doctor: {doctor.summary(checks)}")

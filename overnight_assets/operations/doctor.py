@@ -6,7 +6,7 @@ Ollama or Slack hangs. No check prints a secret: the Slack token and URL passwor
 The daemon's heartbeats come from the Dagster instance; this module stays plain Python, so the
 caller hands in the function that reads them (the command line reads the instance at DAGSTER_HOME).
 
-With `expect_briefing_by`, one more check works as a dead-man's switch for when the daemon itself is
+With `expect_briefing`, one more check works as a dead-man's switch for when the daemon itself is
 down (run from a systemd timer or cron): the morning message of the last night whose delivery time
 has passed was delivered, as Cortex's `deliveries` table records it.
 """
@@ -80,15 +80,20 @@ def summary(checks: list[Check]) -> str:
     return ", ".join(f"{count} {health.value}" for health, count in counts.items())
 
 
+DEFAULT_DUE = "08:00"  # when alerts.briefing_by is null (no deadline) and no time is given
+
+
 def examine(
     config_path: str | None,
     environ: Mapping[str, str],
     read_daemon: Callable[[], DaemonState],
     timeout_s: float = OUTSIDE_CALL_S,
-    expect_briefing_by: clock | None = None,
+    expect_briefing: bool = False,
+    briefing_by: clock | None = None,
     now: datetime | None = None,
 ) -> list[Check]:
-    """Every check, in order; those that need the config are left out when it cannot be loaded."""
+    """Every check, in order; those that need the config are left out when it cannot be loaded.
+    With `expect_briefing`, the message is due at `briefing_by`, else at `alerts.briefing_by`."""
     config, config_check = _config(config_path)
     checks = [config_check, dagster_home(environ), daemon(environ, read_daemon)]
     if config is None:
@@ -100,8 +105,9 @@ def examine(
         auth_log(config),
         paths(config),
     ]
-    if expect_briefing_by is not None:
-        checks.append(briefing(config, environ, expect_briefing_by, now or datetime.now(config.tz)))
+    if expect_briefing:
+        due = briefing_by or parse_clock(config.alerts.briefing_by or DEFAULT_DUE)
+        checks.append(briefing(config, environ, due, now or datetime.now(config.tz)))
     return checks
 
 

@@ -391,3 +391,12 @@ def test_a_bad_time_for_by_is_a_usage_error(capsys):
         main(["doctor", "--expect-briefing", "--by", "8 o'clock"])
     assert exit_.value.code == 2
     assert 'expected a time as HH:MM, got "8 o\'clock"' in capsys.readouterr().err
+
+
+def test_expect_briefing_without_by_reads_alerts_briefing_by(capsys, dagster_home, config_at, ollama_server):
+    path = config_at(ollama_server.url)
+    assert load_config(path).alerts.briefing_by == "07:30"  # the documented default
+    write_heartbeats(0)
+    code, output = run_doctor(capsys, "--config", str(path), "--expect-briefing")
+    assert " 07:30 Europe/Bucharest" in line_of(output, "briefing"), output
+    assert code == doctor.EXIT_BROKEN  # no Cortex: nothing was ever delivered
