@@ -9,6 +9,7 @@ from overnight_assets.briefing.sensors import after_failure_job, build_failure_b
 from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.gpu import build_operations_defs
+from overnight_assets.operations.assets import build_maintenance_defs
 from overnight_assets.operations.executor import pool_care_in_process_executor
 from overnight_assets.operations.gaps import late_tick_reason
 from overnight_assets.operations.sensors import build_dead_worker_sensor
@@ -73,6 +74,7 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
     return dg.Definitions.merge(
         *workers,
         build_briefing_defs(daily, section_keys(*workers), config.paths, config.ui.base_url, config.alerts.briefing_by),
+        build_maintenance_defs(config.retention, config.schedules.maintenance, config.timezone),
         dg.Definitions(
             jobs=[nightly_job, delivery_job, briefing_job],
             schedules=[nightly_schedule],

@@ -52,6 +52,9 @@ def error_for(tmp_path, text) -> str:
         ("triage: {docker: {base_url: 5}}", "triage.docker.base_url: input should be a valid string, got 5"),
         ("alerts: {briefing_by: '7:30'}", "alerts.briefing_by: expected a time of day as HH:MM, such as '07:30'"),
         ("alerts: {briefing_by: '24:00'}", "alerts.briefing_by: expected a time of day as HH:MM"),
+        ('schedules: {maintenance: "0 12 * *"}', "schedules.maintenance: expected a 5-field cron"),
+        ("retention: {runs_days: 0}", "retention.runs_days: input should be greater than or equal to 1, got 0"),
+        ("retention: {cache_days: soon}", "retention.cache_days: input should be a valid integer"),
     ],
 )
 def test_bad_values_name_the_key_and_the_expectation(tmp_path, text, expected):
@@ -231,6 +234,10 @@ def test_values_that_fail_later_are_refused_at_load(tmp_path, text, expected):
         ("llm: {timeout_s: 30, keep_alive: 1h30m}", lambda c: c.llm.timeout_s == 30 and c.llm.keep_alive == "1h30m"),
         ("alerts: {briefing_by: 06:45}", lambda c: c.alerts.briefing_by == "06:45"),
         ("", lambda c: c.alerts.briefing_by == "07:30"),
+        (
+            "retention: {runs_days: 7, feed_items_days: 365}",
+            lambda c: (c.retention.runs_days, c.retention.cache_days, c.retention.feed_items_days) == (7, 30, 365),
+        ),
     ],
 )
 def test_good_values_still_load(tmp_path, text, check):

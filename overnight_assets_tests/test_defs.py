@@ -20,9 +20,10 @@ def test_every_job_resolves():
             "briefing_after_failure",
             "reading",
             "code_review",
+            "maintenance",
             "__ASSET_JOB",
         }
-    assert {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review"} <= {
+    assert {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review", "maintenance"} <= {
         job.name for job in defs.resolve_all_job_defs()
     }
 
@@ -67,6 +68,16 @@ def test_nightly_schedule_targets_the_last_complete_day_in_the_configured_timezo
         request = schedule.evaluate_tick(context).run_requests[0]
     assert request.partition_key == "2026-11-20" and request.run_key == "2026-11-20"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_the_maintenance_runs_weekly_at_the_configured_time_by_default(tmp_path):
+    default = defs.resolve_schedule_def("maintenance_schedule")
+    assert (default.cron_schedule, default.job_name) == ("0 12 * * 0", "maintenance")
+    assert default.default_status == dg.DefaultScheduleStatus.RUNNING
+    config_path = tmp_path / "overnight.yaml"
+    config_path.write_text('timezone: Pacific/Auckland\nschedules: {maintenance: "30 4 * * 6"}\nhome: ' + str(tmp_path))
+    schedule = build_defs(load_config(config_path)).resolve_schedule_def("maintenance_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 4 * * 6", "Pacific/Auckland")
 
 
 def test_dagster_definitions_validate_passes():

@@ -46,6 +46,7 @@ class Schedules(_Strict):
     nightly: Cron = "0 3 * * *"
     weekly: Cron = "0 5 * * 0"
     grace_hours: Float = Field(4, gt=0)  # a tick later than this (the machine was off) is skipped, not run
+    maintenance: Cron = "0 12 * * 0"  # retention: Sunday noon, when no night is running
 
 
 class LLMModels(_Strict):
@@ -222,6 +223,14 @@ class MemoryConfig(_Strict):
     lock_wait_s: Float = Field(900, gt=0)  # how long a write waits for another process's lock on Cortex
 
 
+class RetentionConfig(_Strict):
+    """What the weekly maintenance removes (operations/retention.py): finished runs, stale caches, old feed items."""
+
+    runs_days: Int = Field(30, ge=1)  # finished runs older than this go, unless they hold an asset's latest result
+    cache_days: Int = Field(30, ge=1)  # llm_cache answers and http_cache validators unused this long
+    feed_items_days: Int = Field(90, ge=1)  # feed items gone from their feed this long
+
+
 class WatchItem(_Strict):
     name: str
     pypi: str | None = None
@@ -247,6 +256,7 @@ class OvernightConfig(_Strict):
     code_review: CodeReviewConfig = CodeReviewConfig()
     memory: MemoryConfig = MemoryConfig()
     weekly: WeeklyConfig = WeeklyConfig()
+    retention: RetentionConfig = RetentionConfig()
     source: str = Field("<defaults>", exclude=True)  # the file this was read from
 
     @field_validator("timezone")

@@ -32,7 +32,8 @@ def load_validators(cortex: Cortex, urls: Iterable[str]) -> dict[str, Validators
 
 
 def save_parsed(cortex: Cortex, parsed: dict[str, tuple[Validators, list[Item]]], partition_key: str) -> None:
-    """Record each freshly parsed feed: its validators, and its items (first-seen night kept)."""
+    """Record each freshly parsed feed: its validators, and its items (first-seen night kept, seen now: retention
+    removes only items a later parse of their feed no longer had)."""
     if not parsed:
         return
     items = [(feed_url, item) for feed_url, (_, feed_items) in parsed.items() for item in feed_items]
@@ -48,11 +49,13 @@ def save_parsed(cortex: Cortex, parsed: dict[str, tuple[Validators, list[Item]]]
             )
         if items:
             db.execute(
-                """INSERT INTO feed_items (feed_url, url, source, title, summary, published, extra, first_seen_partition)
+                """INSERT INTO feed_items (feed_url, url, source, title, summary, published, extra, first_seen_partition,
+                                          last_seen_at)
                    SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
-                          unnest(?::VARCHAR[]), unnest(?::TIMESTAMPTZ[]), unnest(?::VARCHAR[]), ?
+                          unnest(?::VARCHAR[]), unnest(?::TIMESTAMPTZ[]), unnest(?::VARCHAR[]), ?, now()
                    ON CONFLICT (feed_url, url) DO UPDATE SET title = excluded.title, summary = excluded.summary,
-                   published = coalesce(excluded.published, feed_items.published), extra = excluded.extra""",
+                   published = coalesce(excluded.published, feed_items.published), extra = excluded.extra,
+                   last_seen_at = excluded.last_seen_at""",
                 [*_columns(_deduplicated(items)), partition_key],
             )
         db.execute("COMMIT")

@@ -134,6 +134,14 @@ MIGRATIONS: dict[str, str] = {
     ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS replies VARCHAR;
     ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS reply_ts VARCHAR;
     """,
+    # retention (operations/retention.py): a cached answer goes when unused, not when old, so it is
+    # stamped at each use; a feed item goes once it has left its feed, so each parse stamps the items
+    # it saw. Existing items count as seen now: none is removed before it had the chance to be seen.
+    "0008_retention": """
+    ALTER TABLE llm_cache ADD COLUMN IF NOT EXISTS used_at TIMESTAMPTZ DEFAULT now();
+    UPDATE llm_cache SET used_at = created_at;
+    ALTER TABLE feed_items ADD COLUMN IF NOT EXISTS last_seen_at TIMESTAMPTZ DEFAULT now();
+    """,
 }
 
 _migrated: set[str] = set()

@@ -327,6 +327,8 @@ class LLMSession:
     def _cached(self, key: str, schema: type[Answer]) -> Answer | None:
         with self.cortex.connect() as db:
             row = db.execute("SELECT response FROM llm_cache WHERE cache_key = ?", [key]).fetchone()
+            if row is not None:  # retention removes answers unused for retention.cache_days
+                db.execute("UPDATE llm_cache SET used_at = now() WHERE cache_key = ?", [key])
         if row is None:
             return None
         try:

@@ -11,6 +11,7 @@ talk to small HTTP servers on 127.0.0.1 that answer in the real APIs' formats.
 - instances: Dagster instances on SQLite, a real daemon
 - nights: the nightly job's nights, in process and as `overnight run` processes
 - hung_nights: nights hung in a gpu step, and how to wait for them
+- run_history: weeks of runs in an instance, backdated with Dagster's freeze_time, one re-executed
 - reading_runs: the reading assets run for a night
 - git_history: real git repositories with chosen commit times and authors
 - planted_secrets: a secret of every kind for every place, and everything a night wrote
