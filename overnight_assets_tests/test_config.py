@@ -193,6 +193,12 @@ def test_example_and_demo_configs_are_valid(monkeypatch):
         ("llm: {keep_alive: '1h-30m'}", "got '1h-30m'"),
         ("llm: {keep_alive: 3000000h}", "got '3000000h': longer than Ollama can hold"),
         ("llm: {keep_alive: true}", "llm.keep_alive: expected a duration Ollama accepts"),
+        (
+            "alerts: {briefing_by: 12:30}",  # YAML 1.1 reads it in base 60
+            'alerts.briefing_by: expected a time of day in quotes such as "07:30", got the number 750 (quote it)',
+        ),
+        ("alerts: {briefing_by: '7:30'}", 'alerts.briefing_by: expected a time of day as "HH:MM" (24-hour)'),
+        ("alerts: {briefing_by: '24:00'}", "got '24:00'"),
         ("source: elsewhere.yaml", "source: unknown key"),  # the field recording the file: was a TypeError
         ("1: one", "[1]: keys should be strings, got 1"),  # was a TypeError
     ],
@@ -227,6 +233,9 @@ def test_values_that_fail_later_are_refused_at_load(tmp_path, text, expected):
             lambda c: c.reading.sources[0].weight == 0,
         ),
         ("llm: {timeout_s: 30, keep_alive: 1h30m}", lambda c: c.llm.timeout_s == 30 and c.llm.keep_alive == "1h30m"),
+        ("alerts: {briefing_by: '23:59'}", lambda c: c.alerts.briefing_by == "23:59"),
+        ("alerts: {briefing_by: 07:30}", lambda c: c.alerts.briefing_by == "07:30"),  # a leading 0: a string
+        ("alerts: {briefing_by: null}", lambda c: c.alerts.briefing_by is None),
     ],
 )
 def test_good_values_still_load(tmp_path, text, check):

@@ -11,6 +11,7 @@ from overnight_assets.config.loader import (
 )
 from overnight_assets.config.paths import Paths
 from overnight_assets.config.schema import (
+    AlertsConfig,
     ArxivConfig,
     AuthLogCollector,
     CodeReviewConfig,
@@ -40,6 +41,7 @@ __all__ = [
     "BUNDLED_DEMO_CONFIG",
     "CONFIG_ENV",
     "HOME_ENV",
+    "AlertsConfig",
     "ArxivConfig",
     "AuthLogCollector",
     "CodeReviewConfig",

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from overnight_assets.config.paths import Paths
 from overnight_assets.config.values import (
+    ClockTime,
     ConfigPath,
     Cron,
     DockerUrl,
@@ -63,6 +64,10 @@ class SlackConfig(_Strict):
 
 class UIConfig(_Strict):
     base_url: str = "http://127.0.0.1:3000"  # the Dagster UI, for links to runs in the briefing
+
+
+class AlertsConfig(_Strict):
+    briefing_by: ClockTime | None = "07:30"  # no morning message by then (config timezone): an alert; null: none
 
 
 class DockerCollector(_Strict):
@@ -221,6 +226,7 @@ class OvernightConfig(_Strict):
     llm: LLMConfig = LLMConfig()
     slack: SlackConfig = SlackConfig()
     ui: UIConfig = UIConfig()
+    alerts: AlertsConfig = AlertsConfig()
     triage: TriageConfig = TriageConfig()
     reading: ReadingConfig = ReadingConfig()
     code_review: CodeReviewConfig = CodeReviewConfig()
