@@ -6,6 +6,7 @@ cannot wait for the morning."""
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, time
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -218,10 +219,10 @@ def build_alert_sensors(
             latest = context.instance.fetch_run_status_changes(dg.DagsterEventType.RUN_FAILURE, limit=1).records
             context.update_cursor(str(latest[0].storage_id if latest else 0))
             return dg.SkipReason("Alerts start with the next failed run")
+        sender, outcomes = AlertSender(context, slack, paths), []
         failures = dg.RunStatusChangeRecordsFilter(
             dg.DagsterEventType.RUN_FAILURE, after_storage_id=int(context.cursor)
         )
-        outcomes = []
         for record in context.instance.fetch_run_status_changes(failures, limit=BATCH, ascending=True).records:
             run = context.instance.get_run_by_id(record.run_id)
             if run is None:  # deleted since (retention): nothing left to link to
@@ -236,7 +237,7 @@ def build_alert_sensors(
                 run_url(ui_base_url, run.run_id),
             )
             try:
-                outcomes.append(send(context, alert, slack, paths).skip_message)
+                outcomes.append(sender.send(alert))
             except CortexLockedError as error:
                 return dg.SkipReason(f"{BUSY}: {error}")  # the cursor stays before this run: the next tick sends it
             context.update_cursor(str(record.storage_id))
@@ -250,7 +251,7 @@ def build_alert_sensors(
     )
     def security_alert_sensor(context: dg.SensorEvaluationContext, slack: SlackResource):
         found = context.instance.fetch_materializations(SECURITY, limit=BATCH, cursor=context.cursor, ascending=True)
-        outcomes = []
+        sender, outcomes = AlertSender(context, slack, paths), []
         for record in found.records:
             materialization = record.asset_materialization
             status, findings = (materialization.metadata.get(key) for key in ("status", "finding_list"))
@@ -259,7 +260,7 @@ def build_alert_sensors(
             url = run_url(ui_base_url, record.run_id)
             alert = alerts.security_red(record.partition_key or "", getattr(findings, "value", ""), url)
             try:
-                outcomes.append(send(context, alert, slack, paths).skip_message)
+                outcomes.append(sender.send(alert))
             except CortexLockedError as error:
                 return dg.SkipReason(f"{BUSY}: {error}")  # the cursor stays: the next tick sends it
         context.update_cursor(found.cursor)
@@ -295,29 +296,43 @@ def build_alert_sensors(
             run_url(ui_base_url, runs[0].run_id) if runs else None,
         )
         try:
-            outcome = send(context, alert, slack, paths)
+            outcome = AlertSender(context, slack, paths).send(alert)
         except CortexLockedError as error:
             return dg.SkipReason(f"{BUSY}: {error}")
         context.update_cursor(night)
-        return outcome
+        return dg.SkipReason(outcome)
 
     sensors = [run_failure_alert_sensor, security_alert_sensor]
     return sensors + ([briefing_deadline_sensor] if settings.briefing_by else [])
 
 
-def send(context, alert: alerts.Alert, slack: SlackResource, paths: Paths) -> dg.SkipReason:
-    """Keep and send an alert within a tick: a short wait for Cortex (CortexLockedError past it), a
-    short Slack deadline; what happened, as the tick's message."""
-    if not os.environ.get(slack.token_env):
-        return dg.SkipReason(f"Slack not configured ({slack.token_env} unset): alert {alert.key} not sent")
-    cortex = Cortex(paths.cortex, lock_wait_s=SENSOR_LOCK_WAIT_S)
-    report = alerts.send(alert, cortex, paths.outbox, slack.poster(SENSOR_SLACK_DEADLINE_S))
-    if report is None:
-        return dg.SkipReason(f"Alert {alert.key} was sent or kept before")
-    if report.error:
-        context.log.warning(f"{report.error}; kept in the outbox for outbox_sensor")
-        return dg.SkipReason(f"Alert {alert.key} kept in the outbox: {report.error}")
-    return dg.SkipReason(f"Alert {alert.key} sent")
+class AlertSender:
+    """Keeps and sends one tick's alerts: a short wait for Cortex (CortexLockedError past it) and a
+    short Slack deadline; once Slack refused one, the rest are only kept (outbox_sensor sends them),
+    so a tick stays within the daemon's minute. Each send says what happened, for the tick's message."""
+
+    def __init__(self, context: dg.SensorEvaluationContext, slack: SlackResource, paths: Paths):
+        self.context, self.slack, self.paths = context, slack, paths
+        self.slack_refused = False
+
+    @cached_property
+    def poster(self):  # None without a token
+        return self.slack.poster(SENSOR_SLACK_DEADLINE_S)
+
+    def send(self, alert: alerts.Alert) -> str:
+        if self.poster is None:
+            return f"Slack not configured ({self.slack.token_env} unset): alert {alert.key} not sent"
+        cortex = Cortex(self.paths.cortex, lock_wait_s=SENSOR_LOCK_WAIT_S)
+        report = alerts.send(alert, cortex, self.paths.outbox, None if self.slack_refused else self.poster)
+        if report is None:
+            return f"Alert {alert.key} was sent or kept before"
+        if report.error:
+            self.slack_refused = True
+            self.context.log.warning(f"{report.error}; kept in the outbox for outbox_sensor")
+            return f"Alert {alert.key} kept in the outbox: {report.error}"
+        if self.slack_refused:
+            return f"Alert {alert.key} kept in the outbox: Slack refused an alert before it"
+        return f"Alert {alert.key} sent"
 
 
 def _run_facts(run: dg.DagsterRun, instance: dg.DagsterInstance, timezone: str) -> tuple[str, str, str]:
