@@ -1,4 +1,4 @@
-"""Alerts, the messages that reach a person at once: a failed run, a RED security triage, a missing morning message.
+"""Alerts, what reaches a person at once: a failed run, a RED security triage, a missing morning message.
 
 An alert is a short Slack message of its own kind, kept and delivered through the morning
 message's outbox (briefing/delivery.py): kept once under its key, so a sensor that looks twice,
@@ -34,18 +34,19 @@ class Alert:
     details: tuple[str, ...] = ()
     url: str | None = None  # where to look: the run in the Dagster UI
 
-    @property
-    def text(self) -> str:
-        """The plain-text fallback (the notification a phone shows)."""
-        return "\n".join([f"ALERT: {self.headline}", *self.details, *([self.url] if self.url else [])])
-
-    def blocks(self) -> list[dict]:
+    def message(self) -> tuple[str, list[dict]]:
+        """(the plain-text fallback a phone's notification shows, the blocks): every line from
+        outside shown as inert words, as in the morning message."""
         from overnight_assets.briefing.slack_format import mrkdwn_link, plain  # slack_sdk loads only when sending
 
-        lines = [f":rotating_light: *{plain(self.headline)}*", *(plain(line) for line in self.details)]
-        if self.url:
-            lines.append(mrkdwn_link(RUN_LINK_LABEL, self.url))
-        return [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]
+        headline, details = plain(self.headline), [plain(line) for line in self.details]
+        text = "\n".join([f"ALERT: {headline}", *details, *([self.url] if self.url else [])])
+        lines = [
+            f":rotating_light: *{headline}*",
+            *details,
+            *([mrkdwn_link(RUN_LINK_LABEL, self.url)] * bool(self.url)),
+        ]
+        return text, [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]
 
 
 def alert(kind: str, which: str, headline: str, details: list[str], url: str | None = None) -> Alert:
@@ -65,7 +66,7 @@ def run_failed(
 
 
 def security_red(night: str, finding_list: str, url: str) -> Alert:
-    """A RED security triage: its RED findings first, as plain lines."""
+    """A RED security triage: its RED findings as plain lines (every line when none is marked RED)."""
     lines = [_MARKDOWN_MARKERS.sub("", line).strip() for line in finding_list.splitlines() if line.strip()]
     red = [line.removeprefix("RED").strip() for line in lines if line.startswith("RED")]
     return alert("security_red", night, f"Security triage RED for the night of {night}", red or lines, url)
@@ -78,7 +79,7 @@ def briefing_missing(night: str, due: str, known: list[str], url: str | None) ->
 def send(alert: Alert, cortex: Cortex, outbox_dir: Path, poster: SlackPoster | None) -> DeliveryReport | None:
     """Keep the alert, once, then deliver it; None when it was kept before (sent, or waiting in
     the outbox for the next delivery)."""
-    if not keep_in_outbox(cortex, outbox_dir, alert.key, alert.text, alert.blocks(), once=True):
+    if not keep_in_outbox(cortex, outbox_dir, alert.key, *alert.message(), once=True):
         return None
     return deliver_pending(cortex, outbox_dir, poster, only=lambda key: key == alert.key)
 

@@ -191,6 +191,7 @@ def test_an_alert_carries_no_secret_and_cannot_ping_or_link():
 
     error = "ValueError: login refused, password=hunter2-x9! for https://me:s3cret@git.lan/x.git <!channel>"
     alert = alerts.run_failed("nightly", "r1", NIGHT, {"code_reviews": error}, "", f"{UI}/runs/r1")
-    shown = alert.text + str(alert.blocks())
+    text, blocks = alert.message()
+    shown = text + str(blocks)
     assert "hunter2-x9" not in shown and "s3cret" not in shown and "[redacted password]" in shown
-    assert "<!channel>" not in str(alert.blocks()) and "&lt;" in str(alert.blocks())
+    assert "<!channel>" not in shown and "&lt;" in text and "&lt;" in str(blocks)
