@@ -195,3 +195,16 @@ def test_an_alert_carries_no_secret_and_cannot_ping_or_link():
     shown = text + str(blocks)
     assert "hunter2-x9" not in shown and "s3cret" not in shown and "[redacted password]" in shown
     assert "<!channel>" not in shown and "&lt;" in text and "&lt;" in str(blocks)
+
+
+def test_what_is_known_of_a_missing_morning_message_is_said_in_words():
+    from overnight_assets.briefing.alerts import what_is_known
+
+    known = what_is_known(
+        [("nightly", "STARTED", "03:00"), ("nightly", "FAILURE", "02:10")], "HTTP 503, error 'unknown'"
+    )
+    assert known == [
+        "The nightly run is still running (started 03:00).",
+        "The nightly run failed (started 02:10).",
+        "The message is in the outbox: HTTP 503, error 'unknown'",
+    ]
