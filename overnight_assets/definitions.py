@@ -5,7 +5,12 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from overnight_assets.briefing.assets import build_briefing_defs
-from overnight_assets.briefing.sensors import after_failure_job, build_failure_briefing_sensor, build_outbox_sensor
+from overnight_assets.briefing.sensors import (
+    after_failure_job,
+    build_alert_sensors,
+    build_failure_briefing_sensor,
+    build_outbox_sensor,
+)
 from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.gpu import build_operations_defs
@@ -79,9 +84,10 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
             jobs=[nightly_job, delivery_job, briefing_job],
             schedules=[nightly_schedule],
             sensors=[
-                build_outbox_sensor(delivery_job, config.slack.token_env, config.paths.cortex),
+                build_outbox_sensor(delivery_job, config.slack.token_env, config.paths),
                 build_failure_briefing_sensor(nightly_job, briefing_job),
                 build_dead_worker_sensor(),
+                *build_alert_sensors(config.alerts, config.timezone, config.paths, config.ui.base_url),
             ],
             resources=build_resources(config),
             executor=pool_care_in_process_executor,

@@ -50,8 +50,6 @@ def error_for(tmp_path, text) -> str:
         ("code_review: {large_file_kb: big}", "code_review.large_file_kb: input should be a valid integer"),
         ("reading: {digest_size: 0}", "reading.digest_size: input should be greater than or equal to 1, got 0"),
         ("triage: {docker: {base_url: 5}}", "triage.docker.base_url: input should be a valid string, got 5"),
-        ("alerts: {briefing_by: '7:30'}", "alerts.briefing_by: expected a time of day as HH:MM, such as '07:30'"),
-        ("alerts: {briefing_by: '24:00'}", "alerts.briefing_by: expected a time of day as HH:MM"),
         ('schedules: {maintenance: "0 12 * *"}', "schedules.maintenance: expected a 5-field cron"),
         ("retention: {runs_days: 0}", "retention.runs_days: input should be greater than or equal to 1, got 0"),
         ("retention: {cache_days: soon}", "retention.cache_days: input should be a valid integer"),
@@ -198,6 +196,12 @@ def test_example_and_demo_configs_are_valid(monkeypatch):
         ("llm: {keep_alive: '1h-30m'}", "got '1h-30m'"),
         ("llm: {keep_alive: 3000000h}", "got '3000000h': longer than Ollama can hold"),
         ("llm: {keep_alive: true}", "llm.keep_alive: expected a duration Ollama accepts"),
+        (
+            "alerts: {briefing_by: 12:30}",  # YAML 1.1 reads it in base 60
+            'alerts.briefing_by: expected a time of day in quotes such as "07:30", got the number 750 (quote it)',
+        ),
+        ("alerts: {briefing_by: '7:30'}", 'alerts.briefing_by: expected a time of day as "HH:MM" (24-hour)'),
+        ("alerts: {briefing_by: '24:00'}", "got '24:00'"),
         ("source: elsewhere.yaml", "source: unknown key"),  # the field recording the file: was a TypeError
         ("1: one", "[1]: keys should be strings, got 1"),  # was a TypeError
     ],
@@ -238,6 +242,9 @@ def test_values_that_fail_later_are_refused_at_load(tmp_path, text, expected):
             "retention: {runs_days: 7, feed_items_days: 365}",
             lambda c: (c.retention.runs_days, c.retention.cache_days, c.retention.feed_items_days) == (7, 30, 365),
         ),
+        ("alerts: {briefing_by: '23:59'}", lambda c: c.alerts.briefing_by == "23:59"),
+        ("alerts: {briefing_by: 07:30}", lambda c: c.alerts.briefing_by == "07:30"),  # a leading 0: a string
+        ("alerts: {briefing_by: null}", lambda c: c.alerts.briefing_by is None),
     ],
 )
 def test_good_values_still_load(tmp_path, text, check):

@@ -22,6 +22,10 @@ Once per partition, across concurrent runs and crashes (Slack has no idempotency
   as it is posted (its intent before), so a rerun updates the replies it has and posts only the
   missing ones; an intent left by a reply is looked for in the thread (metadata naming the part).
   Replies a shorter new version no longer needs are deleted.
+
+Alerts (overnight_assets/alerts) are messages of another kind in the same outbox, under the same
+guarantees: each has its own key (ALERT_PREFIX, then what and which), is kept once, never
+replaced, and is delivered with the morning messages, or on its own (`deliver_pending(only=...)`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -43,6 +48,7 @@ DeliveryState = Literal["delivered", "outbox only (Slack not configured)", "kept
 NOT_CONFIGURED: DeliveryState = "outbox only (Slack not configured)"
 CLAIM_S = 15 * 60  # outlasts any one delivery (Slack's 30 s timeout and its retries, a few messages)
 CLOCK_SKEW_S = 10 * 60  # search Slack's history from this long before the recorded intent
+ALERT_PREFIX = "alert-"  # an alert's key; a morning message's key is its partition (a date)
 
 
 @dataclass
@@ -86,20 +92,28 @@ def keep_in_outbox(
     text: str,
     blocks: list[dict],
     replies: list[dict] | None = None,
-) -> None:
+    once: bool = False,
+) -> bool:
     """Keep a message (and its thread replies, each {text, blocks}) to deliver; a partition kept
-    again replaces its text, and the next delivery updates what was posted."""
-    outbox_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"partition": partition_key, "text": text, "blocks": blocks, "replies": replies or []}
-    (outbox_dir / f"{partition_key}.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    again replaces its text, and the next delivery updates what was posted. `once`: a key kept
+    before is left as it is (an alert is sent once). Whether the message was kept now."""
+    on_conflict = (
+        "DO NOTHING"
+        if once
+        else """DO UPDATE SET text = excluded.text, blocks = excluded.blocks, replies = excluded.replies,
+               pending = TRUE, revision = coalesce(deliveries.revision, 0) + 1, updated_at = now()"""
+    )
     with cortex.connect() as db:
-        db.execute(
-            """INSERT INTO deliveries (partition_key, text, blocks, replies, pending) VALUES (?, ?, ?, ?, TRUE)
-               ON CONFLICT (partition_key) DO UPDATE SET text = excluded.text, blocks = excluded.blocks,
-               replies = excluded.replies, pending = TRUE, revision = coalesce(deliveries.revision, 0) + 1,
-               updated_at = now()""",
+        kept = db.execute(
+            f"""INSERT INTO deliveries (partition_key, text, blocks, replies, pending) VALUES (?, ?, ?, ?, TRUE)
+                ON CONFLICT (partition_key) {on_conflict} RETURNING partition_key""",
             [partition_key, text, json.dumps(blocks), json.dumps(replies or [])],
-        )
+        ).fetchone()
+    if kept:
+        outbox_dir.mkdir(parents=True, exist_ok=True)
+        payload = {"partition": partition_key, "text": text, "blocks": blocks, "replies": replies or []}
+        (outbox_dir / f"{partition_key}.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    return kept is not None
 
 
 def pending_partitions(cortex: Cortex) -> list[str]:
@@ -109,8 +123,13 @@ def pending_partitions(cortex: Cortex) -> list[str]:
 
 
 def deliver_pending(
-    cortex: Cortex, outbox_dir: Path, poster: SlackPoster | None, owner: str | None = None
+    cortex: Cortex,
+    outbox_dir: Path,
+    poster: SlackPoster | None,
+    owner: str | None = None,
+    only: Callable[[str], bool] | None = None,
 ) -> DeliveryReport:
+    """Deliver every pending message, oldest first, or those whose key `only` accepts."""
     from slack_sdk.errors import SlackApiError  # slack_sdk loads only when delivering
 
     report = DeliveryReport()
@@ -118,7 +137,7 @@ def deliver_pending(
         report.pending, report.outcome = pending_partitions(cortex), NOT_CONFIGURED
         return report
     owner = owner or delivery_owner()
-    for partition_key in pending_partitions(cortex):
+    for partition_key in filter(only, pending_partitions(cortex)):
         claim = claim_partition(cortex, partition_key, owner)
         if claim is None:
             report.claimed_elsewhere.append(partition_key)

@@ -134,7 +134,7 @@ def _mrkdwn_lines(line: Line, indent: str, depth: int = 0) -> list[str]:
 
 def _mrkdwn_span(span: Span) -> str:
     if span.url is not None:
-        return _link(span.text, span.url)
+        return mrkdwn_link(span.text, span.url)
     if span.style == "code" and span.text.strip():
         return f"`{escape(span.text).replace('`', _LOOKALIKES['`'])}`"
     marker = {"bold": "*", "italic": "_"}.get(span.style)
@@ -144,7 +144,7 @@ def _mrkdwn_span(span: Span) -> str:
     return f"{plain(lead)}{marker}{plain(core)}{marker}{plain(trail)}"
 
 
-def _link(label: str, url: str) -> str:
+def mrkdwn_link(label: str, url: str) -> str:
     label = label.strip()
     label = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rsplit(" ", 1)[0] + "…"
     target = link_target(url)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from overnight_assets.config.paths import Paths
 from overnight_assets.config.values import (
+    ClockTime,
     ConfigPath,
     Cron,
     Day,
@@ -75,14 +76,7 @@ class UIConfig(_Strict):
 
 
 class AlertsConfig(_Strict):
-    briefing_by: str | None = "07:30"  # HH:MM in `timezone`: the morning message is late after this; null: no deadline
-
-    @field_validator("briefing_by")
-    @classmethod
-    def _hours_and_minutes(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError(f"expected a time of day as HH:MM, such as '07:30', got {value!r}")
-        return value
+    briefing_by: ClockTime | None = "07:30"  # due by then (config timezone): an alert, a late freshness; null: none
 
 
 class DockerCollector(_Strict):

@@ -205,3 +205,14 @@ def _calendar_date(value: Any) -> datetime.date:
 
 
 Day = Annotated[datetime.date, BeforeValidator(_calendar_date)]
+
+
+def _clock_time(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):  # YAML 1.1 reads an unquoted 12:30 as 750 (base 60)
+        raise ValueError(f'expected a time of day in quotes such as "07:30", got the number {value} (quote it)')
+    if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f'expected a time of day as "HH:MM" (24-hour) such as "07:30", got {value!r}')
+    return value
+
+
+ClockTime = Annotated[str, BeforeValidator(_clock_time)]  # "HH:MM" on the config timezone's wall clock

@@ -63,13 +63,15 @@ class SlackResource(dg.ConfigurableResource):
     backoff_s: float = 1.0
     timeout_s: float = 120.0  # a total deadline per Slack call, retries included
 
-    def poster(self):  # -> SlackPoster | None
+    def poster(self, deadline_s: float | None = None):  # -> SlackPoster | None
+        """`deadline_s`: a shorter deadline per call than `timeout_s` (a sensor's tick must end in time)."""
         token = os.environ.get(self.token_env)  # read at use time; never stored in the snapshot
         if not token:
             return None
         from overnight_assets.resources.slack import SlackPoster  # slack_sdk loads at first use
 
-        return SlackPoster(token, self.channel, self.base_url, self.backoff_s, self.timeout_s)
+        deadline_s = min(self.timeout_s, deadline_s or self.timeout_s)
+        return SlackPoster(token, self.channel, self.base_url, self.backoff_s, deadline_s)
 
 
 def build_resources(config: OvernightConfig) -> dict:

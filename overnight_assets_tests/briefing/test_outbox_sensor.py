@@ -10,8 +10,9 @@ from overnight_assets.resources.cortex import Cortex
 def evaluate(config, instance):
     defs = build_defs(config)
     sensor = defs.resolve_sensor_def("outbox_sensor")
-    context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
-    return sensor.evaluate_tick(context)
+    repository = defs.get_repository_def()
+    with dg.build_sensor_context(instance=instance, repository_def=repository, resources=defs.resources) as context:
+        return sensor.evaluate_tick(context)
 
 
 def test_failed_delivery_is_retried_until_delivered(make_config, instance, unused_url, slack_server, monkeypatch):
