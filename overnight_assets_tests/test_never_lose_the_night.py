@@ -32,8 +32,11 @@ def dagster_env(tmp_path, slack_server) -> dict:
 
 
 def overnight_run(night: str, config, env) -> subprocess.Popen:
+    """`overnight run` in a session of its own: with the code server and run worker it starts, a killable whole."""
     command = [sys.executable, "-m", "overnight_assets.cli", "run", "--date", night, "--config", str(config)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def finished(process: subprocess.Popen) -> tuple[int, str]:
@@ -98,7 +101,8 @@ def test_a_run_killed_after_slack_accepted_leaves_its_rerun_only_an_update(
     config = write_config(tmp_path, host_files, ollama_server.url, slack_server.url)
     env = dagster_env(tmp_path, slack_server)
     victim: list[subprocess.Popen] = []
-    slack_server.after_post = lambda body: (os.kill(victim[0].pid, signal.SIGKILL), victim[0].wait())
+    # the run worker that posted dies before Slack's answer reaches it, and its command with it
+    slack_server.after_post = lambda body: (os.killpg(victim[0].pid, signal.SIGKILL), victim[0].wait())
     victim.append(overnight_run("2026-11-20", config, env))
     assert finished(victim[0])[0] == -signal.SIGKILL
     assert len(slack_server.posts) == 1
