@@ -104,6 +104,8 @@ def code_location(instance: dg.DagsterInstance) -> Iterator[Launcher]:
 
 
 class Launcher:
+    """Runs launched into the loaded code location, waited for; the location's server lives as long as this."""
+
     def __init__(self, instance: dg.DagsterInstance, workspace: WorkspaceRequestContext, location: CodeLocation):
         self.instance, self.workspace, self.location = instance, workspace, location
 
