@@ -2,8 +2,8 @@
 
 On a real SQLite DAGSTER_HOME with the repo's dagster.yaml (pool `gpu` limited to 1), an
 `overnight run` whose gpu_warmup waits on a loopback Ollama that takes ten minutes to answer holds
-the gpu slot; it is SIGKILLed (as the OOM killer would) and the clock runs until the pool no longer
-lists its run.
+the gpu slot; the night's processes (the command, its code server and its run worker) are SIGKILLed
+at once, as a power cut leaves them, and the clock runs until the pool no longer lists its run.
 - With the daemon: a real `dagster-daemon run` on workspace.yaml, already ticking (its
   dead_worker_sensor has ticked once before the kill), so the figure is where the kill falls in the
   sensor's minute, plus the tick itself.
@@ -17,6 +17,7 @@ Target: at most 2 minutes, both ways.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -54,12 +55,12 @@ def slot_holders(instance: dg.DagsterInstance) -> set[str]:
 
 
 def kill_a_night_holding_the_slot(instance: dg.DagsterInstance, night: str, log: Path) -> tuple[str, float]:
-    """Start a night, SIGKILL it once it holds the gpu slot; its run id and the moment of the kill."""
-    worker = overnight_run(night, log)
+    """Start a night, SIGKILL its processes once it holds the gpu slot; its run id and the moment of the kill."""
+    command = overnight_run(night, log)
     (run_id,) = poll(lambda: slot_holders(instance), f"{night} to hold the gpu slot")
-    worker.send_signal(signal.SIGKILL)
+    os.killpg(command.pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    worker.wait()
+    command.wait()
     return run_id, killed_at
 
 

@@ -44,7 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--inputs-only", action="store_true", help="only write the demo's dated inputs")
     demo.set_defaults(handler=_demo)
 
-    run = commands.add_parser("run", help="materialize the nightly job for one partition in $DAGSTER_HOME")
+    run = commands.add_parser(
+        "run",
+        help="launch the nightly job for one partition in $DAGSTER_HOME and wait for it (Ctrl-C terminates the run)",
+    )
     run.add_argument("--date", type=_date, required=True, help="the partition, YYYY-MM-DD")
     run.add_argument("--config", help=f"overnight.yaml (default: ${CONFIG_ENV} or ./overnight.yaml)")
     run.set_defaults(handler=_run)
@@ -141,9 +144,7 @@ def _demo(args) -> int:
         print(f"Demo inputs written for {partition}: {config.triage.auth_log.path}, {feeds}")
         return 0
     print(f"overnight demo: nightly chain for {partition}, DAGSTER_HOME={dagster_home}, home={config.paths.home}")
-    from overnight_assets.launch import run_nightly  # dagster loads only for the commands that run
-
-    success = run_nightly(partition)
+    success = _night(partition, brief_after_failure=False)
     _print_outcome(config, partition)
     return 0 if success else 1
 
@@ -155,13 +156,19 @@ def _run(args) -> int:
         raise UserError("DAGSTER_HOME is not set: point it at the folder holding your dagster.yaml")
     config = load_config()
     _check_partition(args.date, config)
-    from overnight_assets.launch import brief_after_failed_night, run_nightly
-
-    success = run_nightly(args.date)
-    if not success:  # no daemon here to run briefing_after_failure_sensor: send the briefing ourselves
-        brief_after_failed_night(args.date)
+    success = _night(args.date, brief_after_failure=True)
     _print_outcome(config, args.date)
     return 0 if success else 1
+
+
+def _night(partition: str, brief_after_failure: bool) -> bool:
+    """Launch the nightly run and wait for it; after a failed one, its briefing when asked. Whether the run succeeded."""
+    from overnight_assets.launch import LaunchError, run_nightly  # dagster loads only for the commands that run
+
+    try:
+        return run_nightly(partition, brief_after_failure)
+    except LaunchError as error:
+        raise UserError(str(error)) from None
 
 
 def _demo_first_night(dagster_home: Path, partition: str):

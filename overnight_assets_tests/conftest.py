@@ -40,9 +40,9 @@ def unused_url() -> str:
 
 @pytest.fixture
 def dev_server(tmp_path):
-    """The port of `dagster dev` on a temporary DAGSTER_HOME, as `make dev` starts it."""
-    with dagster_dev(tmp_path) as port:
-        yield port
+    """`dagster dev` on a temporary DAGSTER_HOME, as `make dev` starts it: its port and environment."""
+    with dagster_dev(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

@@ -41,7 +41,8 @@ def busy_config(tmp_path, host_files, ollama_server, slack_server):
 
 
 def kill(victim: list[subprocess.Popen]) -> None:
-    os.kill(victim[0].pid, signal.SIGKILL)
+    """SIGKILL the whole night - the command, its code server and the run worker inside the step."""
+    os.killpg(victim[0].pid, signal.SIGKILL)
     victim[0].wait()
 
 

@@ -66,7 +66,8 @@ def test_a_run_killed_after_slack_accepted_leaves_its_rerun_only_an_update(
     config = write_config(tmp_path, host_files, ollama_server.url, slack_server.url)
     env = dagster_env(tmp_path, slack_server)
     victim: list[subprocess.Popen] = []
-    slack_server.after_post = lambda body: (os.kill(victim[0].pid, signal.SIGKILL), victim[0].wait())
+    # the run worker that posted dies before Slack's answer reaches it, and its command with it
+    slack_server.after_post = lambda body: (os.killpg(victim[0].pid, signal.SIGKILL), victim[0].wait())
     victim.append(overnight_run("2026-11-20", config, env))
     assert finished(victim[0])[0] == -signal.SIGKILL
     assert len(slack_server.posts) == 1

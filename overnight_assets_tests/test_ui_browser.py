@@ -43,6 +43,8 @@ GRAPH_GEOMETRY = """() => ({
   })),
   edges: [...document.querySelectorAll("svg path[marker-end]")].map(edge => edge.getAttribute("d")),
 })"""
+# the nightly group's own lineage: the global one draws each group as one box beside the others
+NIGHTLY_GROUP = "locations/__repository__@overnight_assets/asset-groups/nightly"
 WIDE = {"width": 2000, "height": 1000}  # wide enough that the graph draws full nodes, not bare names
 
 
@@ -54,7 +56,7 @@ def ui_server(request, tmp_path, monkeypatch, unused_url):
     config = load_config(BUNDLED_DEMO_CONFIG)
     night = (datetime.now(config.tz).date() - timedelta(days=1)).isoformat()  # the demo's default night
     prepare_demo_auth_log(date.fromisoformat(night), Path(config.triage.auth_log.path))
-    return request.getfixturevalue("dev_server"), night
+    return request.getfixturevalue("dev_server").port, night
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def page():
 def test_the_graph_shows_the_lineage_and_a_click_materializes_one_night(page, ui_server, tmp_path):
     port, night = ui_server
     url = f"http://127.0.0.1:{port}"
-    page.goto(f"{url}/asset-groups")
+    page.goto(f"{url}/{NIGHTLY_GROUP}")
     skip_community_dialog(page)
     assert rendered_lineage(page) == NIGHTLY_LINEAGE
 
@@ -85,7 +87,7 @@ def test_the_graph_shows_the_lineage_and_a_click_materializes_one_night(page, ui
     auth_log = [item["detail"] for item in stored["items"] if item["collector"] == "auth_log"]
     assert any("192.168.1.23" in detail for detail in auth_log), stored  # the sample's login, dated that night
 
-    page.goto(f"{url}/asset-groups")
+    page.goto(f"{url}/{NIGHTLY_GROUP}")
     expect(page.locator("svg foreignObject", has_text="security_triage")).to_contain_text("ago")  # latest event
     picture = page.screenshot(path=tmp_path / "asset-graph.png", clip=graph_bounds(page))
     if os.environ.get("OVERNIGHT_UPDATE_SCREENSHOT") == "1":

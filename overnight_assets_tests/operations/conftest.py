@@ -28,10 +28,12 @@ def nights(tmp_path, host_files, ollama_server):
     with dg.DagsterInstance.from_config(str(home)) as instance:
         nights = Nights(home, env, instance)
         yield nights
-        for process in nights.processes.values():
-            if process.poll() is None:
+        for process in nights.processes.values():  # a night's code server and worker may outlive its command
+            try:
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            except ProcessLookupError:
+                pass
+            process.wait()
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from dagster._core.execution.plan.instance_concurrency_context import InstanceCo
 
 from overnight_assets.operations.executor import LONGEST_WAIT_S, _PatientConcurrencyContext
 from overnight_assets.operations.run_workers import WORKER_TAG, Worker
-from overnight_assets_tests.testkit.hung_nights import wait_for
+from overnight_assets_tests.testkit import poll
+from overnight_assets_tests.testkit.hung_nights import HUNG_NIGHT, session_pids, wait_for
 
 
 def run_of(instance: dg.DagsterInstance, night: str) -> dg.DagsterRun | None:
@@ -38,21 +39,28 @@ def test_sigterm_stops_a_night_waiting_on_the_pool_and_leaves_nothing_in_it(nigh
     assert waiting_run not in nights.waiting_or_holding()
     assert nights.slot_holders() == {holder_run}  # the live holder is untouched
     assert output.count("waiting for the gpu pool") == 1
+    assert f"overnight: SIGTERM received: terminating run {waiting_run}" in output
 
 
-def test_sigterm_inside_a_gpu_step_ends_the_run_and_frees_its_slot(nights, hung_night):
+def test_sigterm_inside_a_gpu_step_terminates_the_run_frees_its_slot_and_leaves_no_process(nights, hung_night):
+    """SIGTERM on `overnight run` terminates its run, as the UI's Terminate does: the worker stops inside
+    its step, the run ends CANCELED, and nothing the command started outlives it."""
     holder, holder_run = hung_night
     holder.send_signal(signal.SIGTERM)
     holder.wait(timeout=60)
-    assert holder.returncode != 0
-    assert nights.instance.get_run_by_id(holder_run).status == dg.DagsterRunStatus.FAILURE
+    output = nights.output(HUNG_NIGHT)
+    assert holder.returncode == 1, output[-3000:]
+    assert nights.instance.get_run_by_id(holder_run).status == dg.DagsterRunStatus.CANCELED
     assert not nights.gpu().claimed_slots and not nights.gpu().pending_steps
+    assert f"the nightly run {holder_run} was terminated: no briefing sent" in output
+    poll(lambda: not session_pids(holder.pid), 60, "the night's code server and worker to end", every_s=0.5)
 
 
 def test_a_run_records_its_worker_host_pid_and_pid_namespace(nights, hung_night):
     holder, holder_run = hung_night
     worker = Worker.from_tag(nights.instance.get_run_by_id(holder_run).tags[WORKER_TAG])
-    assert (worker.host, worker.pid) == (socket.gethostname(), holder.pid)
+    assert worker.host == socket.gethostname()
+    assert worker.pid in session_pids(holder.pid) - {holder.pid}  # the run worker `overnight run` launched
     assert worker.pid_namespace == os.readlink("/proc/self/ns/pid")
 
 

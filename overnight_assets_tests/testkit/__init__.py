@@ -33,12 +33,12 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "overnight_assets" / "demo" / "samples"
 
 
-def poll(predicate: Callable[[], Any], timeout_s: float = 120.0, what: str = "a condition"):
-    """predicate's first truthy answer, asked every 50 ms; a clear failure after timeout_s."""
+def poll(predicate: Callable[[], Any], timeout_s: float = 120.0, what: str = "a condition", every_s: float = 0.05):
+    """predicate's first truthy answer, asked every every_s; a clear failure after timeout_s."""
     deadline = time.monotonic() + timeout_s
     while not (result := predicate()):
         assert time.monotonic() < deadline, f"timed out after {timeout_s:g} s waiting for {what}"
-        time.sleep(0.05)
+        time.sleep(every_s)
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+
+from overnight_assets.operations.run_workers import WORKER_TAG, Host, Worker
 
 HUNG_NIGHT = "2026-11-19"
 
@@ -37,6 +40,10 @@ class Nights:
     def output(self, night: str) -> str:
         return (self.home.parent / f"{night}.log").read_text()
 
+    def worker_pid(self, run_id: str) -> int:
+        """The run worker's pid, as the run records it: a process the night's command launched, not the command."""
+        return Worker.from_tag(self.instance.get_run_by_id(run_id).tags[WORKER_TAG]).pid
+
     def gpu(self):
         return self.instance.event_log_storage.get_concurrency_info("gpu")
 
@@ -59,7 +66,20 @@ def wait_for(condition, what: str, process: subprocess.Popen | None = None, time
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def sigkill(process: subprocess.Popen) -> None:
-    """SIGKILL, as the OOM killer would, and reap it (a zombie still has its /proc entry)."""
-    process.send_signal(signal.SIGKILL)
+def kill_night(process: subprocess.Popen) -> None:
+    """SIGKILL every process of a night at once - the command, its code server, its run worker - as a
+    power cut leaves them, and reap the command (a zombie still has its /proc entry)."""
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def session_pids(session: int) -> set[int]:
+    """The live processes of a session: a night started in its own holds its command and all it started."""
+    host, pids = Host.here(), set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.getsid(int(entry.name)) == session:
+                pids.add(int(entry.name))
+        except OSError:  # gone meanwhile
+            continue
+    return {pid for pid in pids if host.process_start(pid) is not None}  # not the zombies

@@ -4,6 +4,7 @@ loopback Ollama and Slack serving, and a real `dagster-daemon run`."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -72,10 +73,16 @@ def dagster_daemon(env: dict | None = None):
             daemon.wait()
 
 
+@dataclasses.dataclass
+class DevServer:
+    port: int
+    env: dict  # the server's environment: DAGSTER_HOME and OVERNIGHT_HOME as `make dev` sets them
+
+
 @contextlib.contextmanager
-def dagster_dev(root: Path) -> Iterator[int]:
+def dagster_dev(root: Path) -> Iterator[DevServer]:
     """`make dev`'s server (`dagster dev`: webserver and daemon) on a DAGSTER_HOME in root with the
-    repo's dagster.yaml and an overnight home beside it; yields the webserver's port once it answers."""
+    repo's dagster.yaml and an overnight home beside it, once its webserver answers."""
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
@@ -100,7 +107,7 @@ def dagster_dev(root: Path) -> Iterator[int]:
                 break
             except OSError:
                 time.sleep(0.25)  # polling the port until the webserver answers
-        yield port
+        yield DevServer(port, env)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

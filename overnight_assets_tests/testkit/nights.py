@@ -55,8 +55,11 @@ def dagster_env(tmp_path, slack_server) -> dict:
 
 
 def overnight_run(night: str, config, env) -> subprocess.Popen:
+    """`overnight run` in a session of its own: with the code server and run worker it starts, a killable whole."""
     command = [sys.executable, "-m", "overnight_assets.cli", "run", "--date", night, "--config", str(config)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def finished(process: subprocess.Popen) -> tuple[int, str]:
