@@ -26,6 +26,8 @@ BENCHMARKS = {
     "auth_log_read": [],
     "gpu_slot_recovery": [],
     "gpu_pool_claim_race": ["--trials", "10"],
+    "daemon_idle_cpu": ["--seconds", "150"],
+    "instance_size": ["--nights", "90"],
 }
 
 
