@@ -7,9 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.run_request import InstigatorType
-from dagster._core.scheduler.instigation import TickStatus
-from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.tags import ROOT_RUN_ID_TAG
 
 from overnight_assets.config import RetentionConfig
@@ -27,7 +24,7 @@ _ASSET_EVENTS = {
     dg.DagsterEventType.ASSET_MATERIALIZATION: dg.DagsterInstance.fetch_materializations,
     dg.DagsterEventType.ASSET_OBSERVATION: dg.DagsterInstance.fetch_observations,
 }
-_TICKS = {"schedule_ticks_deleted": InstigatorType.SCHEDULE, "sensor_ticks_deleted": InstigatorType.SENSOR}
+_TICKS = {"schedule_ticks_deleted": "SCHEDULE", "sensor_ticks_deleted": "SENSOR"}  # InstigatorType names
 _CHUNK = 500  # ids per query: well inside SQLite's limit on bound parameters
 
 
@@ -71,6 +68,8 @@ def group_roots(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str, s
 def delete_run(instance: dg.DagsterInstance, run_id: str) -> None:
     instance.delete_run(run_id)  # the run, its whole event log (asset events included), any pool slot it held
     instance.compute_log_manager.delete_logs(prefix=[run_id])  # its captured stdout/stderr
+    from dagster._core.storage.event_log import SqliteEventLogStorage  # here: sqlalchemy and alembic load late
+
     storage = instance.event_log_storage
     if isinstance(storage, SqliteEventLogStorage):  # one file per run there: delete_run empties it, keeps it
         shard = storage.path_for_shard(run_id)
@@ -80,8 +79,13 @@ def delete_run(instance: dg.DagsterInstance, run_id: str) -> None:
 
 def purge_ticks(instance: dg.DagsterInstance, now: datetime) -> dict[str, int]:
     """Apply dagster.yaml's tick retention to every schedule and sensor the instance knows, stopped ones too."""
+    # here, not at import: the scheduler's modules are slow to load, and every process loads this file
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
     removed = {}
-    for kind, instigator_type in _TICKS.items():
+    for kind, type_name in _TICKS.items():
+        instigator_type = InstigatorType[type_name]
         days = {status.value: days for status, days in instance.get_tick_retention_settings(instigator_type).items()}
         removed[kind] = 0
         for state in instance.all_instigator_state(instigator_type=instigator_type):
