@@ -268,8 +268,15 @@ def _gaps(args) -> int:
     environment |= {name: os.environ[name] for name in (HOME_ENV, DEMO_FIRST_NIGHT_ENV) if os.environ.get(name)}
     print("Backfill them (a running daemon, `make dev` or `dagster-daemon run`, runs the runs):")
     print(" ".join(f"{name}={shlex.quote(value)}" for name, value in environment.items()), end=" ")
-    print(backfill_command(missing, location))
+    print(backfill_command(missing, location, _installed_beside_us("dagster")))
     return GAPS_FOUND
+
+
+def _installed_beside_us(command: str) -> str:
+    """`command` as installed in this Python's environment (a venv not on PATH: `.venv/bin/dagster`),
+    else the bare name for PATH to find."""
+    beside = Path(sys.executable).with_name(command)
+    return str(beside) if beside.exists() and shutil.which(command) != str(beside) else command
 
 
 def _nightly_gaps(config) -> tuple[list[str], list[str]]:

@@ -38,12 +38,13 @@ def missing_nights(nights: Sequence[str], materialized: Iterable[set[str]]) -> l
     return [night for night in nights if not all(night in partitions for partitions in done)]
 
 
-def backfill_command(nights: Sequence[str], location: Sequence[str]) -> str:
+def backfill_command(nights: Sequence[str], location: Sequence[str], dagster: str = "dagster") -> str:
     """The dagster CLI command that backfills the nightly job for `nights` (the daemon runs it).
 
-    `location`: the flags naming the code location as the daemon loads it, e.g. `-w workspace.yaml`.
+    `location`: the flags naming the code location as the daemon loads it, e.g. `-w workspace.yaml`;
+    `dagster`: the CLI to call, e.g. the one installed beside this `overnight` (its venv may not be on PATH).
     """
-    command = ["dagster", "job", "backfill", *location, "-j", NIGHTLY_JOB, "--partitions", ",".join(nights)]
+    command = [dagster, "job", "backfill", *location, "-j", NIGHTLY_JOB, "--partitions", ",".join(nights)]
     return shlex.join([*command, "--noprompt"])
 
 

@@ -119,18 +119,25 @@ def test_gaps_lists_the_missing_nights_and_its_backfill_command_is_accepted(gaps
             materialize_runless(instance, keys, night)
         materialize_runless(instance, sorted(keys)[:-1], nights[3])  # one asset short: still a gap
 
-    gaps = overnight_gaps(env)
+    # a fresh shell: the venv's bin is not on PATH, so the printed command names the venv's dagster by its path
+    path_without_venv = os.pathsep.join(
+        entry for entry in os.environ["PATH"].split(os.pathsep) if entry != os.path.dirname(sys.executable)
+    )
+    gaps = overnight_gaps({**env, "PATH": path_without_venv})
     missing = [nights[1], nights[3], nights[4]]
     assert gaps.returncode == 3, gaps.stderr
     assert f"3 of 6 nights ({nights[0]} to {nights[5]}) not materialized:" in gaps.stdout
     assert "".join(f"  {night}\n" for night in missing) in gaps.stdout
     environment, command = printed_command(gaps.stdout)
     assert environment == {"DAGSTER_HOME": env["DAGSTER_HOME"], "OVERNIGHT_CONFIG": str(config)}
-    assert command[:3] == ["dagster", "job", "backfill"] and ",".join(missing) in command
-
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")  # the venv's, as the user's PATH has it
+    assert os.path.basename(command[0]) == "dagster" and command[1:3] == ["job", "backfill"]
+    assert ",".join(missing) in command
     submitted = subprocess.run(
-        [dagster, *command[1:]], env={**os.environ, **environment}, capture_output=True, text=True, timeout=180
+        command,
+        env={**os.environ, **environment, "PATH": path_without_venv},
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert submitted.returncode == 0, submitted.stdout[-2000:] + submitted.stderr[-2000:]
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
