@@ -31,8 +31,8 @@ lint: install  ## the house rules: ruff's lint and format
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install lint  ## the house rules, then the whole suite (no tests collected is a failure)
-	$(BIN)/pytest; status=$$?; \
+test: install lint  ## the house rules, then the whole suite on 2 workers, a module per worker (no tests collected is a failure)
+	$(BIN)/pytest -n 2 --dist loadfile; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: a suite that runs nothing proves nothing" >&2; exit 1; fi; \
 	exit $$status
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from overnight_assets.cli import DEMO_FIRST_NIGHT_ENV
 from overnight_assets_tests.testkit import SAMPLES
 from overnight_assets_tests.testkit.config import write_config
 from overnight_assets_tests.testkit.fake_ollama import FakeOllama
@@ -17,6 +18,13 @@ from overnight_assets_tests.testkit.instances import dagster_dev, sqlite_instanc
 from overnight_assets_tests.testkit.loopback import free_port, serving
 from overnight_assets_tests.testkit.nights import NEW_SUDO_USER, NIGHT, append_to_auth_log
 from overnight_assets_tests.testkit.reading_runs import INTERESTS
+
+
+@pytest.fixture(autouse=True)
+def no_demo_first_night(monkeypatch):
+    """`overnight demo` run in-process sets OVERNIGHT_DEMO_FIRST_NIGHT in os.environ for the runs it
+    launches: each test starts without it, whichever test of its worker ran the demo before."""
+    monkeypatch.delenv(DEMO_FIRST_NIGHT_ENV, raising=False)
 
 
 @pytest.fixture
