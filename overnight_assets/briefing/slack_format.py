@@ -123,9 +123,10 @@ def _mrkdwn_lines(line: Line, indent: str, depth: int = 0) -> list[str]:
     if line.kind == "item":
         marker = f"{line.number}. " if line.number is not None else ("• " if depth == 0 else "◦ ")
     tag = f"*{plain(line.severity.upper())}* " if line.severity else ""
-    text = indent + marker + tag + "".join(_mrkdwn_span(span) for span in line.spans)
+    ref = f"`{line.ref}` " if line.ref else ""
+    text = indent + marker + ref + tag + "".join(_mrkdwn_span(span) for span in line.spans)
     if len(text) > SECTION_TEXT_LIMIT:  # too long for any block: its words alone, split at spaces later
-        text = indent + marker + plain(line.plain)
+        text = indent + marker + ref + plain(line.plain)
     return [
         text.rstrip(),
         *(text for detail in line.details for text in _mrkdwn_lines(detail, indent + INDENT, depth + 1)),

@@ -118,7 +118,9 @@ def remember(
     """Insert memories (dicts: kind, source, title, and optional url, body, content_hash, weight).
     A row whose content_hash is known is left as it was, but for its body when `refresh_body` (a
     later, fuller account of the same thing). Every row's id comes back, new or known."""
-    unique = {content_hash_of(row): row for row in reversed(rows)}  # the first of repeated rows wins
+    unique: dict[str, dict] = {}
+    for row in rows:  # in order, the first of repeated rows winning: ids follow the rows' order
+        unique.setdefault(content_hash_of(row), row)
     if not unique:
         return Remembered({}, 0)
     provenance = provenance or Provenance(asset="")
@@ -160,9 +162,13 @@ def _ids_by_hash(db: duckdb.DuckDBPyConnection, hashes: list[str]) -> dict[str, 
 
 def anchors(cortex: Cortex, kind: str, names: list[str], provenance: Provenance | None = None) -> dict[str, int]:
     """The memories standing for these names (topics, sources, repositories), made when new: name -> id."""
-    rows = [{"kind": kind, "source": kind, "title": name, "content_hash": memory_hash(kind, name)} for name in names]
-    ids = remember(cortex, rows, provenance).ids
+    ids = remember(cortex, [anchor_row(kind, name) for name in names], provenance).ids
     return {name: ids[memory_hash(kind, name)] for name in names}
+
+
+def anchor_row(kind: str, name: str) -> dict:
+    """The memory row of an anchor (a topic, a source, a repository), to remember beside the items on it."""
+    return {"kind": kind, "source": kind, "title": name, "content_hash": memory_hash(kind, name)}
 
 
 def link(cortex: Cortex, edges: list[Edge]) -> int:
