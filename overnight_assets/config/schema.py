@@ -215,6 +215,19 @@ class MemoryConfig(_Strict):
     retention_days: Int = Field(90, ge=1)
     prune_below: Float = Field(0.1, ge=0)
     lock_wait_s: Float = Field(900, gt=0)  # how long a write waits for another process's lock on Cortex
+    # the cerebellum (memory/cerebellum.py): Slack reactions (emoji names, as Slack spells them) that mean
+    # good or bad for the items of the message they are on, how many nights of messages it reads them
+    # on, and how much an untouched weight keeps each night
+    good_reactions: list[str] = ["+1", "white_check_mark", "star"]
+    bad_reactions: list[str] = ["-1", "x"]
+    reaction_nights: Int = Field(3, ge=1)
+    decay_per_night: Float = Field(0.98, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _reactions_mean_one_thing(self) -> MemoryConfig:
+        if both := sorted(set(self.good_reactions) & set(self.bad_reactions)):
+            raise ValueError(f"expected each reaction in good_reactions or bad_reactions, not both: {', '.join(both)}")
+        return self
 
 
 class RetentionConfig(_Strict):

@@ -206,6 +206,11 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (partition_key, ref)
     );
     """,
+    # which page of the night's Slack message prints each ITEM ref (0: the message, n: its n-th thread
+    # reply): the delivery turns it into briefing_items.message_ts once that page's ts is known
+    "0010_graph_briefing_item_pages": """
+    ALTER TABLE briefing_items ADD COLUMN IF NOT EXISTS page INTEGER;
+    """,
 }
 
 _migrated: set[str] = set()

@@ -248,6 +248,23 @@ def change_weight_in(
     return old
 
 
+def weight_of(db: duckdb.DuckDBPyConnection, target_kind: TargetKind, target: str) -> float:
+    """A target's weight now (a source or interest not set yet weighs 1.0)."""
+    if target_kind == "edge":
+        row = db.execute(
+            "SELECT weight FROM edges WHERE src = ? AND dst = ? AND kind = ?", [*parse_edge_target(target)]
+        )
+    elif target_kind == "memory":
+        row = db.execute("SELECT weight FROM memories WHERE id = ?", [int(target)])
+    else:
+        table, key = _KEYED[target_kind]
+        row = db.execute(f"SELECT weight FROM {table} WHERE {key} = ?", [target])
+    found = row.fetchone()
+    if found is None and target_kind in ("edge", "memory"):
+        raise LookupError(f"no {target_kind} {target}")
+    return found[0] if found else 1.0
+
+
 def _set_weight(db: duckdb.DuckDBPyConnection, target_kind: TargetKind, target: str, weight: float) -> float | None:
     if target_kind == "edge":
         src, dst, kind = parse_edge_target(target)
