@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_cortex_commands(commands)
     _add_doctor_command(commands)
+    _add_feedback_command(commands)
     return parser
 
 
@@ -90,6 +91,20 @@ def _add_doctor_command(commands) -> None:
         help="when the morning message is due (default: alerts.briefing_by, else 08:00)",
     )
     doctor.set_defaults(handler=_doctor)
+
+
+def _add_feedback_command(commands) -> None:
+    feedback = commands.add_parser(
+        "feedback",
+        help="say what an item of a briefing was worth (ITEM as printed: R3, P2, C1); the cerebellum learns from it",
+    )
+    feedback.add_argument("item", metavar="ITEM", help="the ref printed before the item in the briefing, e.g. R3")
+    feedback.add_argument("verdict", choices=["good", "bad"])
+    feedback.add_argument(
+        "--date", type=_date, help="the briefing's night (default: the latest delivered one printing ITEM)"
+    )
+    feedback.add_argument("--config", help="overnight.yaml")
+    feedback.set_defaults(handler=_feedback)
 
 
 def _add_cortex_commands(commands) -> None:
@@ -345,6 +360,20 @@ def _on_cortex(args, action):
         raise UserError(str(error)) from None
     except duckdb.Error as error:
         raise UserError(f"cortex: {str(error).splitlines()[0]}") from None
+
+
+def _feedback(args) -> int:
+    from overnight_assets.memory.feedback import FeedbackError, give_feedback
+
+    config = load_config(args.config)
+    try:
+        given = _on_cortex(args, lambda cortex: give_feedback(cortex, args.item, args.verdict, args.date))
+    except FeedbackError as error:
+        raise UserError(str(error)) from None
+    said = "recorded" if given.recorded else "already recorded"
+    print(f"{given.ref} of {given.partition_key} ({given.title}): {given.verdict}, {said}.")
+    print(f"The cerebellum applies it on its next run (weights in {config.paths.cortex}, table weight_log).")
+    return 0
 
 
 def _doctor(args) -> int:
