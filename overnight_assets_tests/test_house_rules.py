@@ -131,7 +131,7 @@ def dagster_imports(paths: list[Path]) -> list[str]:
 def test_the_domains_are_discovered():
     assert {"triage", "reading", "code_review", "briefing", "operations"} <= set(DOMAINS)
     assert {"gate.py", "docker.py", "auth_log.py"} <= {path.name for path in logic_modules("triage")}
-    assert {"fetch.py", "parse.py", "sections.py"} <= {path.name for path in logic_modules("reading")}
+    assert {"parse.py", "store.py", "sections.py"} <= {path.name for path in logic_modules("reading")}
     assert "run_workers.py" in {path.name for path in logic_modules("operations")}
     missing = [name for name in NAMED_WRAPPERS if not (PACKAGE / name).exists()]
     assert missing == [], f"named Dagster wrappers that no longer exist: {missing}"

@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from overnight_assets.reading.fetch import Validators, is_file
 from overnight_assets.reading.items import TITLE_KEY_DROPS, Item
 from overnight_assets.resources.cortex import memory_hash
+from overnight_assets.resources.http import Validators, is_file
 
 if TYPE_CHECKING:
     from overnight_assets.partitions import Night
