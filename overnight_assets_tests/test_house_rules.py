@@ -47,6 +47,8 @@ LOGIC_CALLS = {
     "reading": "from zoneinfo import ZoneInfo\nfrom overnight_assets.reading import parse\n"
     "parse.parse_feed('x', b'<rss version=\"2.0\"><channel><item><title>t</title>"
     "<link>http://e.example/</link></item></channel></rss>', '', ZoneInfo('UTC'))",
+    "weekly": "from overnight_assets.weekly import habits, watch, weeks\n"
+    'watch.parse_pypi(b\'{"info": {}, "releases": {"1.0": []}}\'); habits.step(3); weeks.Week.of_key(\'2026-11-18\')',
     "triage": "from overnight_assets.triage import gate\nfindings, outcomes = gate.run_collectors({'quiet': list})\n"
     "gate.gate(findings, outcomes)",
 }

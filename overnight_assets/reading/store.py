@@ -135,6 +135,12 @@ def source_weights(cortex: Cortex) -> dict[str, float]:
         return dict(db.execute("SELECT source, weight FROM source_weights").fetchall())
 
 
+def interest_weights(cortex: Cortex) -> dict[str, float]:
+    """Weights the weekly review (basal_ganglia) has set per interest topic; absent ones use the config's."""
+    with cortex.connect(read_only=True) as db:
+        return dict(db.execute("SELECT topic, weight FROM interest_weights").fetchall())
+
+
 def remember_kept(cortex: Cortex, kind: str, rows: list[dict], partition_key: str) -> int:
     """Write what the asset kept as memories, so later assets and nights know it."""
     return cortex.remember(
