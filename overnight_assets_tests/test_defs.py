@@ -12,27 +12,11 @@ from overnight_assets.definitions import build_defs, defs
 from overnight_assets_tests.testkit import REPO
 
 
+JOBS = {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review", "maintenance", "weekly"}
+
+
 def test_every_job_resolves():
-    for job in defs.resolve_all_job_defs():
-        assert job.name in {
-            "nightly",
-            "deliver_outbox",
-            "briefing_after_failure",
-            "reading",
-            "code_review",
-            "maintenance",
-            "weekly",
-            "__ASSET_JOB",
-        }
-    assert {
-        "nightly",
-        "deliver_outbox",
-        "briefing_after_failure",
-        "reading",
-        "code_review",
-        "maintenance",
-        "weekly",
-    } <= {job.name for job in defs.resolve_all_job_defs()}
+    assert {job.name for job in defs.resolve_all_job_defs()} == JOBS | {"__ASSET_JOB"}
 
 
 def test_asset_graph_lineage_and_pool():
