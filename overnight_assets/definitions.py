@@ -23,6 +23,7 @@ from overnight_assets.reading.assets import build_reading_defs
 from overnight_assets.resources.dagster_resources import build_resources
 from overnight_assets.section import SECTION_TAG
 from overnight_assets.triage.assets import build_triage_defs
+from overnight_assets.weekly.assets import build_weekly_defs
 
 NIGHTLY = dg.AssetSelection.groups("nightly")
 
@@ -80,6 +81,7 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
         *workers,
         build_briefing_defs(daily, section_keys(*workers), config.paths, config.ui.base_url, config.alerts.briefing_by),
         build_maintenance_defs(config.retention, config.schedules.maintenance, config.timezone),
+        build_weekly_defs(config),
         dg.Definitions(
             jobs=[nightly_job, delivery_job, briefing_job],
             schedules=[nightly_schedule],

@@ -229,11 +229,28 @@ class WatchItem(_Strict):
     name: str
     pypi: str | None = None
     npm: str | None = None
-    github: str | None = None
+    github: str | None = None  # owner/repo
+    version: str | None = None  # the version in use; null: the installed distribution's (importlib.metadata)
+
+    @field_validator("github")
+    @classmethod
+    def _owner_slash_repo(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", value):
+            raise ValueError(f"expected owner/repo such as 'ollama/ollama', got {value!r}")
+        return value
 
 
 class WeeklyConfig(_Strict):
     watch: list[WatchItem] = []
+    pypi_url: http_url("https://pypi.org") = "https://pypi.org"  # <pypi_url>/pypi/<name>/json
+    npm_url: http_url("https://registry.npmjs.org") = "https://registry.npmjs.org"  # <npm_url>/<name>
+    github_url: http_url("https://github.com") = "https://github.com"  # <github_url>/<owner>/<repo>/releases.atom
+    fetch: FetchConfig = FetchConfig(timeout_s=20, user_agent="overnight_assets/0.1 (self-hosted ecosystem watch)")
+
+    @field_validator("watch")
+    @classmethod
+    def _distinct_names(cls, watch: list[WatchItem]) -> list[WatchItem]:
+        return _distinct(watch, "watched project", ("name",))  # outcomes are per name
 
 
 class OvernightConfig(_Strict):

@@ -206,6 +206,21 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (partition_key, ref)
     );
     """,
+    # the Sunday chain (weekly/): each weekly asset's section for the week, kept until a morning
+    # briefing takes it (the briefing reads this table: the domains meet in Cortex); `week_end` is the
+    # week's Sunday, `briefed_in` the night whose briefing carried it (a rerun of that night carries it again)
+    "0010_weekly_sections": """
+    CREATE TABLE IF NOT EXISTS weekly_sections (
+        week VARCHAR NOT NULL,
+        asset VARCHAR NOT NULL,
+        week_end VARCHAR NOT NULL,
+        section VARCHAR NOT NULL,
+        report_path VARCHAR,
+        briefed_in VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (week, asset)
+    );
+    """,
 }
 
 _migrated: set[str] = set()
