@@ -11,7 +11,6 @@ from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs, defs
 from overnight_assets_tests.testkit import REPO
 
-
 JOBS = {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review", "maintenance", "weekly"}
 
 
