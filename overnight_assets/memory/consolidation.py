@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from overnight_assets.memory.similarity import (
@@ -32,7 +33,6 @@ from overnight_assets.memory.similarity import (
     TfIdf,
     content_words,
     cosine,
-    identifiers,
     same_thing,
 )
 
@@ -45,8 +45,7 @@ COMPRESSED_CHARS = 280  # the first sentences a compressed memory keeps
 FIGURES_KEPT = 8  # numbers and identifiers of the rest it lists
 BLOCK_TOKENS = 2  # a memory meets the others sharing one of its rarest words
 BLOCK_MAX_DF = 200  # a word more memories share than this blocks nothing
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_FIGURE = re.compile(r"[^\s,;:()]*\d[^\s,;:()]*")
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,7 @@ class _Row:
     weight: float
     valid_from: datetime
 
-    @property
+    @cached_property
     def record(self) -> Record:
         return Record(self.title, self.canonical_url, self.url)
 
@@ -172,20 +171,17 @@ def _merge(db: duckdb.DuckDBPyConnection, settings: Settings, as_of: datetime) -
 
 
 def _merge_candidates(db, settings: Settings, as_of: datetime) -> list[_Row]:
-    """Live memories that may have a twin: sharing a canonical URL or a title key with another of their
-    kind (in all of memory), or new within the merge window (compared by similarity)."""
+    """The live memories new within the merge window, and the older live ones of their kind sharing a
+    canonical URL or a lowercased title with one of them. Older pairs met when they were new."""
     since = as_of - timedelta(days=settings.merge_window_days)
     found = db.execute(
-        """WITH live AS (
-               SELECT id, kind, title, canonical_url, url, weight, valid_from,
-                      trim(regexp_replace(lower(title), '[^a-z0-9]+', ' ', 'g')) AS title_key
-               FROM memories WHERE valid_to IS NULL),
+        """WITH live AS (SELECT id, kind, title, canonical_url, url, weight, valid_from FROM memories
+                         WHERE valid_to IS NULL),
+           recent AS (SELECT * FROM live WHERE valid_from >= ?),
            twins AS (
-               SELECT id FROM live WHERE canonical_url IS NOT NULL
-                 QUALIFY count(*) OVER (PARTITION BY kind, canonical_url) > 1
-               UNION SELECT id FROM live WHERE title_key <> ''
-                 QUALIFY count(*) OVER (PARTITION BY kind, title_key) > 1
-               UNION SELECT id FROM live WHERE valid_from >= ?)
+               SELECT id FROM recent
+               UNION SELECT l.id FROM live l SEMI JOIN recent r ON l.kind = r.kind AND l.canonical_url = r.canonical_url
+               UNION SELECT l.id FROM live l SEMI JOIN recent r ON l.kind = r.kind AND lower(l.title) = lower(r.title))
            SELECT id, kind, title, canonical_url, url, weight, valid_from FROM live SEMI JOIN twins USING (id)
            ORDER BY id""",
         [since],
@@ -218,14 +214,14 @@ def _absorptions(rows: list[_Row], threshold: float) -> dict[int, int]:
 def _proposed_pairs(rows: list[_Row]):
     """Pairs of the same kind sharing a canonical URL, a title key, or one of their rarest words."""
     blocks: dict[tuple, list[_Row]] = defaultdict(list)
-    words = {row.id: set(content_words(row.title)) | identifiers(row.title) for row in rows}
+    words = {row.id: set(content_words(row.title)) | row.record.guard_key for row in rows}
     frequency: dict[tuple[str, str], int] = defaultdict(int)
     for row in rows:
         for word in words[row.id]:
             frequency[row.kind, word] += 1
         if row.canonical_url:
             blocks[row.kind, "url", row.canonical_url].append(row)
-        blocks[row.kind, "title", re.sub(r"[^a-z0-9]+", " ", row.title.lower()).strip()].append(row)
+        blocks[row.kind, "title", row.record.title_key].append(row)
     for row in rows:
         rare = sorted((frequency[row.kind, w], w) for w in words[row.id] if frequency[row.kind, w] <= BLOCK_MAX_DF)
         for _, word in rare[:BLOCK_TOKENS]:
@@ -322,18 +318,22 @@ def _move_edges(db) -> None:
 
 
 def compressed_body(body: str) -> str:
-    """The first sentences within COMPRESSED_CHARS, and the figures (numbers, identifiers) of the rest."""
+    """The first sentences within COMPRESSED_CHARS (or its first COMPRESSED_CHARS, when one sentence is
+    longer), and the figures (words with a digit: numbers, versions, identifiers) of the rest."""
     text = " ".join(body.split())
-    sentences = _SENTENCE_END.split(text)
-    kept: list[str] = []
-    for sentence in sentences:
-        if kept and len(" ".join([*kept, sentence])) > COMPRESSED_CHARS:
-            break
-        kept.append(sentence)
-    head = " ".join(kept)[:COMPRESSED_CHARS]
-    rest = text[len(head) :]
-    figures = list(dict.fromkeys(f.strip(".") for f in _FIGURE.findall(rest) if f.strip(".") not in head))
-    return head + (f" Figures: {', '.join(figures[:FIGURES_KEPT])}." if figures else "")
+    if len(text) <= COMPRESSED_CHARS:
+        return text
+    cut = text[: COMPRESSED_CHARS + 1]
+    ends = [match.end() for match in _SENTENCE_END.finditer(cut)]
+    head = text[: ends[-1]].rstrip() if ends else text[:COMPRESSED_CHARS]
+    figures: list[str] = []
+    for word in dict.fromkeys(text[len(head) :].split()):  # each word once, in order
+        word = word.strip(".,;:()[]\"'")
+        if any(c.isdigit() for c in word) and word not in head and word not in figures:
+            figures.append(word)
+            if len(figures) == FIGURES_KEPT:
+                break
+    return head + (f" Figures: {', '.join(figures)}." if figures else "")
 
 
 def _compress(db, settings: Settings, as_of: datetime, run_id: str | None) -> int:

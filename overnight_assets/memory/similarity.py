@@ -19,6 +19,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 MERGE_THRESHOLD = 0.6  # the default of memory.merge_threshold: calibrated on the labelled pairs
 NGRAM = 3
@@ -104,6 +105,8 @@ _URL_IDENTIFIERS = (
 
 def fold(text: str) -> str:
     """Lowercased, accents and compatibility forms folded (NFKD, marks dropped)."""
+    if text.isascii():  # nearly every title: nothing to fold
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text or "")
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
@@ -138,13 +141,17 @@ class Record:
     canonical_url: str | None = None
     url: str | None = None
 
-    @property
+    @cached_property
     def guard_key(self) -> frozenset[str]:
         return identifiers(self.title)
 
-    @property
+    @cached_property
     def url_key(self) -> frozenset[str]:
         return url_identifiers(self.canonical_url or self.url)
+
+    @cached_property
+    def title_key(self) -> str:
+        return normalized_title(self.title)
 
 
 def identifiers_agree(a: Record, b: Record) -> bool:
@@ -174,10 +181,10 @@ class TfIdf:
     gram most titles share says little, a rare one much. Unseen grams get the highest idf."""
 
     def __init__(self, titles: Iterable[str]):
-        counts = [ngrams(title) for title in titles]
-        self.documents = len(counts)
+        self._grams = {title: ngrams(title) for title in titles}
+        self.documents = len(self._grams)
         frequency: Counter = Counter()
-        for grams in counts:
+        for grams in self._grams.values():
             frequency.update(grams.keys())
         self._idf = {gram: self._smoothed(df) for gram, df in frequency.items()}
         self._unseen = self._smoothed(0)
@@ -186,7 +193,8 @@ class TfIdf:
         return math.log((1 + self.documents) / (1 + df)) + 1.0
 
     def vector(self, title: str) -> dict[str, float]:
-        weighted = {gram: (1 + math.log(tf)) * self._idf.get(gram, self._unseen) for gram, tf in ngrams(title).items()}
+        grams = self._grams.get(title) or ngrams(title)
+        weighted = {gram: (1 + math.log(tf)) * self._idf.get(gram, self._unseen) for gram, tf in grams.items()}
         norm = math.sqrt(sum(value * value for value in weighted.values())) or 1.0
         return {gram: value / norm for gram, value in weighted.items()}
 
@@ -236,8 +244,7 @@ def same_thing(a: Record, b: Record, score: float | None, threshold: float = MER
         return False
     if a.canonical_url and a.canonical_url == b.canonical_url:
         return True
-    title_a, title_b = normalized_title(a.title), normalized_title(b.title)
-    if title_a and title_a == title_b:
+    if a.title_key and a.title_key == b.title_key:
         return True
     return score is not None and score >= threshold and not substituted(a.title, b.title)
 

@@ -93,6 +93,5 @@ def checksum(cortex: Cortex) -> dict[str, tuple]:
     with cortex.connect(read_only=True) as db:
         tables = [row[0] for row in db.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
         return {
-            table: db.execute(f'SELECT count(*), sum(hash(t::VARCHAR)) FROM "{table}" t').fetchone()
-            for table in tables
+            table: db.execute(f'SELECT count(*), sum(hash(t::VARCHAR)) FROM "{table}" t').fetchone() for table in tables
         }
