@@ -12,7 +12,8 @@ Live means `valid_to IS NULL`. Nothing live is deleted in a night; it is ended, 
   sentences and the figures of the rest; `merged_from` names the original, which keeps its full body.
 - forgotten: only what ended more than `memory.forget_after_days` ago is deleted (with its edges), and
   never a row a briefing item within retention or a pending delivery names.
-Every timestamp written is the night's `as_of`, so a rerun of the same night changes nothing more.
+A memory's age is from `valid_from` (its `created_at` where a writer left it empty). Every timestamp
+written is the night's `as_of`, so a rerun of the same night changes nothing more.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def _prune(db: duckdb.DuckDBPyConnection, settings: Settings, as_of: datetime) -
     cutoff = as_of - timedelta(days=settings.retention_days)
     db.execute(
         """CREATE OR REPLACE TEMP TABLE prune_candidates AS
-           SELECT id FROM memories WHERE valid_to IS NULL AND weight < ? AND valid_from < ?""",
+           SELECT id FROM memories WHERE valid_to IS NULL AND weight < ? AND coalesce(valid_from, created_at) < ?""",
         [settings.prune_below, cutoff],
     )
     held_sql, held_params = _held_by_briefings(settings, as_of)
@@ -175,7 +176,8 @@ def _merge_candidates(db, settings: Settings, as_of: datetime) -> list[_Row]:
     canonical URL or a lowercased title with one of them. Older pairs met when they were new."""
     since = as_of - timedelta(days=settings.merge_window_days)
     found = db.execute(
-        """WITH live AS (SELECT id, kind, title, canonical_url, url, weight, valid_from FROM memories
+        """WITH live AS (SELECT id, kind, title, canonical_url, url, weight,
+                                coalesce(valid_from, created_at) AS valid_from FROM memories
                          WHERE valid_to IS NULL),
            recent AS (SELECT * FROM live WHERE valid_from >= ?),
            twins AS (
@@ -338,7 +340,8 @@ def compressed_body(body: str) -> str:
 
 def _compress(db, settings: Settings, as_of: datetime, run_id: str | None) -> int:
     old = db.execute(
-        """SELECT id, body FROM memories WHERE valid_to IS NULL AND valid_from < ? AND length(body) > ?
+        """SELECT id, body FROM memories WHERE valid_to IS NULL AND coalesce(valid_from, created_at) < ?
+           AND length(body) > ?
            ORDER BY id""",
         [as_of - timedelta(days=settings.compress_after_days), settings.compress_above_chars],
     ).fetchall()

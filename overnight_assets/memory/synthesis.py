@@ -53,8 +53,9 @@ def week_top_memories(cortex: Cortex, week_end: datetime, limit: int = TOP_MEMOR
     with cortex.connect(read_only=True) as db:
         rows = db.execute(
             """SELECT id, kind, source, title, coalesce(body, ''), weight FROM memories
-               WHERE valid_to IS NULL AND kind <> 'synthesis' AND valid_from >= ? AND valid_from < ?
-               ORDER BY weight DESC, valid_from DESC, id LIMIT ?""",
+               WHERE valid_to IS NULL AND kind <> 'synthesis' AND coalesce(valid_from, created_at) >= ?
+               AND coalesce(valid_from, created_at) < ? ORDER BY weight DESC, coalesce(valid_from, created_at) DESC, id
+               LIMIT ?""",
             [week_end - timedelta(days=7), week_end, limit],
         ).fetchall()
     return [TopMemory(*row) for row in rows]
