@@ -27,10 +27,10 @@ FIRST = datetime(2026, 1, 2, 3, tzinfo=UTC)
 ARTICLES, PAPERS, REVIEWS = 8, 5, 4  # the demo's digest_size, arxiv keep, and a few commits a night
 PER_NIGHT = ARTICLES + PAPERS + REVIEWS
 SETTINGS = Settings()
-# live: a night's memories stay until their weight decays under the floor and they are past retention,
-# plus the weeks' syntheses; rows: ended ones stay forget_after_days more
+# live: a night's memories stay until their weight decays under the floor and they are past retention
+# (a week's slack); rows: ended ones stay forget_after_days more, and a compressed one is two rows
 LIVE_BOUND = PER_NIGHT * (SETTINGS.retention_days + 7)
-ROWS_BOUND = PER_NIGHT * (SETTINGS.retention_days + 7 + SETTINGS.forget_after_days + 7)
+ROWS_BOUND = 2 * PER_NIGHT * (SETTINGS.retention_days + 7 + SETTINGS.forget_after_days + 7)
 FILE_BOUND_MB = 32
 WORDS = [
     "ollama",
