@@ -14,6 +14,7 @@ from overnight_assets.briefing.sensors import (
 from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.gpu import build_operations_defs
+from overnight_assets.memory.assets import build_consolidation_defs
 from overnight_assets.operations.assets import build_maintenance_defs
 from overnight_assets.operations.executor import pool_care_in_process_executor
 from overnight_assets.operations.gaps import late_tick_reason
@@ -82,6 +83,7 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
         build_briefing_defs(daily, section_keys(*workers), config.paths, config.ui.base_url, config.alerts.briefing_by),
         build_maintenance_defs(config.retention, config.schedules.maintenance, config.timezone),
         build_weekly_defs(config),
+        build_consolidation_defs(config.memory, daily),
         dg.Definitions(
             jobs=[nightly_job, delivery_job, briefing_job],
             schedules=[nightly_schedule],

@@ -43,6 +43,8 @@ LOGIC_CALLS = {
     "slack_format.plain_text('2026-11-20', Status.RED, 'A failed night.', [stand_in])",
     "code_review": "from overnight_assets.code_review import diffs, code_reviews\n"
     "code_reviews.reviews_section([], [], 'not needed'); diffs.parse_log(b'')",
+    "memory": "from overnight_assets.memory import similarity\n"
+    "similarity.decide_pairs([(similarity.Record('SR-2023-052'), similarity.Record('SR-2023-053'))])",
     "operations": "from overnight_assets.operations import run_workers\nrun_workers.waiting_message('gpu', [])",
     "reading": "from zoneinfo import ZoneInfo\nfrom overnight_assets.reading import parse\n"
     "parse.parse_feed('x', b'<rss version=\"2.0\"><channel><item><title>t</title>"

@@ -215,6 +215,12 @@ class MemoryConfig(_Strict):
     retention_days: Int = Field(90, ge=1)
     prune_below: Float = Field(0.1, ge=0)
     lock_wait_s: Float = Field(900, gt=0)  # how long a write waits for another process's lock on Cortex
+    # consolidation (memory/consolidation.py)
+    merge_threshold: Float = Field(0.6, gt=0, le=1)  # title similarity from which two memories are one
+    merge_window_days: Int = Field(14, ge=1)  # a new memory is compared by similarity with this many days of memory
+    compress_after_days: Int = Field(30, ge=1)  # a longer body this old is compressed to its first sentences
+    compress_above_chars: Int = Field(1200, ge=600)
+    forget_after_days: Int = Field(180, ge=1)  # a memory ended (pruned, merged, compressed) this long ago is deleted
 
 
 class RetentionConfig(_Strict):

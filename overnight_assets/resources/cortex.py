@@ -221,6 +221,23 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (week, asset)
     );
     """,
+    # consolidation (memory/consolidation.py): the edges a merge or compression moved to the survivor, as
+    # they were, so `undo_merge` can put them back; `added` says the moved copy was new (not already there)
+    "0010_consolidation_moved_edges": """
+    CREATE TABLE IF NOT EXISTS moved_edges (
+        survivor BIGINT NOT NULL,
+        absorbed BIGINT NOT NULL,
+        src BIGINT NOT NULL,
+        dst BIGINT NOT NULL,
+        kind VARCHAR NOT NULL,
+        weight DOUBLE NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        reinforced_at TIMESTAMPTZ,
+        new_src BIGINT NOT NULL,
+        new_dst BIGINT NOT NULL,
+        added BOOLEAN NOT NULL
+    );
+    """,
 }
 
 _migrated: set[str] = set()
