@@ -20,6 +20,7 @@ BENCHMARKS = {
     "import_location": ["--profile"],
     "triage_clean_host": [],
     "nightly_executor": [],
+    "celery_overhead": [],
     "code_review_prepare": [],
     "reading_fetch": [],
     "reading_llm_budget": [],
