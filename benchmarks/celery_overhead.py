@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,18 +34,6 @@ def in_process_nightly() -> dg.JobDefinition:
     return dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
 
 
-def run_once(job_fn, partition: str) -> tuple[float, str]:
-    with dg.DagsterInstance.get() as instance:
-        started = time.perf_counter()
-        with dg.execute_job(
-            dg.reconstructable(job_fn), instance=instance, tags={"dagster/partition": partition}
-        ) as result:
-            seconds = time.perf_counter() - started
-            if not result.success:
-                raise SystemExit(f"{job_fn.__name__} failed for {partition}")
-            return seconds, result.run_id
-
-
 def workers_used(run_id: str) -> set[str | None]:
     from overnight_assets_tests.testkit.celery_workers import step_runs
 
@@ -57,6 +44,7 @@ def workers_used(run_id: str) -> set[str | None]:
 def main() -> None:
     from _loopback import loopback
     from _report import figure, report
+    from nightly_executor import run_once
 
     from overnight_assets_tests.testkit.celery_workers import (
         Queues,
