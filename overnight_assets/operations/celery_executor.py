@@ -37,6 +37,7 @@ from overnight_assets.operations.executor import (
     caring_for_pools,
     pool_care_in_process_executor,
 )
+from overnight_assets.resources.dagster_resources import CORTEX_MACHINE_TAG, this_machine
 
 QUEUE_TAG = "dagster-celery/queue"  # dagster_celery.tags.DAGSTER_CELERY_QUEUE_TAG
 GPU_POOL = "gpu"
@@ -85,6 +86,8 @@ def build_celery_executor(config: ExecutionConfig) -> dg.ExecutorDefinition:
     class PoolCareCeleryExecutor(CeleryExecutor):
         def execute(self, plan_context, execution_plan):
             plan = routed_plan(execution_plan, {GPU_POOL: config.gpu_queue}, config.default_queue)
+            if machine := this_machine():  # Cortex is this machine's: a step elsewhere refuses it
+                plan_context.instance.add_run_tags(plan_context.dagster_run.run_id, {CORTEX_MACHINE_TAG: machine})
             with caring_for_pools(plan_context.instance, plan_context.dagster_run):
                 yield from patient_loop(plan_context, plan, step_execution_fn=_submit_task)
 

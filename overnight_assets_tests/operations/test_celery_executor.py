@@ -18,6 +18,7 @@ from dagster._core.execution.api import create_execution_plan
 from overnight_assets.config import ExecutionConfig, load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.operations.celery_executor import GPU_POOL, QUEUE_TAG, broker_urls, routed_plan
+from overnight_assets.resources.dagster_resources import CORTEX_MACHINE_TAG, this_machine
 from overnight_assets_tests.testkit import REPO, SAMPLES, require_or_skip
 from overnight_assets_tests.testkit.celery_workers import (
     Queues,
@@ -78,7 +79,9 @@ def gpu_steps(config) -> set[str]:
 def test_gpu_steps_ran_on_the_gpu_worker_and_the_others_on_the_default_one(celery_night):
     config, instance, run_id, nodes, _ = celery_night
     runs = step_runs(instance, run_id)
-    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+    run = instance.get_run_by_id(run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.tags[CORTEX_MACHINE_TAG] == this_machine()  # the workers' steps checked it: one machine here
     gpu = gpu_steps(config)
     assert {"gpu_warmup", "security_triage", "morning_briefing"} <= gpu < set(runs)
     assert {step: run.worker for step, run in runs.items() if step in gpu} == dict.fromkeys(gpu, nodes["gpu"])
