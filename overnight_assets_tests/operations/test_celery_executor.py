@@ -34,10 +34,13 @@ from overnight_assets_tests.testkit.fake_slack import FakeSlack
 from overnight_assets_tests.testkit.loopback import serving
 from overnight_assets_tests.testkit.nights import FAILED_LOGINS, NIGHT, append_to_auth_log, finished, overnight_run
 
+OTHER_NIGHT = "2026-11-18"  # run beside NIGHT; not its previous night, so NIGHT's briefing does not depend on it
+
 
 @pytest.fixture(scope="module")
 def celery_night(tmp_path_factory):
-    """One AMBER night run under the celery executor by two workers: (config, instance, run id, worker nodes)."""
+    """An AMBER night run under the celery executor by two workers, beside another night launched at the
+    same moment: (config, instance, the AMBER night's run id, worker nodes, the loopback Ollama)."""
     require_or_skip(redis_reachable(), "Redis is not reachable at 127.0.0.1:6379")
     root = tmp_path_factory.mktemp("celery")
     host = root / "host"
@@ -65,8 +68,9 @@ def celery_night(tmp_path_factory):
             }
         )
         with celery_workers(env, queues, root) as nodes:
-            code, output = finished(overnight_run(NIGHT, config_path, env))
-            assert code == 0, output
+            nights = [overnight_run(night, config_path, env) for night in (NIGHT, OTHER_NIGHT)]  # at once
+            for code, output in map(finished, nights):
+                assert code == 0, output
         (record,) = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": NIGHT}))
         yield load_config(config_path), instance, record.dagster_run.run_id, nodes, ollama
 
@@ -89,11 +93,16 @@ def test_gpu_steps_ran_on_the_gpu_worker_and_the_others_on_the_default_one(celer
     assert {step: run.worker for step, run in runs.items() if step in others} == dict.fromkeys(others, nodes["default"])
 
 
-def test_no_two_gpu_steps_overlapped(celery_night):
-    config, instance, run_id, _, ollama = celery_night
+def test_no_two_gpu_steps_overlapped_across_both_runs(celery_night):
+    config, instance, _, nodes, ollama = celery_night
     gpu = gpu_steps(config)
-    runs = [run for step, run in step_runs(instance, run_id).items() if step in gpu]
-    assert len(runs) == len(gpu) and overlapping(runs) == []
+    records = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": [NIGHT, OTHER_NIGHT]}))
+    assert len(records) == 2
+    runs = [
+        run for record in records for step, run in step_runs(instance, record.dagster_run.run_id).items() if step in gpu
+    ]
+    assert len(runs) == 2 * len(gpu) and {run.worker for run in runs} == {nodes["gpu"]}
+    assert overlapping(runs) == []
     assert instance.event_log_storage.get_concurrency_info(GPU_POOL).active_slot_count == 0  # all freed
     assert ollama.chats, "the LLM was never asked: the night was not AMBER"
 
