@@ -80,6 +80,8 @@ def celery_workers(env: dict, queues: Queues, log_dir: Path) -> Iterator[dict[st
     names = {"gpu": f"gpu-{suffix}", "default": f"default-{suffix}"}
     serving = {"gpu": queues.gpu, "default": queues.default}
     processes = []
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]):  # created once: two workers creating it race
+        pass
     try:
         for role, name in names.items():
             command = [sys.executable, "-m", "dagster_celery.cli", "worker", "start", "-A", "dagster_celery.app"]
@@ -92,14 +94,30 @@ def celery_workers(env: dict, queues: Queues, log_dir: Path) -> Iterator[dict[st
     finally:
         for process, _log in processes:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
+                os.killpg(process.pid, signal.SIGTERM)  # Celery's warm shutdown; the CLI above it ends at once
         for process, log in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+            process.wait()
+            if not _group_gone(process.pid, wait_s=20):
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                _group_gone(process.pid, wait_s=5)
             log.close()
+
+
+def _group_gone(group: int, wait_s: float) -> bool:
+    """Whether every process of the group has ended (the celery worker outlives the CLI that started it)."""
+    try:
+        poll(lambda: not _group_alive(group), timeout_s=wait_s, what=f"process group {group} to end")
+        return True
+    except AssertionError:
+        return False
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def _all_answer(env: dict, nodes, processes) -> bool:
