@@ -20,6 +20,8 @@ BENCHMARKS = {
     "import_location": ["--profile"],
     "triage_clean_host": [],
     "nightly_executor": [],
+    "celery_overhead": [],
+    "cortex_two_hosts": [],
     "code_review_prepare": [],
     "reading_fetch": [],
     "reading_llm_budget": [],

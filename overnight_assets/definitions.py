@@ -16,7 +16,7 @@ from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.gpu import build_operations_defs
 from overnight_assets.memory.assets import build_consolidation_defs
 from overnight_assets.operations.assets import build_maintenance_defs
-from overnight_assets.operations.executor import pool_care_in_process_executor
+from overnight_assets.operations.celery_executor import build_executor
 from overnight_assets.operations.gaps import late_tick_reason
 from overnight_assets.operations.sensors import build_dead_worker_sensor
 from overnight_assets.partitions import night_partition, nightly_partitions
@@ -94,7 +94,7 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
                 *build_alert_sensors(config.alerts, config.timezone, config.paths, config.ui.base_url),
             ],
             resources=build_resources(config),
-            executor=pool_care_in_process_executor,
+            executor=build_executor(config.execution),  # in-process unless execution.mode says celery
         ),
     )
 

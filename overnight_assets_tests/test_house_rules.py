@@ -34,6 +34,7 @@ DAGSTER_WRAPPERS = {"assets.py", "sensors.py", "checks.py"}  # in any domain
 NAMED_WRAPPERS = {
     # an executor is a Dagster class through and through: its plain logic lives in run_workers.py
     "operations/executor.py",
+    "operations/celery_executor.py",
 }
 # one call into each domain's logic, run after importing every logic module of every domain
 LOGIC_CALLS = {

@@ -231,6 +231,17 @@ class RetentionConfig(_Strict):
     feed_items_days: Int = Field(90, ge=1)  # feed items gone from their feed this long
 
 
+class ExecutionConfig(_Strict):
+    """Where a run's steps execute: in the run's own process (the default, one host), or on Celery workers
+    (dagster-celery), where every step of the `gpu` pool goes to a queue only the GPU host's worker serves."""
+
+    mode: Literal["in_process", "celery"] = "in_process"
+    broker_env: EnvName = "CELERY_BROKER_URL"  # the variable holding the broker URL (it may hold a password)
+    backend_env: EnvName = "CELERY_RESULT_BACKEND"  # the variable holding the result backend's URL
+    gpu_queue: str = Field("gpu", min_length=1)  # the `gpu` pool's steps
+    default_queue: str = Field("dagster", min_length=1)  # every other step (dagster-celery's own default)
+
+
 class WatchItem(_Strict):
     name: str
     pypi: str | None = None
@@ -274,6 +285,7 @@ class OvernightConfig(_Strict):
     memory: MemoryConfig = MemoryConfig()
     weekly: WeeklyConfig = WeeklyConfig()
     retention: RetentionConfig = RetentionConfig()
+    execution: ExecutionConfig = ExecutionConfig()
     source: str = Field("<defaults>", exclude=True)  # the file this was read from
 
     @field_validator("timezone")
