@@ -19,6 +19,7 @@ from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, 
 from overnight_assets.briefing.failures import compose_with_failures
 from overnight_assets.briefing.refs import record_briefing, record_ref_pages, with_refs
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, BRIEFING, failures_in_run
+from overnight_assets.briefing.weekly_sections import take_weekly_sections
 from overnight_assets.config import Paths
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource, SlackResource
 from overnight_assets.resources.json_io import OPTIONAL
@@ -54,6 +55,7 @@ def build_briefing_defs(
     ) -> dg.Output[dict]:
         failed_run = context.run.tags.get(AFTER_FAILED_RUN_TAG)  # set by briefing_after_failure
         failures = failures_in_run(context.instance, failed_run, list(sections), ui_base_url) if failed_run else []
+        sections |= take_weekly_sections(cortex.get(), context.partition_key)  # Monday's: the Sunday chain's
         arrived, composed = compose_with_failures(sections, failures, previous)
         composed, listed = with_refs(ordered(composed))  # R3, P2, C1: what `overnight feedback` names
         changes = changes_since(previous, arrived)

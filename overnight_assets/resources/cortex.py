@@ -206,6 +206,38 @@ MIGRATIONS: dict[str, str] = {
         PRIMARY KEY (partition_key, ref)
     );
     """,
+    # the Sunday chain (weekly/): each weekly asset's section for the week, kept until a morning
+    # briefing takes it (the briefing reads this table: the domains meet in Cortex); `week_end` is the
+    # week's Sunday, `briefed_in` the night whose briefing carried it (a rerun of that night carries it again)
+    "0010_weekly_sections": """
+    CREATE TABLE IF NOT EXISTS weekly_sections (
+        week VARCHAR NOT NULL,
+        asset VARCHAR NOT NULL,
+        week_end VARCHAR NOT NULL,
+        section VARCHAR NOT NULL,
+        report_path VARCHAR,
+        briefed_in VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (week, asset)
+    );
+    """,
+    # consolidation (memory/consolidation.py): the edges a merge or compression moved to the survivor, as
+    # they were, so `undo_merge` can put them back; `added` says the moved copy was new (not already there)
+    "0010_consolidation_moved_edges": """
+    CREATE TABLE IF NOT EXISTS moved_edges (
+        survivor BIGINT NOT NULL,
+        absorbed BIGINT NOT NULL,
+        src BIGINT NOT NULL,
+        dst BIGINT NOT NULL,
+        kind VARCHAR NOT NULL,
+        weight DOUBLE NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        reinforced_at TIMESTAMPTZ,
+        new_src BIGINT NOT NULL,
+        new_dst BIGINT NOT NULL,
+        added BOOLEAN NOT NULL
+    );
+    """,
     # which page of the night's Slack message prints each ITEM ref (0: the message, n: its n-th thread
     # reply): the delivery turns it into briefing_items.message_ts once that page's ts is known
     "0010_graph_briefing_item_pages": """
