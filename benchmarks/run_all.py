@@ -28,6 +28,7 @@ BENCHMARKS = {
     "gpu_pool_claim_race": ["--trials", "10"],
     "daemon_idle_cpu": ["--seconds", "150"],
     "instance_size": ["--nights", "90"],
+    "serve_requests": [],
 }
 
 
