@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 
 import dagster as dg
 import uvicorn
@@ -59,17 +60,29 @@ class LocationRuns:
         if run is None or (run.remote_job_origin and run.remote_job_origin.location_name != CODE_LOCATION):
             return None
         partition = run.tags.get("dagster/partition")
-        verdicts = section_verdicts(self.config, partition) if self._briefed(run, partition) else []
-        return RunView(run.run_id, run.job_name, run.status.value, run.is_finished, partition, verdicts)
-
-    def _briefed(self, run: dg.DagsterRun, partition: str | None) -> bool:
-        """Whether this run composed its night's briefing (so the verdicts are its own, not an earlier run's)."""
+        view = RunView(run.run_id, run.job_name, run.status.value, run.is_finished, partition)
         if not (run.is_finished and partition):
-            return False
-        records = self.launcher.instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            return view
+        briefing = self._briefing_of(run.run_id, partition)
+        if briefing is None:
+            return view
+        status, latest = briefing
+        if latest != run.run_id:  # the night was composed again since: its file holds the later run's verdicts
+            return replace(view, overall=status, note=f"the night was composed again by run {latest}: ask it")
+        return replace(view, overall=status, verdicts=section_verdicts(self.config, partition))
+
+    def _briefing_of(self, run_id: str, partition: str) -> tuple[str, str] | None:
+        """(the overall status of the briefing this run composed, the run of the night's latest briefing);
+        None when this run composed none."""
+        instance = self.launcher.instance
+        records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        mine = [record.asset_materialization for record in records if record.asset_key == BRIEFING]
+        if not mine:
+            return None
+        latest = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=BRIEFING, asset_partitions=[partition]), limit=1
         ).records
-        return any(record.event_log_entry.dagster_event.asset_key == BRIEFING for record in records)
+        return mine[-1].metadata["status"].value, latest[0].run_id if latest else run_id
 
     def _partition_checker(self, job: str):
         """For a partitioned job, what is wrong with a partition key (None: it is one of the job's); else None."""

@@ -48,7 +48,9 @@ class RunView:
     status: str  # Dagster's run status: QUEUED, STARTED, SUCCESS, FAILURE, CANCELED...
     finished: bool
     partition: str | None = None
-    verdicts: list[dict[str, str]] = field(default_factory=list)  # when finished: each section's verdict
+    overall: str | None = None  # the status of the briefing the run composed, when it composed one
+    verdicts: list[dict[str, str]] = field(default_factory=list)  # then each section's verdict
+    note: str | None = None  # why verdicts are missing although a briefing was composed
 
 
 class Runs(Protocol):

@@ -9,8 +9,10 @@ import uuid
 
 import dagster as dg
 import pytest
+import yaml
 
 from overnight_assets_tests.testkit import REPO, poll
+from overnight_assets_tests.testkit.loopback import free_port
 from overnight_assets_tests.testkit.nights import NIGHT
 from overnight_assets_tests.testkit.serve import overnight_serve, serve_env
 
@@ -49,7 +51,13 @@ def test_a_job_outside_the_project_is_404_and_one_kept_from_the_token_403(served
     assert (status, answer) == (403, {"error": "job 'reading' is not one this service launches (serve.jobs)"})
 
 
+def runs_count(served) -> int:
+    with dg.DagsterInstance.from_config(str(served.dagster_home)) as instance:
+        return instance.get_runs_count()
+
+
 def test_requests_that_cannot_run_are_400_with_the_reason(served):
+    before = runs_count(served)
     assert served.call("POST", "/runs", {"job": "nightly"})[:2] == (
         400,
         {"error": "job 'nightly' is partitioned: give \"partition\""},
@@ -63,8 +71,8 @@ def test_requests_that_cannot_run_are_400_with_the_reason(served):
         {"error": "job 'maintenance' takes no partition"},
     )
     assert served.call("POST", "/runs", {"job": 3})[0] == 400
-    with dg.DagsterInstance.from_config(str(served.dagster_home)) as instance:
-        assert instance.get_runs_count() == 0
+    assert served.call("POST", "/runs", b"not json")[:2] == (400, {"error": "the body is not JSON"})
+    assert runs_count(served) == before
 
 
 def test_runs_that_are_not_the_projects_are_404_and_runs_of_a_job_kept_from_the_token_403(served):
@@ -103,17 +111,21 @@ def test_a_body_over_the_limit_is_413_without_being_read(served):
     assert streamed == declared
 
 
-def test_a_nightly_run_launched_and_polled_to_success_with_its_verdicts(served):
-    status, launched, _ = served.call("POST", "/runs", {"job": "nightly", "partition": NIGHT})
-    assert status == 202 and launched["job"] == "nightly" and launched["partition"] == NIGHT
+def launched_and_finished(served, body: dict) -> dict:
+    status, launched, _ = served.call("POST", "/runs", body)
+    assert status == 202 and launched["job"] == body["job"] and launched["partition"] == body.get("partition")
     run_id = launched["run_id"]
-    done = poll(
+    return poll(
         lambda: (answer := served.call("GET", f"/runs/{run_id}")[1])["finished"] and answer,
         timeout_s=180,
-        what="the nightly run to end",
+        what=f"the {body['job']} run to end",
         every_s=0.5,
     )
-    assert (done["status"], done["job"], done["partition"]) == ("SUCCESS", "nightly", NIGHT)
+
+
+def test_a_nightly_run_launched_and_polled_to_success_with_its_verdicts(served):
+    done = launched_and_finished(served, {"job": "nightly", "partition": NIGHT})
+    assert (done["status"], done["job"], done["partition"], done["overall"]) == ("SUCCESS", "nightly", NIGHT, "GREEN")
     verdicts = {verdict["title"]: verdict for verdict in done["verdicts"]}
     assert verdicts["Security triage"] == {
         "title": "Security triage",
@@ -123,10 +135,21 @@ def test_a_nightly_run_launched_and_polled_to_success_with_its_verdicts(served):
     }
     assert verdicts["Reading list"]["status"] == "NOT CONFIGURED"
     with dg.DagsterInstance.from_config(str(served.dagster_home)) as instance:
-        run = instance.get_run_by_id(run_id)
+        run = instance.get_run_by_id(done["run_id"])
         # launched into the code location as the UI launches: the run names its location and carries the trigger
         assert run.remote_job_origin.location_name == "overnight_assets"
         assert run.tags["overnight/trigger"] == "serve"
+
+    again = launched_and_finished(served, {"job": "nightly", "partition": NIGHT})
+    assert again["status"] == "SUCCESS" and again["verdicts"]
+    first = served.call("GET", f"/runs/{done['run_id']}")[1]  # its night's file now holds the second run's verdicts
+    assert (first["overall"], first["verdicts"]) == ("GREEN", [])
+    assert first["note"] == f"the night was composed again by run {again['run_id']}: ask it"
+
+
+def test_a_job_without_partitions_runs_too(served):
+    done = launched_and_finished(served, {"job": "maintenance"})
+    assert (done["status"], done["partition"], done["overall"], done["verdicts"]) == ("SUCCESS", None, None, [])
 
 
 def test_the_token_is_in_no_log(served):
@@ -162,3 +185,18 @@ def test_it_refuses_to_start_without_a_usable_token_or_allowlist(tmp_path, token
     result = overnight_serve_once(tmp_path, token, **overrides)
     assert result.returncode == 2 and said in result.stderr, result.stderr[-2000:]
     assert "short" not in result.stderr.replace("shorter", "")  # the token itself is not repeated
+
+
+def test_the_compose_files_healthcheck_of_serve_passes_against_it(served):
+    """docker-compose.yml's `serve` healthcheck, its port made this server's, run as compose would."""
+    kind, *command = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["serve"]["healthcheck"][
+        "test"
+    ]
+    assert kind == "CMD" and command[0] == "python"
+
+    def check(port) -> int:
+        local = [part.replace(":8765/", f":{port}/") for part in command[1:]]
+        return subprocess.run([sys.executable, *local], capture_output=True, timeout=60).returncode
+
+    assert check(served.url.rsplit(":", 1)[1]) == 0  # a 401 is an answer: it serves
+    assert check(free_port()) != 0  # nothing listening: unhealthy

@@ -33,12 +33,12 @@ class Served:
     dagster_home: Path
     process: subprocess.Popen
 
-    def call(self, method: str, path: str, body: dict | None = None, token: str | None = "valid", headers=None):
+    def call(self, method: str, path: str, body: dict | bytes | None = None, token: str | None = "valid", headers=None):
         """(status, JSON answer, headers); token "valid" sends the server's, None sends no Authorization."""
         sent = {"Content-Type": "application/json", **(headers or {})}
         if token is not None:
             sent["Authorization"] = f"Bearer {self.token if token == 'valid' else token}"
-        data = json.dumps(body).encode() if body is not None else None
+        data = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
