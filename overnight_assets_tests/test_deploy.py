@@ -106,6 +106,12 @@ def test_the_image_holds_the_workspace_where_the_commands_look_for_it():
         assert command[command.index("-w") + 1] == "/opt/overnight/workspace.yaml"
 
 
+def test_every_variable_the_compose_file_reads_is_named_in_the_env_example():
+    referenced = set(re.findall(r"\$\{(\w+)", (REPO / "docker-compose.yml").read_text()))
+    example = (REPO / ".env.example").read_text()
+    assert referenced and all(re.search(rf"^#? ?{name}=", example, re.MULTILINE) for name in referenced), referenced
+
+
 def test_the_deployed_instance_keeps_the_projects_settings_on_postgres():
     deployed = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
     repository = yaml.safe_load((REPO / "dagster.yaml").read_text())
