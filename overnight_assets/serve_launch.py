@@ -8,7 +8,9 @@ The HTTP side, the token and the allowlist are operations/serve.py's; this modul
 from __future__ import annotations
 
 import os
+import signal
 import threading
+from contextlib import contextmanager
 from dataclasses import replace
 
 import dagster as dg
@@ -26,13 +28,36 @@ BRIEFING = dg.AssetKey("morning_briefing")
 def serve(config, host: str, port: int) -> None:
     """Serve until SIGTERM or Ctrl-C; refuses to start (RefusedToStart) without a token or with a bad allowlist."""
     token = check_token(os.environ.get(config.serve.token_env), config.serve.token_env)
-    with dg.DagsterInstance.get() as instance, code_location(instance) as launcher:
+    with _stopped_by_signals(), dg.DagsterInstance.get() as instance, code_location(instance) as launcher:
         runs = LocationRuns(launcher, config)
         allowed = allowed_jobs(runs.jobs(), config.serve.jobs)
         app = build_app(runs, token, allowed, config.serve.max_body_bytes)
         print(f"overnight serve: jobs {', '.join(sorted(allowed))} on http://{host}:{port}", flush=True)
         # the access log names method, path and status only: never a header, so never the token
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, timeout_graceful_shutdown=10)
+
+
+class _Stop(Exception):
+    pass
+
+
+@contextmanager
+def _stopped_by_signals():
+    """SIGTERM and SIGINT as an exception that unwinds the service, so the code location's server is shut
+    down on the way out rather than left behind by a process killed mid-way. While serving, uvicorn
+    handles them (a graceful shutdown), then raises the one it caught again, to this handler."""
+
+    def stop(number, frame):
+        raise _Stop(signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stop as stopped:
+        print(f"overnight serve: {stopped} received: stopped", flush=True)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 class LocationRuns:

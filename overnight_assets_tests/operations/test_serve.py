@@ -2,6 +2,8 @@
 into the code location and polled to success with its verdicts, and the token in no log."""
 
 import http.client
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -159,6 +161,24 @@ def test_the_token_is_in_no_log(served):
     log = served.log.read_text()
     assert '"GET /runs/any HTTP/1.1" 404' in log and '"GET /runs/any HTTP/1.1" 401' in log  # the access log is there
     assert served.token not in log and near_miss not in log and served.token[:12] not in log
+
+
+def test_sigterm_stops_it_cleanly_with_its_code_server(tmp_path):
+    """uvicorn's graceful shutdown, then the code location's server shut down too: nothing left running."""
+    with overnight_serve(tmp_path) as server:
+        assert server.call("GET", "/runs/none")[0] == 404
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=60) == 0
+    assert "overnight serve: SIGTERM received: stopped" in server.log.read_text()
+    poll(lambda: not group_alive(server.process.pid), timeout_s=30, what="its code server to end too")
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def overnight_serve_once(tmp_path, token, **overrides) -> subprocess.CompletedProcess:

@@ -84,12 +84,19 @@ def overnight_serve(root: Path, **config_overrides) -> Iterator[Served]:
         poll(lambda: _answers(served), timeout_s=120, what="overnight serve to answer", every_s=0.2)
         yield served
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server, its code server and their run workers
+        _signal_group(process.pid, signal.SIGTERM)  # the server, its code server and their run workers
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            _signal_group(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _signal_group(group: int, number: int) -> None:
+    try:
+        os.killpg(group, number)
+    except ProcessLookupError:
+        pass  # every process of it has ended already
 
 
 def _answers(served: Served) -> bool:
