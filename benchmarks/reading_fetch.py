@@ -26,9 +26,9 @@ def main() -> None:
 
     from overnight_assets.config import FetchConfig, ReadingConfig, Source
     from overnight_assets.partitions import Night, daily_partitions
-    from overnight_assets.reading.fetch import fetch_all
     from overnight_assets.reading.reading_list import read_sources
     from overnight_assets.resources.cortex import Cortex
+    from overnight_assets.resources.http import fetch_all
 
     server = FeedServer()
     feed = rss2(

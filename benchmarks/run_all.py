@@ -20,6 +20,8 @@ BENCHMARKS = {
     "import_location": ["--profile"],
     "triage_clean_host": [],
     "nightly_executor": [],
+    "celery_overhead": [],
+    "cortex_two_hosts": [],
     "code_review_prepare": [],
     "reading_fetch": [],
     "reading_llm_budget": [],
@@ -29,6 +31,9 @@ BENCHMARKS = {
     "daemon_idle_cpu": ["--seconds", "150"],
     "instance_size": ["--nights", "90"],
     "serve_requests": [],
+    "consolidation_scale": [],
+    "memory_year": ["--nights", "365"],
+    "similarity_compare": [],  # wordllama's half only where it is installed (see the script)
 }
 
 

@@ -14,8 +14,9 @@ from overnight_assets.briefing.sensors import (
 from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.gpu import build_operations_defs
+from overnight_assets.memory.assets import build_consolidation_defs
 from overnight_assets.operations.assets import build_maintenance_defs
-from overnight_assets.operations.executor import pool_care_in_process_executor
+from overnight_assets.operations.celery_executor import build_executor
 from overnight_assets.operations.gaps import late_tick_reason
 from overnight_assets.operations.sensors import build_dead_worker_sensor
 from overnight_assets.partitions import night_partition, nightly_partitions
@@ -23,6 +24,7 @@ from overnight_assets.reading.assets import build_reading_defs
 from overnight_assets.resources.dagster_resources import build_resources
 from overnight_assets.section import SECTION_TAG
 from overnight_assets.triage.assets import build_triage_defs
+from overnight_assets.weekly.assets import build_weekly_defs
 
 NIGHTLY = dg.AssetSelection.groups("nightly")
 
@@ -80,6 +82,8 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
         *workers,
         build_briefing_defs(daily, section_keys(*workers), config.paths, config.ui.base_url, config.alerts.briefing_by),
         build_maintenance_defs(config.retention, config.schedules.maintenance, config.timezone),
+        build_weekly_defs(config),
+        build_consolidation_defs(config.memory, daily),
         dg.Definitions(
             jobs=[nightly_job, delivery_job, briefing_job],
             schedules=[nightly_schedule],
@@ -90,7 +94,7 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
                 *build_alert_sensors(config.alerts, config.timezone, config.paths, config.ui.base_url),
             ],
             resources=build_resources(config),
-            executor=pool_care_in_process_executor,
+            executor=build_executor(config.execution),  # in-process unless execution.mode says celery
         ),
     )
 

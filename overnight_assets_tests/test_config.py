@@ -415,6 +415,9 @@ def test_path_and_url_keys_are_found_by_their_type_in_the_schema():
         ("reading", "sources", "*", "url"),
         ("reading", "arxiv", "api_url"),
         ("code_review", "repos", "*", "url"),
+        ("weekly", "pypi_url"),
+        ("weekly", "npm_url"),
+        ("weekly", "github_url"),
     }
 
 

@@ -11,21 +11,11 @@ from overnight_assets.config import load_config
 from overnight_assets.definitions import build_defs, defs
 from overnight_assets_tests.testkit import REPO
 
+JOBS = {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review", "maintenance", "weekly"}
+
 
 def test_every_job_resolves():
-    for job in defs.resolve_all_job_defs():
-        assert job.name in {
-            "nightly",
-            "deliver_outbox",
-            "briefing_after_failure",
-            "reading",
-            "code_review",
-            "maintenance",
-            "__ASSET_JOB",
-        }
-    assert {"nightly", "deliver_outbox", "briefing_after_failure", "reading", "code_review", "maintenance"} <= {
-        job.name for job in defs.resolve_all_job_defs()
-    }
+    assert {job.name for job in defs.resolve_all_job_defs()} == JOBS | {"__ASSET_JOB"}
 
 
 def test_asset_graph_lineage_and_pool():
@@ -45,6 +35,22 @@ def test_asset_graph_lineage_and_pool():
     for asset in ("pr_digest", "morning_delivery"):
         assert not graph.get(key(asset)).pools, asset
     assert {a.key.path[-1] for a in graph.asset_nodes if a.group_name == "nightly"} >= llm_assets | {"morning_delivery"}
+
+
+def test_the_sunday_chain_is_its_own_weekly_group_and_job():
+    graph = defs.resolve_asset_graph()
+    key = dg.AssetKey
+    assert graph.get(key("evolution")).parent_keys == {key("ecosystem_watch")}
+    assert graph.get(key("basal_ganglia")).parent_keys == {key("evolution")}
+    chain = {key("ecosystem_watch"), key("evolution"), key("basal_ganglia")}
+    assert {node.key for node in graph.asset_nodes if node.group_name == "weekly"} == chain
+    assert graph.get(key("evolution")).pools == {"gpu"} and not graph.get(key("basal_ganglia")).pools
+    weekly = defs.resolve_job_def("weekly")
+    assert set(weekly.asset_layer.asset_graph.executable_asset_keys) == chain
+    assert isinstance(weekly.partitions_def, dg.WeeklyPartitionsDefinition)
+    schedule = defs.resolve_schedule_def("weekly_schedule")
+    assert (schedule.cron_schedule, schedule.job_name) == ("0 5 * * 0", "weekly")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 def test_sensors_run_by_default():

@@ -34,6 +34,7 @@ DAGSTER_WRAPPERS = {"assets.py", "sensors.py", "checks.py"}  # in any domain
 NAMED_WRAPPERS = {
     # an executor is a Dagster class through and through: its plain logic lives in run_workers.py
     "operations/executor.py",
+    "operations/celery_executor.py",
 }
 # one call into each domain's logic, run after importing every logic module of every domain
 LOGIC_CALLS = {
@@ -43,10 +44,14 @@ LOGIC_CALLS = {
     "slack_format.plain_text('2026-11-20', Status.RED, 'A failed night.', [stand_in])",
     "code_review": "from overnight_assets.code_review import diffs, code_reviews\n"
     "code_reviews.reviews_section([], [], 'not needed'); diffs.parse_log(b'')",
+    "memory": "from overnight_assets.memory import similarity\n"
+    "similarity.decide_pairs([(similarity.Record('SR-2023-052'), similarity.Record('SR-2023-053'))])",
     "operations": "from overnight_assets.operations import run_workers\nrun_workers.waiting_message('gpu', [])",
     "reading": "from zoneinfo import ZoneInfo\nfrom overnight_assets.reading import parse\n"
     "parse.parse_feed('x', b'<rss version=\"2.0\"><channel><item><title>t</title>"
     "<link>http://e.example/</link></item></channel></rss>', '', ZoneInfo('UTC'))",
+    "weekly": "from overnight_assets.weekly import habits, watch, weeks\n"
+    'watch.parse_pypi(b\'{"info": {}, "releases": {"1.0": []}}\'); habits.step(3); weeks.Week.of_key(\'2026-11-18\')',
     "triage": "from overnight_assets.triage import gate\nfindings, outcomes = gate.run_collectors({'quiet': list})\n"
     "gate.gate(findings, outcomes)",
 }
@@ -131,7 +136,7 @@ def dagster_imports(paths: list[Path]) -> list[str]:
 def test_the_domains_are_discovered():
     assert {"triage", "reading", "code_review", "briefing", "operations"} <= set(DOMAINS)
     assert {"gate.py", "docker.py", "auth_log.py"} <= {path.name for path in logic_modules("triage")}
-    assert {"fetch.py", "parse.py", "sections.py"} <= {path.name for path in logic_modules("reading")}
+    assert {"parse.py", "store.py", "sections.py"} <= {path.name for path in logic_modules("reading")}
     assert "run_workers.py" in {path.name for path in logic_modules("operations")}
     missing = [name for name in NAMED_WRAPPERS if not (PACKAGE / name).exists()]
     assert missing == [], f"named Dagster wrappers that no longer exist: {missing}"

@@ -18,6 +18,7 @@ from overnight_assets.briefing.compose import (
 from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, keep_in_outbox
 from overnight_assets.briefing.failures import compose_with_failures
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, BRIEFING, failures_in_run
+from overnight_assets.briefing.weekly_sections import take_weekly_sections
 from overnight_assets.config import Paths
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource, SlackResource
 from overnight_assets.resources.json_io import OPTIONAL
@@ -47,9 +48,12 @@ def build_briefing_defs(
         kinds={"python", "ollama"},
         description="The morning message: every upstream section, what changed since yesterday, a summary.",
     )
-    def morning_briefing(context: dg.AssetExecutionContext, llm: LLMResource, previous, **sections) -> dg.Output[dict]:
+    def morning_briefing(
+        context: dg.AssetExecutionContext, llm: LLMResource, cortex: CortexResource, previous, **sections
+    ) -> dg.Output[dict]:
         failed_run = context.run.tags.get(AFTER_FAILED_RUN_TAG)  # set by briefing_after_failure
         failures = failures_in_run(context.instance, failed_run, list(sections), ui_base_url) if failed_run else []
+        sections |= take_weekly_sections(cortex.get(), context.partition_key)  # Monday's: the Sunday chain's
         arrived, composed = compose_with_failures(sections, failures, previous)
         composed = ordered(composed)
         changes = changes_since(previous, arrived)

@@ -20,6 +20,8 @@ from overnight_assets.resources.cortex import Cortex, CortexLockedError
 from overnight_assets.resources.dagster_resources import SlackResource
 
 SENSOR_LOCK_WAIT_S = 5.0
+# a failure or a RED verdict reaches a person within 2 minutes; each tick costs the idle daemon CPU and a stored tick
+ALERT_TICK_S = 120
 SENSOR_SLACK_DEADLINE_S = 15.0  # per Slack call from a sensor: the daemon ends a tick after 60 s
 
 
@@ -96,7 +98,7 @@ def build_failure_briefing_sensor(nightly_job, briefing_job) -> dg.SensorDefinit
         name="briefing_after_failure_sensor",
         monitored_jobs=[nightly_job],
         request_job=briefing_job,
-        minimum_interval_seconds=60,  # Dagster's 30 s default made it two thirds of all ticks stored
+        minimum_interval_seconds=ALERT_TICK_S,  # Dagster's 30 s default made it two thirds of all ticks stored
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="When a nightly run fails, sends that night's briefing anyway, naming the failed sections.",
     )
@@ -211,7 +213,7 @@ def build_alert_sensors(
     # cursor past a failure whose evaluation raised, and an alert Cortex could not keep would be lost.
     @dg.sensor(
         name="run_failure_alert_sensor",
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=ALERT_TICK_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Posts a short Slack alert for every failed run: the failed assets, each error's "
         "first line, a link to the run.",
@@ -247,7 +249,7 @@ def build_alert_sensors(
 
     @dg.sensor(
         name="security_alert_sensor",
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=ALERT_TICK_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Posts a Slack alert at once when security_triage materializes RED (once per partition).",
     )

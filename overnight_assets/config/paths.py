@@ -27,6 +27,10 @@ class Paths:
     def briefing(self, partition_key: str) -> Path:
         return self.briefings / f"{partition_key}.md"
 
+    def weekly_report(self, week: str) -> Path:
+        """The Sunday chain's report for the week starting Monday `week`, beside the briefings."""
+        return self.briefings / f"weekly-{week}.md"
+
     @property
     def outbox(self) -> Path:
         """Messages Slack has not taken yet (or all of them, without a Slack token)."""

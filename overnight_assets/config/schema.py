@@ -225,6 +225,12 @@ class MemoryConfig(_Strict):
     retention_days: Int = Field(90, ge=1)
     prune_below: Float = Field(0.1, ge=0)
     lock_wait_s: Float = Field(900, gt=0)  # how long a write waits for another process's lock on Cortex
+    # consolidation (memory/consolidation.py)
+    merge_threshold: Float = Field(0.6, gt=0, le=1)  # title similarity from which two memories are one
+    merge_window_days: Int = Field(14, ge=1)  # a new memory is compared by similarity with this many days of memory
+    compress_after_days: Int = Field(30, ge=1)  # a longer body this old is compressed to its first sentences
+    compress_above_chars: Int = Field(1200, ge=600)
+    forget_after_days: Int = Field(180, ge=1)  # a memory ended (pruned, merged, compressed) this long ago is deleted
 
 
 class RetentionConfig(_Strict):
@@ -235,15 +241,43 @@ class RetentionConfig(_Strict):
     feed_items_days: Int = Field(90, ge=1)  # feed items gone from their feed this long
 
 
+class ExecutionConfig(_Strict):
+    """Where a run's steps execute: in the run's own process (the default, one host), or on Celery workers
+    (dagster-celery), where every step of the `gpu` pool goes to a queue only the GPU host's worker serves."""
+
+    mode: Literal["in_process", "celery"] = "in_process"
+    broker_env: EnvName = "CELERY_BROKER_URL"  # the variable holding the broker URL (it may hold a password)
+    backend_env: EnvName = "CELERY_RESULT_BACKEND"  # the variable holding the result backend's URL
+    gpu_queue: str = Field("gpu", min_length=1)  # the `gpu` pool's steps
+    default_queue: str = Field("dagster", min_length=1)  # every other step (dagster-celery's own default)
+
+
 class WatchItem(_Strict):
     name: str
     pypi: str | None = None
     npm: str | None = None
-    github: str | None = None
+    github: str | None = None  # owner/repo
+    version: str | None = None  # the version in use; null: the installed distribution's (importlib.metadata)
+
+    @field_validator("github")
+    @classmethod
+    def _owner_slash_repo(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", value):
+            raise ValueError(f"expected owner/repo such as 'ollama/ollama', got {value!r}")
+        return value
 
 
 class WeeklyConfig(_Strict):
     watch: list[WatchItem] = []
+    pypi_url: http_url("https://pypi.org") = "https://pypi.org"  # <pypi_url>/pypi/<name>/json
+    npm_url: http_url("https://registry.npmjs.org") = "https://registry.npmjs.org"  # <npm_url>/<name>
+    github_url: http_url("https://github.com") = "https://github.com"  # <github_url>/<owner>/<repo>/releases.atom
+    fetch: FetchConfig = FetchConfig(timeout_s=20, user_agent="overnight_assets/0.1 (self-hosted ecosystem watch)")
+
+    @field_validator("watch")
+    @classmethod
+    def _distinct_names(cls, watch: list[WatchItem]) -> list[WatchItem]:
+        return _distinct(watch, "watched project", ("name",))  # outcomes are per name
 
 
 class OvernightConfig(_Strict):
@@ -262,6 +296,7 @@ class OvernightConfig(_Strict):
     memory: MemoryConfig = MemoryConfig()
     weekly: WeeklyConfig = WeeklyConfig()
     retention: RetentionConfig = RetentionConfig()
+    execution: ExecutionConfig = ExecutionConfig()
     source: str = Field("<defaults>", exclude=True)  # the file this was read from
 
     @field_validator("timezone")

@@ -61,7 +61,7 @@ def pool_claims_lock(instance: dg.DagsterInstance) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-class _PatientConcurrencyContext(InstanceConcurrencyContext):
+class PatientConcurrencyContext(InstanceConcurrencyContext):
     def __init__(self, instance: dg.DagsterInstance, run: dg.DagsterRun):
         super().__init__(instance, run)
         self._run = run
@@ -106,41 +106,52 @@ class _PatientConcurrencyContext(InstanceConcurrencyContext):
         self._instance.report_engine_event(message, self._run)
 
 
+@contextmanager
+def caring_for_pools(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Iterator[None]:
+    """Around a run's orchestration: its worker's identity recorded before any step claims a slot, and
+    the run's slots freed once its steps are over, whatever ended them."""
+    worker = Host.here().this_process()
+    if worker is not None:
+        instance.add_run_tags(run.run_id, {WORKER_TAG: worker.as_tag()})
+    try:
+        yield
+    finally:
+        with pool_claims_lock(instance):
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+
 class _PoolCareExecutor(InProcessExecutor):
     def execute(self, plan_context, execution_plan):
+        with caring_for_pools(plan_context.instance, plan_context.dagster_run):
+            yield from self._execute(plan_context, execution_plan)
+
+    def _execute(self, plan_context, execution_plan):
         instance, run = plan_context.instance, plan_context.dagster_run
-        worker = Host.here().this_process()
-        if worker is not None:
-            instance.add_run_tags(run.run_id, {WORKER_TAG: worker.as_tag()})
         pid, step_keys = os.getpid(), execution_plan.step_keys_to_execute
         yield dg.DagsterEvent.engine_event(
             plan_context,
             f"Executing steps in process (pid: {pid})",
             event_specific_data=EngineEventData.in_process(pid, step_keys),
         )
-        try:
-            yield from ExecuteRunWithPlanIterable(
+        yield from ExecuteRunWithPlanIterable(
+            execution_plan=plan_context.execution_plan,
+            iterator=_patient_execution_iterator,
+            execution_context_manager=PlanExecutionContextManager(
+                job=plan_context.job,
+                retry_mode=plan_context.retry_mode,
                 execution_plan=plan_context.execution_plan,
-                iterator=_patient_execution_iterator,
-                execution_context_manager=PlanExecutionContextManager(
-                    job=plan_context.job,
-                    retry_mode=plan_context.retry_mode,
-                    execution_plan=plan_context.execution_plan,
-                    run_config=plan_context.run_config,
-                    dagster_run=run,
-                    instance=instance,
-                    raise_on_error=plan_context.raise_on_error,
-                    output_capture=plan_context.output_capture,
-                    step_dependency_config=self.step_dependency_config,
-                ),
-            )
-        finally:
-            with pool_claims_lock(instance):
-                instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+                run_config=plan_context.run_config,
+                dagster_run=run,
+                instance=instance,
+                raise_on_error=plan_context.raise_on_error,
+                output_capture=plan_context.output_capture,
+                step_dependency_config=self.step_dependency_config,
+            ),
+        )
 
 
 def _patient_execution_iterator(job_context, execution_plan):
-    with _PatientConcurrencyContext(job_context.instance, job_context.dagster_run) as concurrency:
+    with PatientConcurrencyContext(job_context.instance, job_context.dagster_run) as concurrency:
         yield from inner_plan_execution_iterator(job_context, execution_plan, concurrency)
 
 

@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
+
+from overnight_assets.late_ticks import late_tick_skip
 
 NIGHTLY_JOB = "nightly"
 
 
 def late_tick_reason(scheduled: datetime, now: datetime, grace_hours: float, night: str, backfill: str) -> str | None:
-    """Why a tick evaluated at `now` is skipped, or None when it is within its grace period."""
-    late = now - scheduled
-    if late <= timedelta(hours=grace_hours):
-        return None
-    return (
-        f"Skipped the night of {night}: the tick of {scheduled:%Y-%m-%d %H:%M %Z} came {_hours(late)} late "
-        f"(schedules.grace_hours is {grace_hours:g}); the machine was probably off. "
-        f"`overnight gaps` lists the missed nights; to run this one: {backfill}"
-    )
+    """Why a nightly tick evaluated at `now` is skipped, or None when it is within its grace period."""
+    fill = f"`overnight gaps` lists the missed nights; to run this one: {backfill}"
+    return late_tick_skip(scheduled, now, grace_hours, f"the night of {night}", fill)
 
 
 def missing_nights(nights: Sequence[str], materialized: Iterable[set[str]]) -> list[str]:
@@ -46,8 +42,3 @@ def backfill_command(nights: Sequence[str], location: Sequence[str], dagster: st
     """
     command = [dagster, "job", "backfill", *location, "-j", NIGHTLY_JOB, "--partitions", ",".join(nights)]
     return shlex.join([*command, "--noprompt"])
-
-
-def _hours(late: timedelta) -> str:
-    hours = late.total_seconds() / 3600
-    return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
-from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlunsplit
 from zoneinfo import ZoneInfo
 
+from overnight_assets.links import UnusableLink, link_parts, netloc
 from overnight_assets.redaction import redact_secrets
 
 EARLIEST_DATED_YEAR, LATEST_DATED_YEAR = 1970, 9998  # outside: a placeholder date, not a publication time
@@ -40,8 +41,6 @@ _TRACKING_PARAMS = {
     "_hsenc",
     "_hsmi",
 }
-_USERINFO = re.compile(r"//[^/?#]*@")
-_SECRET_PARAMS = re.compile(r"token|key|secret|password|passwd|auth|sig|session", re.IGNORECASE)
 _ARXIV = re.compile(r"^/(?:abs|pdf)/(?P<id>[a-z\-]+(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?/?$")
 _SPACE = re.compile(r"\s+")
 # what aggregators put around every item (hnrss, Reddit): no help to a reader or the scoring
@@ -51,14 +50,8 @@ _BOILERPLATE = re.compile(
 TITLE_KEY_DROPS = r"[^0-9a-z]+"  # what a title key leaves out of the lowercased title; store.py uses it in SQL too
 _TITLE_KEY = re.compile(TITLE_KEY_DROPS)
 TITLE_KEY_MIN = 12  # shorter keys ("Show HN", "Weekly") would merge unrelated items
-_LINK_SCHEMES = ("http", "https")  # javascript:, data: and the like must not reach the briefing's links
-_HOST = re.compile(r"[\w.-]+|[0-9a-f:.]+")  # a name (IDN too) or an IPv6 literal: no space or bracket
 _BREAKS_MARKDOWN_LINK = re.compile(r"[\s()<>\x00-\x1f\x7f]")
 Entry = TypeVar("Entry")
-
-
-class UnusableLink(ValueError):
-    """A link a reader could not follow safely: not http(s), no sound host, a bad port or IPv6 literal."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +78,7 @@ def canonical_url(url: str) -> str:
     port = port if port and (scheme, port) not in (("http", 80), ("https", 443)) else None
     query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
     path = parts.path.rstrip("/") if len(parts.path) > 1 else parts.path
-    return _quoted_for_markdown(urlunsplit((scheme, _netloc(host, port), path, urlencode(query), "")))
+    return _quoted_for_markdown(urlunsplit((scheme, netloc(host, port), path, urlencode(query), "")))
 
 
 def safe_link(url: str | None) -> str | None:
@@ -98,41 +91,6 @@ def safe_link(url: str | None) -> str | None:
     except UnusableLink:
         return None
     return _quoted_for_markdown(url.strip())
-
-
-def link_parts(url: str) -> tuple[SplitResult, int | None]:
-    """url split, and its port; UnusableLink, saying why, for anything but a sound http(s) URL."""
-    parts, port = _split(url.strip())
-    if parts.scheme not in _LINK_SCHEMES:  # urlsplit lowercases it
-        raise UnusableLink(f"not an http(s) link (scheme {parts.scheme or 'missing'!r})")
-    if not _HOST.fullmatch(parts.hostname or ""):
-        raise UnusableLink(f"no usable host in {parts.netloc!r}")
-    return parts, port
-
-
-def display_url(url: str) -> str:
-    """A URL fit for logs and metadata: no user:password, and secret-looking query values hidden."""
-    try:
-        parts, port = _split(url)
-    except UnusableLink:  # it cannot be taken apart: show it without what could hold a secret
-        return _USERINFO.sub("//", url).split("?")[0]
-    if not parts.scheme:
-        return url  # a file path
-    query = [(k, "***" if _SECRET_PARAMS.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, _netloc(parts.hostname or "", port), parts.path, urlencode(query, safe="*"), ""))
-
-
-def _split(url: str) -> tuple[SplitResult, int | None]:
-    try:
-        parts = urlsplit(url)
-        return parts, parts.port  # the port is only checked when read
-    except ValueError as error:  # a port that is no number or out of range, a broken IPv6 literal
-        raise UnusableLink(str(error)) from None
-
-
-def _netloc(host: str, port: int | None) -> str:
-    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
-    return f"{host}:{port}" if port else host
 
 
 def _quoted_for_markdown(url: str) -> str:

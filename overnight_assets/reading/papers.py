@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 from overnight_assets.deadlines import PastDeadline, call_within
+from overnight_assets.links import display_url
 from overnight_assets.reading.items import (
     Item,
     canonical_url,
     clean_text,
-    display_url,
     keep_usable,
     one_line,
     safe_link,

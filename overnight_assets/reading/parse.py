@@ -10,7 +10,6 @@ trending row's fields, the parser's complaints, which may quote the document) is
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
@@ -27,6 +26,7 @@ from overnight_assets.reading.items import (
     title_from,
 )
 from overnight_assets.redaction import redact_secrets
+from overnight_assets.resources.feeds import read_feed
 
 GITHUB = "https://github.com/"
 
@@ -51,11 +51,7 @@ def parse_source(kind: str, source: str, body: bytes, content_type: str, tz: Zon
 
 
 def parse_feed(source: str, body: bytes, content_type: str, tz: ZoneInfo) -> Parsed:
-    import feedparser  # at first use: the code location need not load it
-
-    headers = {"content-type": content_type} if content_type else {}
-    # a stream, never bytes: feedparser opens a bytes value that names a file (its docs warn)
-    feed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True, resolve_relative_uris=False)
+    feed = read_feed(body, content_type)
     version = feed.get("version") or ""
     if not version and not feed.entries:
         raise NotAFeedError(_not_a_feed_reason(body, content_type, feed.get("bozo_exception")))

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
+from overnight_assets.links import display_url
 from overnight_assets.reading import store
-from overnight_assets.reading.fetch import Fetched, FetchState, fetch_all, is_file
-from overnight_assets.reading.items import Item, display_url
+from overnight_assets.reading.items import Item
 from overnight_assets.reading.judge import Asker, Pick, candidate_limit, has_interests, judge_and_pick
 from overnight_assets.reading.parse import parse_source
-from overnight_assets.reading.score import Scorer, rank_new
+from overnight_assets.reading.score import Scorer, rank_new, weighted
+from overnight_assets.resources.http import Fetched, FetchState, fetch_all, is_file
 
 if TYPE_CHECKING:
     from overnight_assets.config import FetchConfig, ReadingConfig, Source
@@ -121,7 +122,8 @@ def select(
     most `keep` of those worth listing (judge.py: precision before filling the digest)."""
     weights = {source.name: source.weight for source in reading.sources} | store.source_weights(cortex)
     known_urls, known_titles = store.known_elsewhere(cortex, items, kind, partition_key)
-    ranked, dropped = rank_new(items, Scorer(reading.interests, weights), known_urls | set(also_known), known_titles)
+    interests = weighted(reading.interests, store.interest_weights(cortex))
+    ranked, dropped = rank_new(items, Scorer(interests, weights), known_urls | set(also_known), known_titles)
     picks = judge_and_pick(ranked, reading.interests, keep, llm)
     new_by_source = Counter(scored.item.source for scored in ranked)
     matched = sum(1 for scored in ranked if scored.matched)

@@ -1,6 +1,7 @@
 """Deterministic scoring and dedup: which items are new tonight and which are worth the LLM's time.
 
-An item scores, for each interest, the interest's weight times the keywords it mentions (a
+An item scores, for each interest, the interest's weight (the config's, or the one the weekly
+basal_ganglia learned) times the keywords it mentions (a
 keyword in the title counts twice), all times its source's weight. The ranking is total: ties
 fall to the source weight, then the newer item, then the title, so the same input always gives
 the same candidates.
@@ -31,6 +32,14 @@ class Scored:
         if self.matched:
             return "matches " + "; ".join(self.matched)
         return "no interest keyword matched"
+
+
+def weighted(interests: list[Interest], weights: dict[str, float]) -> list[Interest]:
+    """The interests with the weights Cortex learned (interest_weights) in place of the config's."""
+    return [
+        interest.model_copy(update={"weight": weights[interest.topic]}) if interest.topic in weights else interest
+        for interest in interests
+    ]
 
 
 class Scorer:

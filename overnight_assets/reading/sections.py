@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sized
 
-from overnight_assets.reading.fetch import FetchState
 from overnight_assets.reading.judge import Pick
 from overnight_assets.reading.papers import QueryOutcome
 from overnight_assets.reading.reading_list import Selection, SourceOutcome
+from overnight_assets.resources.http import FetchState
 from overnight_assets.section import Line, LLMState, Section, code, italic, link
 from overnight_assets.status import Status, section_status
 

@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from overnight_assets.reading.fetch import Validators, is_file
 from overnight_assets.reading.items import TITLE_KEY_DROPS, Item
 from overnight_assets.resources.cortex import memory_hash
+from overnight_assets.resources.http import Validators, is_file
 
 if TYPE_CHECKING:
     from overnight_assets.partitions import Night
@@ -133,6 +133,12 @@ def source_weights(cortex: Cortex) -> dict[str, float]:
     """Weights the weekly review has set per source name; absent ones use the config's."""
     with cortex.connect(read_only=True) as db:
         return dict(db.execute("SELECT source, weight FROM source_weights").fetchall())
+
+
+def interest_weights(cortex: Cortex) -> dict[str, float]:
+    """Weights the weekly review (basal_ganglia) has set per interest topic; absent ones use the config's."""
+    with cortex.connect(read_only=True) as db:
+        return dict(db.execute("SELECT topic, weight FROM interest_weights").fetchall())
 
 
 def remember_kept(cortex: Cortex, kind: str, rows: list[dict], partition_key: str) -> int:

@@ -142,6 +142,102 @@ MIGRATIONS: dict[str, str] = {
     UPDATE llm_cache SET used_at = created_at;
     ALTER TABLE feed_items ADD COLUMN IF NOT EXISTS last_seen_at TIMESTAMPTZ DEFAULT now();
     """,
+    # the memory that learns (memory/, weekly/): every memory says which asset, night and run kept it
+    # and whether it is live (valid_to NULL) or was superseded, merged, compressed or pruned, by what;
+    # edges relate memories; signals are outcomes read once each (dedupe_key); weight_log explains
+    # every weight that ever changed (memory, edge, source, interest) and why.
+    "0009_memory_graph": """
+    ALTER TABLE memories ADD COLUMN IF NOT EXISTS asset VARCHAR;
+    ALTER TABLE memories ADD COLUMN IF NOT EXISTS run_id VARCHAR;
+    ALTER TABLE memories ADD COLUMN IF NOT EXISTS canonical_url VARCHAR;
+    ALTER TABLE memories ADD COLUMN IF NOT EXISTS valid_from TIMESTAMPTZ;
+    ALTER TABLE memories ADD COLUMN IF NOT EXISTS valid_to TIMESTAMPTZ;
+    ALTER TABLE memories ADD COLUMN IF NOT EXISTS superseded_by BIGINT;
+    ALTER TABLE memories ADD COLUMN IF NOT EXISTS merged_from VARCHAR;
+    ALTER TABLE memories ADD COLUMN IF NOT EXISTS reinforced_at TIMESTAMPTZ;
+    UPDATE memories SET valid_from = created_at WHERE valid_from IS NULL;
+    CREATE TABLE IF NOT EXISTS edges (
+        src BIGINT NOT NULL,
+        dst BIGINT NOT NULL,
+        kind VARCHAR NOT NULL,
+        weight DOUBLE NOT NULL DEFAULT 1.0,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        reinforced_at TIMESTAMPTZ,
+        PRIMARY KEY (src, dst, kind)
+    );
+    CREATE SEQUENCE IF NOT EXISTS signal_ids;
+    CREATE TABLE IF NOT EXISTS signals (
+        id BIGINT PRIMARY KEY DEFAULT nextval('signal_ids'),
+        kind VARCHAR NOT NULL,
+        polarity INTEGER NOT NULL,
+        memory_id BIGINT,
+        subject VARCHAR NOT NULL,
+        detail VARCHAR,
+        partition_key VARCHAR,
+        dedupe_key VARCHAR NOT NULL UNIQUE,
+        observed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        applied_at TIMESTAMPTZ
+    );
+    CREATE SEQUENCE IF NOT EXISTS weight_change_ids;
+    CREATE TABLE IF NOT EXISTS weight_log (
+        id BIGINT PRIMARY KEY DEFAULT nextval('weight_change_ids'),
+        target_kind VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        old_weight DOUBLE,
+        new_weight DOUBLE NOT NULL,
+        reason VARCHAR NOT NULL,
+        signal_id BIGINT,
+        changed_by VARCHAR NOT NULL,
+        partition_key VARCHAR,
+        changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS interest_weights (
+        topic VARCHAR PRIMARY KEY,
+        weight DOUBLE NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS briefing_items (
+        partition_key VARCHAR NOT NULL,
+        ref VARCHAR NOT NULL,
+        memory_id BIGINT,
+        title VARCHAR NOT NULL,
+        source VARCHAR,
+        message_ts VARCHAR,
+        PRIMARY KEY (partition_key, ref)
+    );
+    """,
+    # the Sunday chain (weekly/): each weekly asset's section for the week, kept until a morning
+    # briefing takes it (the briefing reads this table: the domains meet in Cortex); `week_end` is the
+    # week's Sunday, `briefed_in` the night whose briefing carried it (a rerun of that night carries it again)
+    "0010_weekly_sections": """
+    CREATE TABLE IF NOT EXISTS weekly_sections (
+        week VARCHAR NOT NULL,
+        asset VARCHAR NOT NULL,
+        week_end VARCHAR NOT NULL,
+        section VARCHAR NOT NULL,
+        report_path VARCHAR,
+        briefed_in VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (week, asset)
+    );
+    """,
+    # consolidation (memory/consolidation.py): the edges a merge or compression moved to the survivor, as
+    # they were, so `undo_merge` can put them back; `added` says the moved copy was new (not already there)
+    "0010_consolidation_moved_edges": """
+    CREATE TABLE IF NOT EXISTS moved_edges (
+        survivor BIGINT NOT NULL,
+        absorbed BIGINT NOT NULL,
+        src BIGINT NOT NULL,
+        dst BIGINT NOT NULL,
+        kind VARCHAR NOT NULL,
+        weight DOUBLE NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        reinforced_at TIMESTAMPTZ,
+        new_src BIGINT NOT NULL,
+        new_dst BIGINT NOT NULL,
+        added BOOLEAN NOT NULL
+    );
+    """,
 }
 
 _migrated: set[str] = set()

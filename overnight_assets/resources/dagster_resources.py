@@ -5,6 +5,8 @@ can use them and stay plain Python.
 """
 
 import os
+import socket
+from pathlib import Path
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -15,9 +17,40 @@ from overnight_assets.resources.json_io import JsonIOManager
 from overnight_assets.resources.llm import LLMSession, OllamaCalls
 from overnight_assets.secret_urls import redact_url, with_credentials
 
+CORTEX_MACHINE_TAG = "overnight/cortex-machine"  # set on a distributed run: the machine whose Cortex it writes
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # one per running kernel: containers on one machine share it
+
+
+class CortexElsewhereError(RuntimeError):
+    pass
+
+
+def this_machine() -> str | None:
+    """ "host=<name> boot=<kernel boot id>", None where the kernel says no boot id (not Linux)."""
+    try:
+        return f"host={socket.gethostname()} boot={BOOT_ID.read_text().strip()}"
+    except OSError:
+        return None
+
+
+def cortex_elsewhere(cortex_machine: str | None, here: str | None) -> str | None:
+    """Why a step here must not open Cortex: DuckDB's lock holds between processes of one kernel only, so a
+    second machine writing the file (over a network file system, or a copy of its own) breaks or forks it."""
+    if not cortex_machine or not here:
+        return None
+    owner, this = (dict(part.partition("=")[::2] for part in text.split()) for text in (cortex_machine, here))
+    if owner.get("boot") == this.get("boot"):
+        return None
+    return (
+        f"Cortex (a DuckDB file) is written on {owner.get('host')} for this run, and this step runs on "
+        f"{this.get('host')}: DuckDB allows writers of one machine only. Run the Celery workers of steps that "
+        "use Cortex on that machine (README: The GPU on another machine)"
+    )
+
 
 class CortexResource(dg.ConfigurableResource):
-    """The Cortex DuckDB file under `home`; a wait for another process's lock is said in the run's log."""
+    """The Cortex DuckDB file under `home`; a wait for another process's lock is said in the run's log.
+    A step of a distributed run on another machine than the run's Cortex fails here, before any write."""
 
     path: str
     lock_wait_s: float = LOCK_WAIT_S
@@ -25,6 +58,9 @@ class CortexResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._log = context.log
+        run = context.run
+        if why := cortex_elsewhere(run.tags.get(CORTEX_MACHINE_TAG) if run else None, this_machine()):
+            raise CortexElsewhereError(why)
 
     def get(self) -> Cortex:
         return Cortex(self.path, lock_wait_s=self.lock_wait_s, on_wait=self._log.warning if self._log else None)

@@ -118,7 +118,7 @@ def test_fresh_heartbeats_are_ok_stale_ones_broken(capsys, dagster_home, config_
     config = config_at(ollama_server.url)
     write_heartbeats(5)
     code, output = run_doctor(capsys, "--config", str(config))
-    assert line_of(output, "daemon").startswith("ok      daemon: running: 7 daemons")
+    assert line_of(output, "daemon").startswith("ok      daemon: running: 6 daemons")  # no asset daemon: dagster.yaml
     assert code == doctor.EXIT_OK, output
 
     write_heartbeats(2 * 3600, ["SCHEDULER", "SENSOR"])
@@ -138,7 +138,7 @@ def test_a_real_daemon_is_seen_running_and_then_stopped(dagster_home, config_at,
             lambda: (check := doctor.daemon(env, _daemon_state)).health is Health.OK and check,
             what="every daemon's first heartbeat",
         )
-    assert running.says.startswith("running: 7 daemons, the oldest heartbeat")
+    assert running.says.startswith("running: 6 daemons, the oldest heartbeat")
     two_hours_on = time.time() + 2 * 3600  # as the doctor would see it two hours after the daemon stopped
     stopped = doctor.daemon_health(_daemon_state(), two_hours_on)
     assert stopped.health is Health.BROKEN and "SCHEDULER: last heartbeat 2.0 h ago" in stopped.says

@@ -9,7 +9,7 @@ import uuid
 import dagster as dg
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 
-from overnight_assets.operations.executor import LONGEST_WAIT_S, _PatientConcurrencyContext
+from overnight_assets.operations.executor import LONGEST_WAIT_S, PatientConcurrencyContext
 from overnight_assets.operations.run_workers import WORKER_TAG, Worker
 from overnight_assets_tests.testkit import poll
 from overnight_assets_tests.testkit.hung_nights import HUNG_NIGHT, session_pids, wait_for
@@ -74,7 +74,7 @@ def test_a_blocked_step_sleeps_until_its_next_claim_check(instance):
             assert (
                 dagsters.interval_to_next_pending_claim_check() <= 0
             )  # Dagster 1.13.27: never a positive wait, so it spins
-        with _PatientConcurrencyContext(instance, waiter) as patient:
+        with PatientConcurrencyContext(instance, waiter) as patient:
             assert not patient.claim("gpu", "gpu_warmup")
             assert 0 < patient.interval_to_next_pending_claim_check() <= LONGEST_WAIT_S
 
@@ -113,9 +113,9 @@ def test_slots_are_claimed_and_freed_under_the_hosts_lock(instance, monkeypatch)
         recording(name)
     holder = dg.DagsterRun(job_name="nightly", run_id=str(uuid.uuid4()))
     waiter = dg.DagsterRun(job_name="nightly", run_id=str(uuid.uuid4()))
-    with _PatientConcurrencyContext(instance, holder) as holding:
+    with PatientConcurrencyContext(instance, holder) as holding:
         assert holding.claim("gpu", "security_triage")
-        with _PatientConcurrencyContext(instance, waiter) as waiting:
+        with PatientConcurrencyContext(instance, waiter) as waiting:
             assert not waiting.claim("gpu", "gpu_warmup")  # pending until the context ends
         holding.free_step("security_triage")
     assert {name for name, _ in seen} == {"claim_concurrency_slot", "free_concurrency_slot_for_step"}

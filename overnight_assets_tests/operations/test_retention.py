@@ -8,11 +8,11 @@ import pytest
 from overnight_assets.config import RetentionConfig
 from overnight_assets.operations.retention import Cutoffs, Removed, prune_cortex, removable_runs, tick_purges
 from overnight_assets.partitions import Night
-from overnight_assets.reading.fetch import Validators
 from overnight_assets.reading.items import Item
 from overnight_assets.reading.store import items_in_window, save_parsed
 from overnight_assets.resources.cortex import Cortex
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
+from overnight_assets.resources.http import Validators
 from overnight_assets.triage.review import TriageReview
 
 NOW = datetime.now(UTC)

@@ -4,8 +4,8 @@ import json
 from typing import get_args
 
 from overnight_assets.config import Source
-from overnight_assets.reading.fetch import FetchState
 from overnight_assets.resources.cortex import Cortex
+from overnight_assets.resources.http import FetchState
 from overnight_assets_tests.testkit.feeds import Entry, Reply, at, atom, conditional, hn, reddit, rss2, trending
 from overnight_assets_tests.testkit.nights import NIGHT, metadata
 from overnight_assets_tests.testkit.reading_runs import many_entries, run_reading, section, source

@@ -3,7 +3,7 @@
 from typing import get_args
 
 from overnight_assets.config import FetchConfig
-from overnight_assets.reading.fetch import FetchState, Validators, fetch_all
+from overnight_assets.resources.http import FetchState, Validators, fetch_all
 from overnight_assets_tests.testkit.feeds import Entry, Reply, at, conditional, rss2
 
 SETTINGS = FetchConfig(timeout_s=0.5, max_bytes=100_000, max_redirects=3, user_agent="overnight-test/1")

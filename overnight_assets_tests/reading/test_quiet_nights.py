@@ -4,12 +4,12 @@ from datetime import UTC, datetime
 from typing import get_args
 
 from overnight_assets.config import Interest
-from overnight_assets.reading.fetch import FetchState
 from overnight_assets.reading.items import Item
 from overnight_assets.reading.judge import RELEVANT_WITHOUT_KEYWORD, Judgement, judge_and_pick
 from overnight_assets.reading.reading_list import Selection
 from overnight_assets.reading.score import Scorer, rank_new
 from overnight_assets.reading.sections import NO_INTERESTS, digest_section, sources_line
+from overnight_assets.resources.http import FetchState
 from overnight_assets.status import Status
 
 INTERESTS = [Interest(topic="local LLM", weight=1.0, keywords=["ollama", "gguf"])]

@@ -5,11 +5,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from overnight_assets.links import UnusableLink, display_url
 from overnight_assets.reading.items import (
-    UnusableLink,
     canonical_url,
     clean_text,
-    display_url,
     from_struct_time,
     safe_link,
     title_key,

@@ -71,6 +71,18 @@ def test_a_file_from_an_older_release_is_migrated_forward(tmp_path, monkeypatch)
         assert db.execute("SELECT count(*) FROM commit_reviews").fetchone() == (0,)
 
 
+def test_memories_kept_before_the_graph_are_live_from_when_they_were_kept(tmp_path, monkeypatch):
+    path = tmp_path / "cortex.duckdb"
+    monkeypatch.setattr(cortex_module, "MIGRATIONS", {k: v for k, v in MIGRATIONS.items() if k < "0009"})
+    Cortex(path).remember([{"kind": "article", "source": "hn", "url": "https://example.org/a", "title": "A"}])
+    monkeypatch.setattr(cortex_module, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(cortex_module, "_migrated", set())  # a new release, a new process
+    with Cortex(path).connect() as db:
+        live = db.execute("SELECT valid_from = created_at, valid_to FROM memories").fetchall()
+        graph = [db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("edges", "signals")]
+    assert live == [(True, None)] and graph == [0, 0]
+
+
 # --- someone reads Cortex: a read-only connection held open by another process ---------------
 
 

@@ -7,6 +7,7 @@ talk to small HTTP servers on 127.0.0.1 that answer in the real APIs' formats.
 - loopback: the HTTP server the fakes are served by, and replies written by hand (trickled, hung)
 - fake_ollama, fake_slack: Ollama's and Slack's Web APIs, and what Slack would show wrong
 - feeds: feeds, trending pages and the arXiv API, and documents in their formats
+- registries: PyPI's JSON, npm's registry documents and GitHub's release feeds, for the feeds server
 - config: an overnight.yaml for a test night
 - instances: Dagster instances on SQLite, a real daemon
 - postgres: a database of its own on the real PostgreSQL server

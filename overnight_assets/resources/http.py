@@ -1,4 +1,6 @@
-"""Fetching sources concurrently: a total deadline, a size cap, a User-Agent, conditional GET, bounded redirects.
+"""The project's HTTP fetch: sources fetched concurrently with a total deadline, a size cap, a
+User-Agent, conditional GET and bounded redirects. Reading fetches its feeds here, the weekly
+ecosystem watch its registries' JSON and release feeds.
 
 Each URL is fetched in its own thread with one shared httpx client, so the fetch phase takes about
 as long as the slowest source, not the sum of them. A URL without a scheme is a file path, read
@@ -15,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from overnight_assets.deadlines import SocketCutter, cut_after
+from overnight_assets.links import display_url, link_parts
 from overnight_assets.local_files import open_regular_file
-from overnight_assets.reading.items import display_url, link_parts
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import with_credentials
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 MAX_THREADS = 32
 CHUNK_BYTES = 64 * 1024
 FetchState = Literal["ok", "not_modified", "failed"]  # not_modified: a 304 to a conditional GET
+FEEDS = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ def is_file(url: str) -> bool:
     return "://" not in url
 
 
-def fetch_all(urls: list[str], known: dict[str, Validators], settings: FetchConfig) -> dict[str, Fetched]:
+def fetch_all(
+    urls: list[str], known: dict[str, Validators], settings: FetchConfig, accept: str = FEEDS
+) -> dict[str, Fetched]:
     """Fetch every distinct URL at once; a failure is an outcome, never an exception."""
     import httpx  # at first use: the code location need not load it
 
@@ -76,15 +81,12 @@ def fetch_all(urls: list[str], known: dict[str, Validators], settings: FetchConf
         timeout=httpx.Timeout(settings.timeout_s),
         follow_redirects=True,
         max_redirects=settings.max_redirects,
-        headers={"User-Agent": settings.user_agent, "Accept": _ACCEPT},
+        headers={"User-Agent": settings.user_agent, "Accept": accept},
         limits=httpx.Limits(max_keepalive_connections=0),  # a connection per request: the deadline cuts its own
     )
     with client, ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(distinct))) as pool:
         futures = {url: pool.submit(fetch_one, client, url, known.get(url, Validators()), settings) for url in distinct}
         return {url: future.result() for url, future in futures.items()}
-
-
-_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 
 
 def fetch_one(client: httpx.Client, url: str, known: Validators, settings: FetchConfig) -> Fetched:

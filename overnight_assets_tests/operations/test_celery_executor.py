@@ -1,0 +1,140 @@
+"""The distributed mode: the nightly job under dagster-celery, a gpu worker and a default worker.
+
+The two hosts are two worker processes on this machine (not two network namespaces: the workers
+share the SQLite DAGSTER_HOME, as two hosts share PostgreSQL). The night is launched as `overnight
+run` launches it (a code server, a run worker that orchestrates); dagster-celery's own engine event
+names the worker that ran each step.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import dagster as dg
+import pytest
+from dagster._core.execution.api import create_execution_plan
+
+from overnight_assets.config import ExecutionConfig, load_config
+from overnight_assets.definitions import build_defs
+from overnight_assets.operations.celery_executor import GPU_POOL, QUEUE_TAG, broker_urls, routed_plan
+from overnight_assets.resources.dagster_resources import CORTEX_MACHINE_TAG, this_machine
+from overnight_assets_tests.testkit import REPO, SAMPLES, require_or_skip
+from overnight_assets_tests.testkit.celery_workers import (
+    Queues,
+    celery_env,
+    celery_workers,
+    overlapping,
+    redis_reachable,
+    step_runs,
+)
+from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.fake_ollama import FakeOllama
+from overnight_assets_tests.testkit.fake_slack import FakeSlack
+from overnight_assets_tests.testkit.loopback import serving
+from overnight_assets_tests.testkit.nights import FAILED_LOGINS, NIGHT, append_to_auth_log, finished, overnight_run
+
+OTHER_NIGHT = "2026-11-18"  # run beside NIGHT; not its previous night, so NIGHT's briefing does not depend on it
+
+
+@pytest.fixture(scope="module")
+def celery_night(tmp_path_factory):
+    """An AMBER night run under the celery executor by two workers, beside another night launched at the
+    same moment: (config, instance, the AMBER night's run id, worker nodes, the loopback Ollama)."""
+    require_or_skip(redis_reachable(), "Redis is not reachable at 127.0.0.1:6379")
+    root = tmp_path_factory.mktemp("celery")
+    host = root / "host"
+    shutil.copytree(SAMPLES, host)
+    append_to_auth_log(host, FAILED_LOGINS)
+    queues = Queues.fresh()
+    dagster_home = root / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    with (
+        serving(FakeOllama()) as ollama,
+        serving(FakeSlack(), "/api/") as slack,
+        dg.DagsterInstance.from_config(str(dagster_home)) as instance,
+    ):
+        ollama.overrides = {"status": "AMBER", "summary": "Brute force from one address."}
+        config_path = write_config(root, host, ollama.url, slack.url, **queues.config())
+        cleared = ("OVERNIGHT_CONFIG", "OVERNIGHT_HOME", "OLLAMA_HOST", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+        env = celery_env(
+            {
+                **{key: value for key, value in os.environ.items() if key not in cleared},
+                "DAGSTER_HOME": str(dagster_home),
+                "OVERNIGHT_CONFIG": str(config_path),
+                "OVERNIGHT_TEST_SLACK_TOKEN": slack.token,
+                "NO_PROXY": "127.0.0.1,localhost",
+            }
+        )
+        with celery_workers(env, queues, root) as nodes:
+            nights = [overnight_run(night, config_path, env) for night in (NIGHT, OTHER_NIGHT)]  # at once
+            for code, output in map(finished, nights):
+                assert code == 0, output
+        (record,) = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": NIGHT}))
+        yield load_config(config_path), instance, record.dagster_run.run_id, nodes, ollama
+
+
+def gpu_steps(config) -> set[str]:
+    job = build_defs(config).resolve_job_def("nightly")
+    return {node.name for node in job.graph.nodes if node.definition.pool == GPU_POOL}
+
+
+def test_gpu_steps_ran_on_the_gpu_worker_and_the_others_on_the_default_one(celery_night):
+    config, instance, run_id, nodes, _ = celery_night
+    runs = step_runs(instance, run_id)
+    run = instance.get_run_by_id(run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.tags[CORTEX_MACHINE_TAG] == this_machine()  # the workers' steps checked it: one machine here
+    gpu = gpu_steps(config)
+    assert {"gpu_warmup", "security_triage", "morning_briefing"} <= gpu < set(runs)
+    assert {step: run.worker for step, run in runs.items() if step in gpu} == dict.fromkeys(gpu, nodes["gpu"])
+    others = set(runs) - gpu
+    assert {step: run.worker for step, run in runs.items() if step in others} == dict.fromkeys(others, nodes["default"])
+
+
+def test_no_two_gpu_steps_overlapped_across_both_runs(celery_night):
+    config, instance, _, nodes, ollama = celery_night
+    gpu = gpu_steps(config)
+    records = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": [NIGHT, OTHER_NIGHT]}))
+    assert len(records) == 2
+    runs = [
+        run for record in records for step, run in step_runs(instance, record.dagster_run.run_id).items() if step in gpu
+    ]
+    assert len(runs) == 2 * len(gpu) and {run.worker for run in runs} == {nodes["gpu"]}
+    assert overlapping(runs) == []
+    assert instance.event_log_storage.get_concurrency_info(GPU_POOL).active_slot_count == 0  # all freed
+    assert ollama.chats, "the LLM was never asked: the night was not AMBER"
+
+
+def test_the_briefing_is_the_in_process_ones(celery_night, tmp_path, instance):
+    config, *_ = celery_night
+    in_process = config.model_copy(
+        update={"home": str(tmp_path / "home"), "execution": ExecutionConfig(mode="in_process")}
+    )
+    result = (
+        build_defs(in_process).resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance)
+    )
+    assert result.success
+    assert in_process.paths.briefing(NIGHT).read_text() == config.paths.briefing(NIGHT).read_text()
+
+
+def test_each_step_is_routed_by_its_pool_and_a_hand_set_queue_wins():
+    job = build_defs(load_config(REPO / "overnight.example.yaml")).resolve_job_def("nightly")
+    plan = routed_plan(create_execution_plan(job), {GPU_POOL: "the-gpu"}, "the-rest")
+    steps = plan.get_all_steps_in_topo_order()
+    queues = {step.key: step.tags[QUEUE_TAG] for step in steps}
+    assert queues["security_triage"] == queues["gpu_warmup"] == "the-gpu" and queues["morning_delivery"] == "the-rest"
+    assert all((queues[step.key] == "the-gpu") == (step.pool == GPU_POOL) for step in steps)
+    first = plan.get_all_steps_in_topo_order()[0]
+    pinned = plan._replace(step_dict={first.handle: first._replace(tags={**first.tags, QUEUE_TAG: "by-hand"})})
+    assert routed_plan(pinned, {GPU_POOL: "the-gpu"}, "the-rest").step_dict[first.handle].tags[QUEUE_TAG] == "by-hand"
+
+
+def test_the_broker_comes_from_the_named_variables_and_a_missing_one_is_named_not_shown():
+    config = ExecutionConfig(mode="celery", broker_env="MY_BROKER", backend_env="MY_BACKEND")
+    secret = "redis://:hunter2@gpu-box:6379/0"
+    assert broker_urls(config, {"MY_BROKER": secret, "MY_BACKEND": secret}) == (secret, secret)
+    with pytest.raises(dg.DagsterInvariantViolationError, match="MY_BACKEND is not set") as error:
+        broker_urls(config, {"MY_BROKER": secret})
+    assert "hunter2" not in str(error.value)
