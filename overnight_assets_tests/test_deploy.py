@@ -127,7 +127,9 @@ def test_compose_config_accepts_the_file_where_a_compose_command_exists(tmp_path
     (tmp_path / ".env").write_text("".join(f"{name}=filled-in-{name.lower()}\n" for name in env_example()))
     (tmp_path / "overnight.yaml").write_text("timezone: UTC\n")
     tried = []
-    for command in (["docker", "compose"], ["podman", "compose"], ["docker-compose"], ["podman-compose"]):
+    beside_us = Path(sys.executable).parent / "podman-compose"  # the dev extra's, in the venv
+    candidates = [["docker", "compose"], ["podman", "compose"], ["docker-compose"], ["podman-compose"]]
+    for command in [*candidates, [str(beside_us)]]:
         if not shutil.which(command[0]):
             continue
         result = subprocess.run([*command, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
