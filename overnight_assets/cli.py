@@ -1,4 +1,4 @@
-"""The `overnight` command: demo, run one night, list missed nights, re-baseline file integrity, validate a config, read Cortex."""
+"""The `overnight` command: demo, run one night, list missed nights, re-baseline file integrity, validate a config, read Cortex, serve."""
 
 from __future__ import annotations
 
@@ -68,7 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     _add_cortex_commands(commands)
     _add_doctor_command(commands)
     _add_feedback_command(commands)
+    _add_serve_command(commands)
     return parser
+
+
+def _add_serve_command(commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="an HTTP service for other machines: POST /runs launches one of the project's jobs, "
+        "GET /runs/ID says how it went (a bearer token from serve.token_env)",
+    )
+    serve.add_argument("--config", help=f"overnight.yaml (default: ${CONFIG_ENV} or ./overnight.yaml)")
+    serve.add_argument("--bind", help="address to listen on (default: serve.bind, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: serve.port, 8765)")
+    serve.set_defaults(handler=_serve)
 
 
 def _add_doctor_command(commands) -> None:
@@ -186,6 +199,23 @@ def _night(partition: str, brief_after_failure: bool) -> bool:
         raise UserError(str(error)) from None
 
 
+def _serve(args) -> int:
+    if args.config:
+        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())  # the code server it starts reads the same file
+    if not os.environ.get("DAGSTER_HOME"):
+        raise UserError("DAGSTER_HOME is not set: point it at the folder holding your dagster.yaml")
+    config = load_config()
+    from overnight_assets.launch import LaunchError
+    from overnight_assets.operations.serve import RefusedToStart
+    from overnight_assets.serve_launch import serve
+
+    try:
+        serve(config, args.bind or config.serve.bind, args.port or config.serve.port)
+    except (RefusedToStart, LaunchError) as error:
+        raise UserError(str(error)) from None
+    return 0
+
+
 def _demo_first_night(dagster_home: Path, partition: str):
     """The demo instance's partitions start at the first night the demo ran on it (or an earlier
     --date, not before the partitions' default start): recorded in its DAGSTER_HOME, so `make dev`
@@ -218,20 +248,36 @@ def _check_partition(partition: str, config) -> None:
 
 def _print_outcome(config, partition: str) -> None:
     """Each section's verdict, where the morning message is and its first lines, what waits."""
-    import json
-
-    composed = config.paths.assets / "morning_briefing" / f"{partition}.json"
+    verdicts = section_verdicts(config, partition)
     briefing = config.paths.briefing(partition)
-    if composed.exists():
+    if verdicts:
         print()
-        for section in json.loads(composed.read_text())["sections"]:
-            print(f"{section['title']}: {section['status']}, {_counted(section['items'])} (llm: {section['llm']})")
+        for verdict in verdicts:
+            print(f"{verdict['title']}: {verdict['status']}, {verdict['items']} (llm: {verdict['llm']})")
     if briefing.exists():
         print(f"Morning message: {briefing}\n")
         print("\n".join(briefing.read_text().splitlines()[:12]))
     outbox = sorted(config.paths.outbox.glob("*.json"))
     if outbox:
         print(f"\nUndelivered messages kept in {config.paths.outbox}: {len(outbox)}")
+
+
+def section_verdicts(config, partition: str) -> list[dict[str, str]]:
+    """Each section of the night's composed briefing: title, status, its items counted, the LLM's part."""
+    import json
+
+    composed = config.paths.assets / "morning_briefing" / f"{partition}.json"
+    if not composed.exists():
+        return []
+    return [
+        {
+            "title": section["title"],
+            "status": section["status"],
+            "items": _counted(section["items"]),
+            "llm": section["llm"],
+        }
+        for section in json.loads(composed.read_text())["sections"]
+    ]
 
 
 def _counted(items: list[dict]) -> str:

@@ -75,6 +75,16 @@ class UIConfig(_Strict):
     base_url: str = "http://127.0.0.1:3000"  # the Dagster UI, for links to runs in the briefing
 
 
+class ServeConfig(_Strict):
+    """`overnight serve`: the HTTP trigger other machines call (Home Assistant asking for a fresh triage)."""
+
+    bind: str = "127.0.0.1"  # loopback: expose it through a TLS reverse proxy, never bare
+    port: Int = Field(8765, ge=1, le=65535)
+    token_env: EnvName = "OVERNIGHT_SERVE_TOKEN"  # the variable holding the bearer token; unset: no start
+    jobs: list[str] | None = None  # the jobs a token may launch and read; null: every job of the project
+    max_body_bytes: Int = Field(16384, ge=256)  # a request body over this is refused with 413, unread
+
+
 class AlertsConfig(_Strict):
     briefing_by: ClockTime | None = "07:30"  # due by then (config timezone): an alert, a late freshness; null: none
 
@@ -293,6 +303,7 @@ class OvernightConfig(_Strict):
     slack: SlackConfig = SlackConfig()
     ui: UIConfig = UIConfig()
     alerts: AlertsConfig = AlertsConfig()
+    serve: ServeConfig = ServeConfig()
     triage: TriageConfig = TriageConfig()
     reading: ReadingConfig = ReadingConfig()
     code_review: CodeReviewConfig = CodeReviewConfig()
