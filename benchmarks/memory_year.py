@@ -4,14 +4,16 @@ under another URL), links them, lists them in the briefing, then consolidates. R
 night (target: at most 5 s), live memories and the Cortex file's size over the year against the bound
 the README states.
 
-Until the graph branch lands, a stand-in for cerebellum's decay (untouched weights x 0.97 a night, two
-items a night reinforced to 1.0) runs before consolidation; the lead replaces it with cerebellum.
+Each night the owner marks two of the night's items good and one bad (`overnight feedback`), then the
+real cerebellum (signals applied along each item's path, the rest decayed) and consolidation run, timed
+together (target: at most 5 s a night).
 Usage: python benchmarks/memory_year.py [--nights N]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import tempfile
 import time
@@ -20,17 +22,23 @@ from pathlib import Path
 
 from _report import figure, report
 
+from overnight_assets.memory import cerebellum
 from overnight_assets.memory.consolidation import Settings, consolidate
+from overnight_assets.memory.feedback import give_feedback
 from overnight_assets.resources.cortex import Cortex, memory_hash
 
 FIRST = datetime(2026, 1, 2, 3, tzinfo=UTC)
 ARTICLES, PAPERS, REVIEWS = 8, 5, 4  # the demo's digest_size, arxiv keep, and a few commits a night
 PER_NIGHT = ARTICLES + PAPERS + REVIEWS
 SETTINGS = Settings()
-# live: a night's memories stay until their weight decays under the floor and they are past retention
-# (a week's slack); rows: ended ones stay forget_after_days more, and a compressed one is two rows
-LIVE_BOUND = PER_NIGHT * (SETTINGS.retention_days + 7)
-ROWS_BOUND = 2 * PER_NIGHT * (SETTINGS.retention_days + 7 + SETTINGS.forget_after_days + 7)
+REFLEXES = cerebellum.Settings()
+# live: a night's memories stay until they are past retention and their weight, decaying each night it
+# is not reinforced, is under prune_below (a week's slack); rows: ended ones stay forget_after_days
+# more, and a compressed one is two rows
+DECAY_NIGHTS = math.ceil(math.log(SETTINGS.prune_below) / math.log(REFLEXES.decay_per_night))
+LIFE = max(SETTINGS.retention_days, DECAY_NIGHTS) + 7
+LIVE_BOUND = PER_NIGHT * LIFE
+ROWS_BOUND = 2 * PER_NIGHT * (LIFE + SETTINGS.forget_after_days + 7)
 FILE_BOUND_MB = 32
 WORDS = [
     "ollama",
@@ -79,11 +87,12 @@ def night_rows(night: int, rng: random.Random) -> list[dict]:
     return rows
 
 
-def remember(cortex: Cortex, night: int, when: datetime, rng: random.Random) -> None:
+def remember(cortex: Cortex, night: int, when: datetime, rng: random.Random) -> tuple[str, list[str]]:
     """What the night's workers keep (reading/store.py remember_kept, code_reviews memories_for), with the
     provenance and links the graph branch writes, and the briefing's items."""
     partition = (when - timedelta(days=1)).date().isoformat()
     rows = night_rows(night, rng)
+    refs = [f"R{n}" for n in range(1, ARTICLES + PAPERS + 1)]  # as the briefing numbers a night's items
     with cortex.connect() as db:
         db.execute("BEGIN")
         ids = [
@@ -114,21 +123,17 @@ def remember(cortex: Cortex, night: int, when: datetime, rng: random.Random) -> 
         )
         db.execute(
             """INSERT INTO briefing_items (partition_key, ref, memory_id, title, source)
-               SELECT ?, 'R' || unnest(?::BIGINT[]), unnest(?::BIGINT[]), 'item', 'demo'""",
-            [partition, ids[: ARTICLES + PAPERS], ids[: ARTICLES + PAPERS]],
+               SELECT ?, unnest(?::VARCHAR[]), unnest(?::BIGINT[]), 'item', 'demo'""",
+            [partition, refs, ids[: ARTICLES + PAPERS]],
         )
-        # stand-in for cerebellum until the graph branch lands: two items reinforced, the rest decay
-        liked = rng.sample(ids, 2)
-        db.execute(
-            "UPDATE memories SET weight = 1.0, reinforced_at = ? WHERE id IN (SELECT unnest(?::BIGINT[]))",
-            [when, liked],
-        )
-        db.execute(
-            "UPDATE memories SET weight = weight * 0.97 WHERE valid_to IS NULL AND (reinforced_at IS NULL OR reinforced_at < ?)",
-            [when],
-        )
-        db.execute("UPDATE edges SET weight = weight * 0.97 WHERE created_at < ?", [when])
         db.execute("COMMIT")
+    return partition, refs
+
+
+def owner_feedback(cortex: Cortex, partition: str, refs: list[str], rng: random.Random) -> None:
+    good_1, good_2, bad = rng.sample(refs, 3)
+    for ref, verdict in ((good_1, "good"), (good_2, "good"), (bad, "bad")):
+        give_feedback(cortex, ref, verdict, partition)
 
 
 def main() -> None:
@@ -142,8 +147,10 @@ def main() -> None:
         cortex = Cortex(Path(folder) / "cortex.duckdb")
         for night in range(args.nights):
             when = FIRST + timedelta(days=night)
+            partition, refs = remember(cortex, night, when, rng)
+            owner_feedback(cortex, partition, refs, rng)
             started = time.perf_counter()
-            remember(cortex, night, when, rng)
+            cerebellum.run_night(cortex, partition, REFLEXES, None, [])
             outcome = consolidate(cortex, SETTINGS, when)
             took = time.perf_counter() - started
             slowest, total = max(slowest, took), total + took
@@ -161,7 +168,7 @@ def main() -> None:
     report(
         "memory_year",
         [
-            figure("slowest night (remember + consolidation)", round(slowest, 3), "s", "<= 5 s", slowest <= 5),
+            figure("slowest night (cerebellum + consolidation)", round(slowest, 3), "s", "<= 5 s", slowest <= 5),
             figure("mean night", round(total / args.nights, 3), "s"),
             figure("most live memories", live_max, "rows", f"<= {LIVE_BOUND}", live_max <= LIVE_BOUND),
             figure("most memory rows (live + history)", rows_max, "rows", f"<= {ROWS_BOUND}", rows_max <= ROWS_BOUND),

@@ -61,13 +61,19 @@ def ui_server(request, tmp_path, monkeypatch, unused_url):
     return request.getfixturevalue("dev_server").port, night
 
 
+# the UI's dialogs open after GraphQL answers: on a loaded 2-core machine that took over playwright's 30 s
+UI_WAIT_MS = 120_000
+
+
 @pytest.fixture
 def page():
     chromium = shutil.which("chromium")
     require_or_skip(chromium is not None, "chromium is not installed (Debian/Ubuntu package `chromium`)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True)
-        yield browser.new_page(viewport=WIDE)
+        page = browser.new_page(viewport=WIDE)
+        page.set_default_timeout(UI_WAIT_MS)
+        yield page
         browser.close()
 
 
