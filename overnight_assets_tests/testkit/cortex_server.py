@@ -50,6 +50,7 @@ class ServedCortex:
 @contextlib.contextmanager
 def cortex_server(root: Path, token: str, lease_s: float = 60.0) -> Iterator[ServedCortex]:
     """The server on a free port, its Cortex in `root/home`, its stdout and stderr in `root/server.log`."""
+    root.mkdir(parents=True, exist_ok=True)
     config = root / "server.yaml"
     config.write_text(yaml.safe_dump({"home": str(root / "home"), "memory": {"server_token_env": TOKEN_ENV}}))
     port, output = free_port(), root / "server.log"
