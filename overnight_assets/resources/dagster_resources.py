@@ -69,10 +69,11 @@ class CortexResource(dg.ConfigurableResource):
         ):
             raise CortexElsewhereError(why)
 
-    def get(self) -> Cortex:
+    def get(self, lock_wait_s: float | None = None) -> Cortex:
+        """`lock_wait_s`: a shorter wait than the resource's (a sensor's tick must end in time)."""
         server = ServerAddress(self.server_url, self.server_token_env) if self.server_url else None
         on_wait = self._log.warning if self._log else None
-        return Cortex(self.path, lock_wait_s=self.lock_wait_s, on_wait=on_wait, server=server)
+        return Cortex(self.path, lock_wait_s=lock_wait_s or self.lock_wait_s, on_wait=on_wait, server=server)
 
 
 class LLMResource(dg.ConfigurableResource):
