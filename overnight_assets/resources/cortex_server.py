@@ -78,15 +78,13 @@ class Sessions:
             current = self.current
             return current if current is not None and hmac.compare_digest(current.id, session_id) else None
 
-    def close(self, session: Session, why: str | None = None) -> None:
+    def close(self, session: Session) -> None:
         with self._changed:
             if self.current is not session:
                 return
             session.end()
             self.current = None
             self._changed.notify_all()
-        if why:
-            _log.warning("Cortex session of %s %s: rolled back and released", session.holder, why)
 
     def expire_quiet(self) -> None:
         with self._changed:
