@@ -30,9 +30,11 @@ BENCHMARKS = {
     "gpu_pool_claim_race": ["--trials", "10"],
     "daemon_idle_cpu": ["--seconds", "150"],
     "instance_size": ["--nights", "90"],
+    "serve_requests": [],
     "consolidation_scale": [],
     "memory_year": ["--nights", "365"],
     "similarity_compare": [],  # wordllama's half only where it is installed (see the script)
+    "memory_seen": [],
 }
 
 

@@ -1,4 +1,4 @@
-"""The `overnight` command: demo, run one night, list missed nights, re-baseline file integrity, validate a config, read Cortex."""
+"""The `overnight` command: demo, run one night, list missed nights, re-baseline file integrity, validate a config, read Cortex, serve."""
 
 from __future__ import annotations
 
@@ -67,7 +67,21 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_cortex_commands(commands)
     _add_doctor_command(commands)
+    _add_feedback_command(commands)
+    _add_serve_command(commands)
     return parser
+
+
+def _add_serve_command(commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="an HTTP service for other machines: POST /runs launches one of the project's jobs, "
+        "GET /runs/ID says how it went (a bearer token from serve.token_env)",
+    )
+    serve.add_argument("--config", help=f"overnight.yaml (default: ${CONFIG_ENV} or ./overnight.yaml)")
+    serve.add_argument("--bind", help="address to listen on (default: serve.bind, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: serve.port, 8765)")
+    serve.set_defaults(handler=_serve)
 
 
 def _add_doctor_command(commands) -> None:
@@ -90,6 +104,20 @@ def _add_doctor_command(commands) -> None:
         help="when the morning message is due (default: alerts.briefing_by, else 08:00)",
     )
     doctor.set_defaults(handler=_doctor)
+
+
+def _add_feedback_command(commands) -> None:
+    feedback = commands.add_parser(
+        "feedback",
+        help="say what an item of a briefing was worth (ITEM as printed: R3, P2, C1); the cerebellum learns from it",
+    )
+    feedback.add_argument("item", metavar="ITEM", help="the ref printed before the item in the briefing, e.g. R3")
+    feedback.add_argument("verdict", choices=["good", "bad"])
+    feedback.add_argument(
+        "--date", type=_date, help="the briefing's night (default: the latest delivered one printing ITEM)"
+    )
+    feedback.add_argument("--config", help="overnight.yaml")
+    feedback.set_defaults(handler=_feedback)
 
 
 def _add_cortex_commands(commands) -> None:
@@ -177,6 +205,23 @@ def _night(partition: str, brief_after_failure: bool) -> bool:
         raise UserError(str(error)) from None
 
 
+def _serve(args) -> int:
+    if args.config:
+        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())  # the code server it starts reads the same file
+    if not os.environ.get("DAGSTER_HOME"):
+        raise UserError("DAGSTER_HOME is not set: point it at the folder holding your dagster.yaml")
+    config = load_config()
+    from overnight_assets.launch import LaunchError
+    from overnight_assets.operations.serve import RefusedToStart
+    from overnight_assets.serve_launch import serve
+
+    try:
+        serve(config, args.bind or config.serve.bind, args.port or config.serve.port)
+    except (RefusedToStart, LaunchError) as error:
+        raise UserError(str(error)) from None
+    return 0
+
+
 def _demo_first_night(dagster_home: Path, partition: str):
     """The demo instance's partitions start at the first night the demo ran on it (or an earlier
     --date, not before the partitions' default start): recorded in its DAGSTER_HOME, so `make dev`
@@ -209,20 +254,36 @@ def _check_partition(partition: str, config) -> None:
 
 def _print_outcome(config, partition: str) -> None:
     """Each section's verdict, where the morning message is and its first lines, what waits."""
-    import json
-
-    composed = config.paths.assets / "morning_briefing" / f"{partition}.json"
+    verdicts = section_verdicts(config, partition)
     briefing = config.paths.briefing(partition)
-    if composed.exists():
+    if verdicts:
         print()
-        for section in json.loads(composed.read_text())["sections"]:
-            print(f"{section['title']}: {section['status']}, {_counted(section['items'])} (llm: {section['llm']})")
+        for verdict in verdicts:
+            print(f"{verdict['title']}: {verdict['status']}, {verdict['items']} (llm: {verdict['llm']})")
     if briefing.exists():
         print(f"Morning message: {briefing}\n")
         print("\n".join(briefing.read_text().splitlines()[:12]))
     outbox = sorted(config.paths.outbox.glob("*.json"))
     if outbox:
         print(f"\nUndelivered messages kept in {config.paths.outbox}: {len(outbox)}")
+
+
+def section_verdicts(config, partition: str) -> list[dict[str, str]]:
+    """Each section of the night's composed briefing: title, status, its items counted, the LLM's part."""
+    import json
+
+    composed = config.paths.assets / "morning_briefing" / f"{partition}.json"
+    if not composed.exists():
+        return []
+    return [
+        {
+            "title": section["title"],
+            "status": section["status"],
+            "items": _counted(section["items"]),
+            "llm": section["llm"],
+        }
+        for section in json.loads(composed.read_text())["sections"]
+    ]
 
 
 def _counted(items: list[dict]) -> str:
@@ -362,6 +423,20 @@ def _on_cortex(args, action):
         raise UserError(str(error)) from None
     except duckdb.Error as error:
         raise UserError(f"cortex: {str(error).splitlines()[0]}") from None
+
+
+def _feedback(args) -> int:
+    from overnight_assets.memory.feedback import FeedbackError, give_feedback
+
+    config = load_config(args.config)
+    try:
+        given = _on_cortex(args, lambda cortex: give_feedback(cortex, args.item, args.verdict, args.date))
+    except FeedbackError as error:
+        raise UserError(str(error)) from None
+    said = "recorded" if given.recorded else "already recorded"
+    print(f"{given.ref} of {given.partition_key} ({given.title}): {given.verdict}, {said}.")
+    print(f"The cerebellum applies it on its next run (weights in {config.paths.cortex}, table weight_log).")
+    return 0
 
 
 def _doctor(args) -> int:

@@ -14,7 +14,7 @@ from overnight_assets.briefing.sensors import (
 from overnight_assets.code_review.assets import build_code_review_defs
 from overnight_assets.config import OvernightConfig, load_config
 from overnight_assets.gpu import build_operations_defs
-from overnight_assets.memory.assets import build_consolidation_defs
+from overnight_assets.memory.assets import build_consolidation_defs, build_memory_defs
 from overnight_assets.operations.assets import build_maintenance_defs
 from overnight_assets.operations.celery_executor import build_executor
 from overnight_assets.operations.gaps import late_tick_reason
@@ -50,7 +50,8 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
     nightly_job = dg.define_asset_job(
         "nightly",
         selection=NIGHTLY,
-        description="The whole night for one partition: triage, reading, code review, the briefing and its delivery.",
+        description="The whole night for one partition: triage, reading, code review, the briefing, its delivery "
+        "and the cerebellum's reinforcement.",
     )
     delivery_job = dg.define_asset_job(
         "deliver_outbox",
@@ -82,6 +83,7 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
         *workers,
         build_briefing_defs(daily, section_keys(*workers), config.paths, config.ui.base_url, config.alerts.briefing_by),
         build_maintenance_defs(config.retention, config.schedules.maintenance, config.timezone),
+        build_memory_defs(config.memory, daily),
         build_weekly_defs(config),
         build_consolidation_defs(config.memory, daily),
         dg.Definitions(

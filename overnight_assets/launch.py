@@ -111,15 +111,26 @@ class Launcher:
 
     def launch_and_wait(self, job_name: str, tags: dict[str, str]) -> dg.DagsterRun:
         """Launch the job with these tags and wait for its run to end; the finished run."""
-        run = self._create_run(job_name, tags)
         with _StopRequests() as stop:
-            self.instance.launch_run(run.run_id, self.workspace)
+            run = self.launch(job_name, tags)
             print(f"overnight: {job_name} run {run.run_id} launched ({_describe(tags)})", flush=True)
             return _wait(self.instance, run.run_id, stop)
 
+    def launch(self, job_name: str, tags: dict[str, str]) -> dg.DagsterRun:
+        """Launch the job with these tags, not waiting: the run, its worker started by the instance's run launcher."""
+        run = self._create_run(job_name, tags)
+        self.instance.launch_run(run.run_id, self.workspace)
+        return run
+
+    @property
+    def repository(self):
+        """The location's one repository, as its code server describes it (jobs, partition sets)."""
+        (repository,) = self.location.get_repositories().values()
+        return repository
+
     def _create_run(self, job_name: str, tags: dict[str, str]) -> dg.DagsterRun:
         """The run as the webserver's Launch creates it: the job's snapshot, plan and origins."""
-        (repository,) = self.location.get_repositories().values()
+        repository = self.repository
         if not repository.has_job(job_name):
             raise LaunchError(f"the code location {CODE_LOCATION} has no job {job_name}")
         job = repository.get_full_job(job_name)

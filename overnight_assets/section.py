@@ -59,14 +59,21 @@ class Line:
     number: int | None = None
     severity: str | None = None  # red, amber, error, warning...: shown as a bold tag before the text
     details: tuple[Line, ...] = ()  # lines under an item, indented
+    shows: int | None = None  # the index, in its section's items, of the item this line shows
+    ref: str | None = None  # the ITEM ref the briefing printed for it (R3): `overnight feedback R3 good`
 
     @classmethod
     def text(cls, *parts: str | Span) -> Line:
         return cls(spans=_spans(parts))
 
     @classmethod
-    def item(cls, *parts: str | Span, number: int | None = None, severity: str | None = None, details=()) -> Line:
-        return cls(spans=_spans(parts), kind="item", number=number, severity=severity, details=tuple(details))
+    def item(
+        cls, *parts: str | Span, number: int | None = None, severity: str | None = None, details=(), shows=None
+    ) -> Line:
+        """A list entry; `shows`: the index of the section's item it presents (it gets a ref in the briefing)."""
+        return cls(
+            spans=_spans(parts), kind="item", number=number, severity=severity, details=tuple(details), shows=shows
+        )
 
     @property
     def plain(self) -> str:
@@ -82,6 +89,8 @@ class Line:
             number=data.get("number"),
             severity=data.get("severity"),
             details=tuple(cls.from_dict(detail) for detail in data.get("details", ())),
+            shows=data.get("shows"),
+            ref=data.get("ref"),
         )
 
 
@@ -130,7 +139,8 @@ def markdown_of(lines: tuple[Line, ...] | list[Line]) -> str:
 def _markdown_line(line: Line, indent: str) -> str:
     marker = (f"{line.number}. " if line.number is not None else "- ") if line.kind == "item" else ""
     tag = f"**{line.severity.upper()}** " if line.severity else ""
-    text = indent + marker + tag + "".join(_markdown_span(span) for span in line.spans)
+    ref = f"`{line.ref}` " if line.ref else ""
+    text = indent + marker + ref + tag + "".join(_markdown_span(span) for span in line.spans)
     under = indent + " " * len(marker)  # details line up with the item's text
     return "\n".join([text.rstrip(), *(_markdown_line(detail, under) for detail in line.details)])
 
@@ -189,6 +199,7 @@ class Section:
     order: int = 50  # lower comes first in the briefing
     llm: SectionLLMState = "not needed"
     lines: tuple[Line, ...] = ()
+    ref_prefix: str = ""  # its listed items get ITEM refs in the briefing: R1, R2... (a capital letter)
 
     def __post_init__(self) -> None:
         if self.lines:

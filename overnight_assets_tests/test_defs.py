@@ -29,12 +29,15 @@ def test_asset_graph_lineage_and_pool():
     sections = {key(name) for name in ("security_triage", "article_digest", "arxiv_finds", "code_reviews", "pr_digest")}
     assert graph.get(key("morning_briefing")).parent_keys == sections | {key("morning_briefing")}
     assert graph.get(key("morning_delivery")).parent_keys == {key("morning_briefing")}
+    assert graph.get(key("cerebellum")).parent_keys == {key("morning_delivery")}
     llm_assets = {"gpu_warmup", "security_triage", "article_digest", "arxiv_finds", "code_reviews", "morning_briefing"}
     for asset in llm_assets:
         assert graph.get(key(asset)).pools == {"gpu"}, asset
-    for asset in ("pr_digest", "morning_delivery"):
+    for asset in ("pr_digest", "morning_delivery", "cerebellum"):
         assert not graph.get(key(asset)).pools, asset
-    assert {a.key.path[-1] for a in graph.asset_nodes if a.group_name == "nightly"} >= llm_assets | {"morning_delivery"}
+    nightly = {a.key.path[-1] for a in graph.asset_nodes if a.group_name == "nightly"}
+    assert nightly >= llm_assets | {"morning_delivery", "cerebellum"}
+    assert dg.AssetKey("cerebellum") in defs.resolve_job_def("nightly").asset_layer.asset_graph.get_all_asset_keys()
 
 
 def test_the_sunday_chain_is_its_own_weekly_group_and_job():

@@ -1,6 +1,6 @@
 """The house rules of DESIGN.md's layout, checked on every module of the package.
 
-Floors: the top floor (definitions.py, cli.py, launch.py) puts the house together and may import
+Floors: the top floor (definitions.py, cli.py, launch.py, serve_launch.py) puts the house together and may import
 anything; the ground floor (the other top-level modules) and resources/ hold what every domain
 shares; each other subpackage is a room (a domain, or the demo) that may import the ground floor
 and resources/ but no other room, and nothing below the top floor imports a room.
@@ -21,7 +21,7 @@ import pytest
 import overnight_assets
 
 PACKAGE = Path(overnight_assets.__file__).parent
-TOP_FLOOR = {"definitions.py", "cli.py", "launch.py"}
+TOP_FLOOR = {"definitions.py", "cli.py", "launch.py", "serve_launch.py"}
 RESOURCES = "resources"
 GROUND_PACKAGES = {"config"}  # the ground floor grown into a package of its own
 ROOMS = sorted(
@@ -44,7 +44,7 @@ LOGIC_CALLS = {
     "slack_format.plain_text('2026-11-20', Status.RED, 'A failed night.', [stand_in])",
     "code_review": "from overnight_assets.code_review import diffs, code_reviews\n"
     "code_reviews.reviews_section([], [], 'not needed'); diffs.parse_log(b'')",
-    "memory": "from overnight_assets.memory import similarity\n"
+    "memory": "from overnight_assets.memory import cerebellum, similarity\ncerebellum.Settings()\n"
     "similarity.decide_pairs([(similarity.Record('SR-2023-052'), similarity.Record('SR-2023-053'))])",
     "operations": "from overnight_assets.operations import run_workers\nrun_workers.waiting_message('gpu', [])",
     "reading": "from zoneinfo import ZoneInfo\nfrom overnight_assets.reading import parse\n"

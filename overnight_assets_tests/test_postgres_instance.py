@@ -1,32 +1,18 @@
 """Production storage: the nightly job and the gpu pool on a real PostgreSQL instance."""
 
-import os
-import uuid
-
 import dagster as dg
 import pytest
 import yaml
 
 from overnight_assets.definitions import build_defs
-from overnight_assets_tests.testkit import REPO, require_or_skip
-
-PG_URL = os.environ.get("OVERNIGHT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+from overnight_assets_tests.testkit import REPO
+from overnight_assets_tests.testkit.postgres import fresh_database
 
 
 @pytest.fixture
 def postgres_url():
-    import psycopg2
-
-    try:
-        admin = psycopg2.connect(f"{PG_URL}/postgres", connect_timeout=3)
-    except psycopg2.OperationalError as error:
-        require_or_skip(False, f"PostgreSQL at {PG_URL} is not reachable: {error}")
-    admin.autocommit = True
-    name = f"overnight_test_{uuid.uuid4().hex[:10]}"
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    yield f"{PG_URL}/{name}"
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    with fresh_database() as url:
+        yield url
 
 
 def test_nightly_job_and_gpu_pool_on_postgres(tmp_path, postgres_url, make_config, ollama_server):

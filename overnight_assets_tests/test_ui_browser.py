@@ -33,6 +33,8 @@ NIGHTLY_LINEAGE = {
     ("code_reviews", "morning_briefing"),
     ("pr_digest", "morning_briefing"),
     ("morning_briefing", "morning_delivery"),
+    ("morning_delivery", "cerebellum"),
+    ("cerebellum", "consolidation"),
 }
 # Each drawn node (a foreignObject) and edge (a path ending in an arrow) of the asset graph's SVG.
 GRAPH_GEOMETRY = """() => ({

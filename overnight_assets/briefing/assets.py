@@ -17,12 +17,14 @@ from overnight_assets.briefing.compose import (
 )
 from overnight_assets.briefing.delivery import deliver_pending, delivery_owner, keep_in_outbox
 from overnight_assets.briefing.failures import compose_with_failures
+from overnight_assets.briefing.refs import record_briefing, record_ref_pages, with_refs
 from overnight_assets.briefing.sensors import AFTER_FAILED_RUN_TAG, BRIEFING, failures_in_run
 from overnight_assets.briefing.weekly_sections import take_weekly_sections
 from overnight_assets.config import Paths
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource, SlackResource
 from overnight_assets.resources.json_io import OPTIONAL
 from overnight_assets.resources.llm import LLMUnavailableError
+from overnight_assets.resources.memory_graph import Provenance
 from overnight_assets.section import Section, within_lines
 
 PREVIEW_CHARS = 4000  # of the briefing in the UI's metadata
@@ -55,7 +57,7 @@ def build_briefing_defs(
         failures = failures_in_run(context.instance, failed_run, list(sections), ui_base_url) if failed_run else []
         sections |= take_weekly_sections(cortex.get(), context.partition_key)  # Monday's: the Sunday chain's
         arrived, composed = compose_with_failures(sections, failures, previous)
-        composed = ordered(composed)
+        composed, listed = with_refs(ordered(composed))  # R3, P2, C1: what `overnight feedback` names
         changes = changes_since(previous, arrived)
         session = llm.session()
         try:
@@ -72,6 +74,9 @@ def build_briefing_defs(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(markdown, encoding="utf-8")
         status = overall_status(composed)
+        provenance = Provenance(context.asset_key.to_user_string(), context.partition_key, context.run.run_id)
+        title = f"Morning briefing {context.partition_key}: {status.value}"
+        record_briefing(cortex.get(), provenance, title, summary, listed)
         briefing = {
             "partition": context.partition_key,
             "status": status.value,
@@ -89,6 +94,7 @@ def build_briefing_defs(
                 "briefing_path": dg.MetadataValue.path(str(path)),
                 "sections": len(composed),
                 "summary_source": source,
+                "item_refs": len(listed),
                 "failed_sections": ", ".join(f"{f.key} ({f.outcome})" for f in failures) or "none",
                 **({"after_failed_run": dg.MetadataValue.dagster_run(failed_run)} if failed_run else {}),
                 "preview": dg.MetadataValue.md(preview(markdown, path)),
@@ -120,6 +126,7 @@ def build_briefing_defs(
             briefing.get("changes"),
             briefing.get("summary_source", "llm"),
         )
+        record_ref_pages(cortex.get(), context.partition_key, message.ref_pages)
         keep_in_outbox(cortex.get(), outbox, context.partition_key, message.text, message.blocks, message.replies)
         report = deliver_pending(cortex.get(), outbox, slack.poster(), owner=delivery_owner(context.run.run_id))
         if report.error:

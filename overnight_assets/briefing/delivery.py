@@ -308,14 +308,21 @@ def _record_replies(cortex: Cortex, claim: Claim, reply_ts: list[str], owner: st
 
 def _record_delivery(cortex: Cortex, claim: Claim, channel_id: str, ts: str, reply_ts: list[str]) -> bool:
     """Record the posted message and release the claim; True when a newer version was kept
-    meanwhile (it stays pending: the next delivery updates the message)."""
+    meanwhile (it stays pending: the next delivery updates the message). In the same transaction,
+    each ITEM ref of the night gets the ts of the message (or thread reply) that carries it."""
     with cortex.connect() as db:
+        db.execute("BEGIN")
         row = db.execute(
             """UPDATE deliveries SET channel_id = ?, ts = ?, reply_ts = ?, pending = (coalesce(revision, 0) <> ?),
                intent_at = NULL, claimed_by = NULL, claim_expires = NULL, attempts = attempts + 1,
                last_error = NULL, updated_at = now() WHERE partition_key = ? RETURNING pending""",
             [channel_id, ts, json.dumps(reply_ts), claim.revision, claim.partition_key],
         ).fetchone()
+        db.execute(
+            "UPDATE briefing_items SET message_ts = list_extract(?::VARCHAR[], coalesce(page, 0) + 1) WHERE partition_key = ?",
+            [[ts, *reply_ts], claim.partition_key],
+        )
+        db.execute("COMMIT")
     return bool(row and row[0])
 
 

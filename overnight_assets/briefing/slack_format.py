@@ -59,6 +59,7 @@ class SlackMessage:
     text: str  # the plain-text fallback: notifications, and clients that cannot show blocks
     blocks: list[dict]
     replies: list[dict] = field(default_factory=list)  # {"text", "blocks"}: the rest, in the thread
+    ref_pages: dict[str, int] = field(default_factory=dict)  # ITEM ref -> 0 (the message) or n (the n-th reply)
 
 
 def escape(text: str) -> str:
@@ -96,7 +97,16 @@ def slack_message(
         {"text": f"Morning briefing {partition_key}, continued ({number} of {len(rest)})", "blocks": page}
         for number, page in enumerate(rest, 1)
     ]
-    return SlackMessage(plain_text(partition_key, status, summary, sections), first, replies)
+    refs = [line.ref for section in sections for line in section.lines if line.ref]
+    pages = _refs_by_page(refs, [first, *(reply["blocks"] for reply in replies)])
+    return SlackMessage(plain_text(partition_key, status, summary, sections), first, replies, pages)
+
+
+def _refs_by_page(refs: list[str], pages: list[list[dict]]) -> dict[str, int]:
+    """The page each ref is printed on: `R3` as a code span, which no text from outside can write
+    (a backtick in it becomes a look-alike)."""
+    texts = [" ".join(block["text"]["text"] for block in page if isinstance(block.get("text"), dict)) for page in pages]
+    return {ref: next((n for n, text in enumerate(texts) if f"`{ref}` " in text), 0) for ref in refs}
 
 
 def plain_text(partition_key: str, status: Status, summary: str, sections: list[Section]) -> str:
@@ -123,9 +133,10 @@ def _mrkdwn_lines(line: Line, indent: str, depth: int = 0) -> list[str]:
     if line.kind == "item":
         marker = f"{line.number}. " if line.number is not None else ("• " if depth == 0 else "◦ ")
     tag = f"*{plain(line.severity.upper())}* " if line.severity else ""
-    text = indent + marker + tag + "".join(_mrkdwn_span(span) for span in line.spans)
+    ref = f"`{line.ref}` " if line.ref else ""
+    text = indent + marker + ref + tag + "".join(_mrkdwn_span(span) for span in line.spans)
     if len(text) > SECTION_TEXT_LIMIT:  # too long for any block: its words alone, split at spaces later
-        text = indent + marker + plain(line.plain)
+        text = indent + marker + ref + plain(line.plain)
     return [
         text.rstrip(),
         *(text for detail in line.details for text in _mrkdwn_lines(detail, indent + INDENT, depth + 1)),

@@ -7,13 +7,14 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from overnight_assets.code_review.branch_tips import BranchTips, look_again
-from overnight_assets.code_review.code_reviews import memories_for, prepare_night, review_all, reviews_section
+from overnight_assets.code_review.code_reviews import prepare_night, remember_reviews, review_all, reviews_section
 from overnight_assets.code_review.pr_digest import digest_night, digest_section
 from overnight_assets.config import CodeReviewConfig
 from overnight_assets.gpu import llm_section_asset
 from overnight_assets.partitions import Night, today_partition
 from overnight_assets.resources.cortex import content_hash
 from overnight_assets.resources.dagster_resources import CortexResource, LLMResource
+from overnight_assets.resources.memory_graph import Provenance
 from overnight_assets.section import SECTION_TAG
 
 CODE_REVIEWS = dg.AssetKey("code_reviews")
@@ -41,9 +42,9 @@ def build_code_review_defs(
             context.log.warning(f"Repository {failed.name} not reviewed: {failed.error}")
         session = llm.session()
         review_all(prepared, cortex.get(), session, settings.max_llm_reviews)
-        # refresh: a daytime or fallback run remembered the findings; a later review adds its summary
-        remembered = cortex.get().remember(memories_for(prepared), context.partition_key, refresh_body=True)
-        section = reviews_section(prepared, outcomes, session.status)
+        provenance = Provenance(context.asset_key.to_user_string(), context.partition_key, context.run.run_id)
+        remembered = remember_reviews(cortex.get(), prepared, provenance)
+        section = reviews_section(prepared, outcomes, session.status, remembered.ids)
         sources = [p.review_source for p in prepared]
         return dg.Output(
             section.to_dict(),
@@ -53,7 +54,7 @@ def build_code_review_defs(
                 "findings": sum(len(p.findings) for p in prepared),
                 "reviews": dg.MetadataValue.json({source: sources.count(source) for source in sorted(set(sources))}),
                 "repositories": dg.MetadataValue.json([vars(o) for o in outcomes]),
-                "memories_added": remembered,
+                "memories_added": remembered.new,
                 "review_list": dg.MetadataValue.md(section.markdown[:4000]),
                 **session.metadata(),
             },

@@ -14,6 +14,7 @@ from overnight_assets.code_review.diffs import Commit, in_window, parse_log, rev
 from overnight_assets.code_review.review import REVIEW_SYSTEM, CommitReview, grounded, review_prompt
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.cortex import memory_hash
+from overnight_assets.resources.memory_graph import Edge, Provenance, Remembered, anchor_row, link, remember
 from overnight_assets.section import Line, LLMState, Section, bold, code, italic
 from overnight_assets.status import Status, section_status, severity_status
 
@@ -157,9 +158,10 @@ def _reason(error: Exception) -> str:
     return redact_secrets(text)[:500]  # an error may quote a path or ref read from the repository
 
 
-def item_for(item: PreparedCommit) -> dict:
+def item_for(item: PreparedCommit, memory_id: int | None = None) -> dict:
     commit = item.commit
     return {
+        **({"memory_id": memory_id} if memory_id is not None else {}),
         "title": f"{item.repo} {commit.sha[:8]} {commit.subject}",
         "repo": item.repo,
         "sha": commit.sha,
@@ -186,8 +188,14 @@ def _worst_finding(item: PreparedCommit) -> str | None:
     return next((line for severity, line in lines if severity == item.worst and item.worst != "info"), None)
 
 
-def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome], llm_status: LLMState) -> Section:
-    lines = []
+def reviews_section(
+    prepared: list[PreparedCommit],
+    outcomes: list[RepoOutcome],
+    llm_status: LLMState,
+    memory_ids: dict[str, int] | None = None,
+) -> Section:
+    """The night's reviews; `memory_ids` (sha -> the review's memory) lets the briefing's refs name them."""
+    lines, index = [], {id(p): number for number, p in enumerate(prepared)}
     for outcome in sorted(outcomes, key=lambda o: o.outcome != "failed"):  # what could not be read comes first
         if outcome.outcome == "failed":
             lines.append(Line.text(bold(outcome.name), f": could not be read: {outcome.error}"))
@@ -195,7 +203,7 @@ def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome],
         mine = [p for p in prepared if p.repo == outcome.name]
         flagged = [item for item in mine if severity_status(item.worst).needs_action]
         lines.append(Line.text(bold(outcome.name), f": {repo_headline(len(mine), outcome.authors, len(flagged))}"))
-        lines += [_commit_line(item) for item in flagged]
+        lines += [_commit_line(item, index[id(item)]) for item in flagged]
     if any(p.review_source == "fallback" for p in prepared):
         lines.append(
             Line.text(italic("llm: unavailable; deterministic findings only for the commits not reviewed before."))
@@ -208,14 +216,15 @@ def reviews_section(prepared: list[PreparedCommit], outcomes: list[RepoOutcome],
         key="code_reviews",
         title="Code reviews",
         status=_status(prepared, outcomes),
-        items=[item_for(p) for p in prepared],
+        items=[item_for(p, (memory_ids or {}).get(p.commit.sha)) for p in prepared],
         lines=tuple(lines) or (NO_REPOSITORIES,),
         order=30,
         llm=llm_status,
+        ref_prefix="C",
     )
 
 
-def _commit_line(item: PreparedCommit) -> Line:
+def _commit_line(item: PreparedCommit, shows: int) -> Line:
     details = [_finding_line(f.severity, f.file, f.line, f.message) for f in item.findings if f.severity != "info"]
     if item.review:
         details.append(Line.item(f"review: {item.review['summary']}"))
@@ -224,7 +233,8 @@ def _commit_line(item: PreparedCommit) -> Line:
             for c in item.review["comments"]
             if c["severity"] != "info"
         ]
-    return Line.item(code(item.commit.sha[:8]), f" {item.commit.subject} ({item.commit.author})", details=details)
+    subject = f" {item.commit.subject} ({item.commit.author})"
+    return Line.item(code(item.commit.sha[:8]), subject, details=details, shows=shows)
 
 
 def _finding_line(severity: str, file: str, line: int | None, text: str) -> Line:
@@ -249,6 +259,29 @@ def _status(prepared: list[PreparedCommit], outcomes: list[RepoOutcome]) -> Stat
         sources=len(outcomes),
         failed=sum(1 for o in outcomes if o.outcome == "failed"),
     )
+
+
+def remember_reviews(cortex: Cortex, prepared: list[PreparedCommit], provenance: Provenance) -> Remembered:
+    """Each review worth keeping as a memory, linked to its repository's (review -reviewed_in-> repository).
+    A rerun refreshes the body: a daytime or fallback run remembered the findings, a later review adds
+    its summary. `ids` maps each reviewed sha to its memory."""
+    reviews = memories_for(prepared)
+    repos = sorted({item.repo for item in prepared if item.review or item.findings})
+    kept = remember(cortex, reviews + [anchor_row("repository", repo) for repo in repos], provenance, refresh_body=True)
+    by_sha = {
+        item.commit.sha: kept.ids[memory_hash("code_review", item.commit.sha)]
+        for item in prepared
+        if memory_hash("code_review", item.commit.sha) in kept.ids
+    }
+    link(
+        cortex,
+        [
+            Edge(by_sha[item.commit.sha], kept.ids[memory_hash("repository", item.repo)], "reviewed_in")
+            for item in prepared
+            if item.commit.sha in by_sha
+        ],
+    )
+    return Remembered(by_sha, kept.new)  # new memories, a repository's own the first night it is seen
 
 
 def memories_for(prepared: list[PreparedCommit]) -> list[dict]:

@@ -75,6 +75,16 @@ class UIConfig(_Strict):
     base_url: str = "http://127.0.0.1:3000"  # the Dagster UI, for links to runs in the briefing
 
 
+class ServeConfig(_Strict):
+    """`overnight serve`: the HTTP trigger other machines call (Home Assistant asking for a fresh triage)."""
+
+    bind: str = "127.0.0.1"  # loopback: expose it through a TLS reverse proxy, never bare
+    port: Int = Field(8765, ge=1, le=65535)
+    token_env: EnvName = "OVERNIGHT_SERVE_TOKEN"  # the variable holding the bearer token; unset: no start
+    jobs: list[str] | None = None  # the jobs a token may launch and read; null: every job of the project
+    max_body_bytes: Int = Field(16384, ge=256)  # a request body over this is refused with 413, unread
+
+
 class AlertsConfig(_Strict):
     briefing_by: ClockTime | None = "07:30"  # due by then (config timezone): an alert, a late freshness; null: none
 
@@ -215,6 +225,14 @@ class MemoryConfig(_Strict):
     retention_days: Int = Field(90, ge=1)
     prune_below: Float = Field(0.1, ge=0)
     lock_wait_s: Float = Field(900, gt=0)  # how long a write waits for another process's lock on Cortex
+    # the cerebellum (memory/cerebellum.py): Slack reactions (emoji names, as Slack spells them) that mean
+    # good or bad for the items of the message they are on, how many nights of messages it reads them
+    # on, and how much an untouched weight keeps each night
+    good_reactions: list[str] = ["+1", "white_check_mark", "star"]
+    bad_reactions: list[str] = ["-1", "x"]
+    reaction_nights: Int = Field(3, ge=1)
+    decay_per_night: Float = Field(0.98, gt=0, le=1)
+
     # consolidation (memory/consolidation.py)
     merge_threshold: Float = Field(0.6, gt=0, le=1)  # title similarity from which two memories are one
     merge_window_days: Int = Field(14, ge=1)  # a new memory is compared by similarity with this many days of memory
@@ -224,6 +242,12 @@ class MemoryConfig(_Strict):
     # Cortex served by `overnight cortex serve` (resources/cortex_server.py), for steps on two hosts
     server_url: http_url("http://dagster-host:8766", credentials=False) | None = None  # None: the file in `home`
     server_token_env: EnvName = "OVERNIGHT_CORTEX_TOKEN"  # the variable holding the server's token
+
+    @model_validator(mode="after")
+    def _reactions_mean_one_thing(self) -> MemoryConfig:
+        if both := sorted(set(self.good_reactions) & set(self.bad_reactions)):
+            raise ValueError(f"expected each reaction in good_reactions or bad_reactions, not both: {', '.join(both)}")
+        return self
 
 
 class RetentionConfig(_Strict):
@@ -282,6 +306,7 @@ class OvernightConfig(_Strict):
     slack: SlackConfig = SlackConfig()
     ui: UIConfig = UIConfig()
     alerts: AlertsConfig = AlertsConfig()
+    serve: ServeConfig = ServeConfig()
     triage: TriageConfig = TriageConfig()
     reading: ReadingConfig = ReadingConfig()
     code_review: CodeReviewConfig = CodeReviewConfig()

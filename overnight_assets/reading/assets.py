@@ -85,8 +85,12 @@ def _kept(
 ) -> dg.Output[dict]:
     """Remember what the section keeps in Cortex, and hand it on with the figures both assets share."""
     from overnight_assets.reading import store
+    from overnight_assets.resources.memory_graph import Provenance
 
-    store.remember_kept(cortex.get(), kind, section.items, context.partition_key)
+    provenance = Provenance(context.asset_key.to_user_string(), context.partition_key, context.run.run_id)
+    memory_ids = store.remember_kept(cortex.get(), kind, section.items, provenance)
+    for item in section.items:  # the briefing's ITEM refs name these memories
+        item["memory_id"] = memory_ids[item["url"]]
     return dg.Output(
         section.to_dict(),
         metadata={

@@ -1,9 +1,7 @@
 """What every reading source yields: an Item, normalized so two sources agree on what is the same.
 
-Canonical URLs drop tracking parameters, fragments and default ports (and name an arXiv paper by
-its id, without version), summaries become clean text, and times are aware, in the timezone.
-A link from a feed is untrusted: only an http(s) URL with a sound host and port is kept, and the
-characters that would end a Markdown link are percent-quoted; anything else is an UnusableLink.
+URLs are made canonical by the ground floor's overnight_assets.urls (Cortex agrees on them too),
+summaries become clean text, and times are aware, in the timezone.
 Any text a source wrote may hold a secret: every title, summary, link and short field passes
 through `one_line`, `clean_text`, `canonical_url` or `safe_link`, which redact it where it enters.
 """
@@ -18,30 +16,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlunsplit
 from zoneinfo import ZoneInfo
 
-from overnight_assets.links import UnusableLink, link_parts, netloc
 from overnight_assets.redaction import redact_secrets
+from overnight_assets.urls import UnusableLink
 
 EARLIEST_DATED_YEAR, LATEST_DATED_YEAR = 1970, 9998  # outside: a placeholder date, not a publication time
 SUMMARY_CHARS = 600
 TITLE_WORDS = 12  # enough for scoring and the LLM; a feed's full article body is not needed
-_TRACKING_PARAMS = {
-    "fbclid",
-    "gclid",
-    "dclid",
-    "msclkid",
-    "yclid",
-    "igshid",
-    "mc_cid",
-    "mc_eid",
-    "ref",
-    "ref_src",
-    "_hsenc",
-    "_hsmi",
-}
-_ARXIV = re.compile(r"^/(?:abs|pdf)/(?P<id>[a-z\-]+(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?/?$")
 _SPACE = re.compile(r"\s+")
 # what aggregators put around every item (hnrss, Reddit): no help to a reader or the scoring
 _BOILERPLATE = re.compile(
@@ -50,7 +32,6 @@ _BOILERPLATE = re.compile(
 TITLE_KEY_DROPS = r"[^0-9a-z]+"  # what a title key leaves out of the lowercased title; store.py uses it in SQL too
 _TITLE_KEY = re.compile(TITLE_KEY_DROPS)
 TITLE_KEY_MIN = 12  # shorter keys ("Show HN", "Weekly") would merge unrelated items
-_BREAKS_MARKDOWN_LINK = re.compile(r"[\s()<>\x00-\x1f\x7f]")
 Entry = TypeVar("Entry")
 
 
@@ -66,36 +47,6 @@ class Item:
     @property
     def title_key(self) -> str:
         return title_key(self.title)
-
-
-def canonical_url(url: str) -> str:
-    """The URL two sources would agree on: no tracking parameters, fragment or default port, secrets
-    in it redacted (`?token=…`); UnusableLink if unsafe."""
-    parts, port = link_parts(redact_secrets(url))
-    scheme, host = parts.scheme.lower(), parts.hostname
-    if host.endswith("arxiv.org") and (match := _ARXIV.match(parts.path)):
-        return f"https://arxiv.org/abs/{match['id']}"
-    port = port if port and (scheme, port) not in (("http", 80), ("https", 443)) else None
-    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
-    path = parts.path.rstrip("/") if len(parts.path) > 1 else parts.path
-    return _quoted_for_markdown(urlunsplit((scheme, netloc(host, port), path, urlencode(query), "")))
-
-
-def safe_link(url: str | None) -> str | None:
-    """url as given (secrets in it redacted), fit for a Markdown link; None when it is missing or unusable."""
-    if not url:
-        return None
-    url = redact_secrets(url)
-    try:
-        link_parts(url)
-    except UnusableLink:
-        return None
-    return _quoted_for_markdown(url.strip())
-
-
-def _quoted_for_markdown(url: str) -> str:
-    # a space, parenthesis or angle bracket would end `[title](url)` early and let the rest be markup
-    return _BREAKS_MARKDOWN_LINK.sub(lambda match: quote(match[0]), url)
 
 
 def keep_usable(
@@ -130,10 +81,6 @@ def entries_skipped(count: int, why: str) -> list[str]:
 
 def skipped_notes(skipped: dict[str, int]) -> list[str]:
     return [note for why, count in skipped.items() for note in entries_skipped(count, why)]
-
-
-def _is_tracking(name: str) -> bool:
-    return name.lower().startswith("utm_") or name.lower() in _TRACKING_PARAMS
 
 
 def clean_text(markup: str | None, limit: int = SUMMARY_CHARS) -> str:

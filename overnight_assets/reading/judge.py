@@ -90,6 +90,7 @@ class Pick:
             "summary": self.summary,
             "why": self.why,
             "published": item.published.isoformat() if item.published else None,
+            "topics": list(self.scored.topics),
             **item.extra,
         }
 

@@ -15,18 +15,10 @@ from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 from overnight_assets.deadlines import PastDeadline, call_within
-from overnight_assets.links import display_url
-from overnight_assets.reading.items import (
-    Item,
-    canonical_url,
-    clean_text,
-    keep_usable,
-    one_line,
-    safe_link,
-    skipped_notes,
-)
+from overnight_assets.reading.items import Item, clean_text, keep_usable, one_line, skipped_notes
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import redact_text, with_credentials
+from overnight_assets.urls import canonical_url, display_url, safe_link
 
 if TYPE_CHECKING:
     import arxiv

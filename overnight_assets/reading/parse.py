@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from overnight_assets.reading.items import (
     Item,
-    canonical_url,
     clean_text,
     entries_skipped,
     from_struct_time,
@@ -27,6 +26,7 @@ from overnight_assets.reading.items import (
 )
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.feeds import read_feed
+from overnight_assets.urls import canonical_url
 
 GITHUB = "https://github.com/"
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
-from overnight_assets.links import display_url
 from overnight_assets.reading import store
 from overnight_assets.reading.items import Item
 from overnight_assets.reading.judge import Asker, Pick, candidate_limit, has_interests, judge_and_pick
 from overnight_assets.reading.parse import parse_source
 from overnight_assets.reading.score import Scorer, rank_new, weighted
 from overnight_assets.resources.http import Fetched, FetchState, fetch_all, is_file
+from overnight_assets.urls import display_url
 
 if TYPE_CHECKING:
     from overnight_assets.config import FetchConfig, ReadingConfig, Source

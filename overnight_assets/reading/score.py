@@ -27,6 +27,7 @@ class Scored:
     score: float
     matched: tuple[str, ...]  # "keyword, keyword (topic)", for the reader: why it ranked where it did
     source_weight: float
+    topics: tuple[str, ...] = ()  # the interests it matched: its same_topic edges in Cortex
 
     def why(self) -> str:
         if self.matched:
@@ -53,15 +54,16 @@ class Scorer:
         ]
 
     def score(self, item: Item) -> Scored:
-        total, matched = 0.0, []
+        total, matched, topics = 0.0, [], []
         for interest, pattern in self.patterns:
             in_title = {hit.lower() for hit in pattern.findall(item.title)}
             in_summary = {hit.lower() for hit in pattern.findall(item.summary)} - in_title
             if in_title or in_summary:
                 total += interest.weight * (TITLE_FACTOR * len(in_title) + len(in_summary))
                 matched.append(f"{', '.join(sorted(in_title | in_summary))} ({interest.topic})")
+                topics.append(interest.topic)
         weight = self.source_weights.get(item.source, 1.0)
-        return Scored(item, round(total * weight, 4), tuple(matched), weight)
+        return Scored(item, round(total * weight, 4), tuple(matched), weight, tuple(topics))
 
 
 def rank_new(

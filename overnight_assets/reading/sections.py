@@ -99,6 +99,9 @@ def _interest_note(selection: Selection) -> list[Line]:
     ]
 
 
+REF_PREFIXES = {"article_digest": "R", "arxiv_finds": "P"}  # the briefing's ITEM refs: R3 (reading list), P2 (paper)
+
+
 def _section(
     key: str, title: str, status: Status, picks: list[Pick], lines: list[Line], llm_status: LLMState, order: int
 ) -> Section:
@@ -110,6 +113,7 @@ def _section(
         lines=tuple(lines),
         order=order,
         llm=llm_status,
+        ref_prefix=REF_PREFIXES[key],
     )
 
 
@@ -125,7 +129,9 @@ def _pick_lines(picks: list[Pick], paper: bool) -> list[Line]:
             cats = " ".join(item.extra.get("categories", []))
             details.append(Line.text(f"{named} · {cats} · ", link("PDF", item.extra.get("pdf_url") or item.url)))
         details += [Line.text(pick.summary), Line.text(italic(f"Why: {pick.why}."))]
-        lines.append(Line.item(link(item.title, item.url), f" ({item.source})", number=number, details=details))
+        lines.append(
+            Line.item(link(item.title, item.url), f" ({item.source})", number=number, details=details, shows=number - 1)
+        )
     return lines
 
 

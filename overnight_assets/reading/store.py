@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from overnight_assets.reading.items import TITLE_KEY_DROPS, Item
 from overnight_assets.resources.cortex import memory_hash
 from overnight_assets.resources.http import Validators, is_file
+from overnight_assets.resources.memory_graph import Edge, Provenance, anchor_row, link, remember
 
 if TYPE_CHECKING:
     from overnight_assets.partitions import Night
@@ -141,19 +142,31 @@ def interest_weights(cortex: Cortex) -> dict[str, float]:
         return dict(db.execute("SELECT topic, weight FROM interest_weights").fetchall())
 
 
-def remember_kept(cortex: Cortex, kind: str, rows: list[dict], partition_key: str) -> int:
-    """Write what the asset kept as memories, so later assets and nights know it."""
-    return cortex.remember(
-        [
-            {
-                "kind": kind,
-                "source": row["source"],
-                "url": row["url"],
-                "title": row["title"],
-                "body": row["summary"],
-                "content_hash": memory_hash(kind, row["url"]),
-            }
-            for row in rows
-        ],
-        partition_key=partition_key,
-    )
+def remember_kept(cortex: Cortex, kind: str, rows: list[dict], provenance: Provenance) -> dict[str, int]:
+    """Write what the asset kept as memories, with the path that led to each: the source it was read
+    from (item -derived_from-> source), the interests it matched (item -same_topic-> topic) and the
+    source's own edge to each of those topics (source -same_topic-> topic), the edges the cerebellum
+    warms or cools when the item turns out good or bad. Returns each row's URL -> memory id."""
+    topics = sorted({topic for row in rows for topic in row.get("topics", [])})
+    items = [
+        {
+            "kind": kind,
+            "source": row["source"],
+            "url": row["url"],
+            "title": row["title"],
+            "body": row["summary"],
+            "content_hash": memory_hash(kind, row["url"]),
+        }
+        for row in rows
+    ]
+    anchors = [anchor_row("source", name) for name in sorted({row["source"] for row in rows})]
+    ids = remember(cortex, items + anchors + [anchor_row("topic", topic) for topic in topics], provenance).ids
+    edges = []
+    for row in rows:
+        item, source = ids[memory_hash(kind, row["url"])], ids[memory_hash("source", row["source"])]
+        edges.append(Edge(item, source, "derived_from"))
+        for topic in row.get("topics", []):
+            anchor = ids[memory_hash("topic", topic)]
+            edges += [Edge(item, anchor, "same_topic"), Edge(source, anchor, "same_topic")]
+    link(cortex, edges)
+    return {row["url"]: ids[memory_hash(kind, row["url"])] for row in rows}

@@ -243,6 +243,11 @@ MIGRATIONS: dict[str, str] = {
         added BOOLEAN NOT NULL
     );
     """,
+    # which page of the night's Slack message prints each ITEM ref (0: the message, n: its n-th thread
+    # reply): the delivery turns it into briefing_items.message_ts once that page's ts is known
+    "0010_graph_briefing_item_pages": """
+    ALTER TABLE briefing_items ADD COLUMN IF NOT EXISTS page INTEGER;
+    """,
 }
 
 _migrated: set[str] = set()
@@ -423,31 +428,11 @@ class Cortex:
 
     def remember(self, rows: list[dict], partition_key: str | None = None, refresh_body: bool = False) -> int:
         """Insert memories; a row whose content_hash is already known is left as it was, but for
-        its body when `refresh_body` (a later, fuller account of the same thing). Returns how many
-        are new."""
-        if not rows:
-            return 0
-        on_conflict = "DO UPDATE SET body = excluded.body" if refresh_body else "DO NOTHING"
-        with self.connect() as db:
-            before = db.execute("SELECT count(*) FROM memories").fetchone()[0]
-            db.executemany(
-                f"""INSERT INTO memories (kind, source, url, title, body, content_hash, weight, partition_key)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (content_hash) {on_conflict}""",
-                [
-                    [
-                        row["kind"],
-                        row["source"],
-                        row.get("url"),
-                        row["title"],
-                        row.get("body"),
-                        row.get("content_hash") or memory_hash(row["kind"], row.get("url") or row["title"]),
-                        row.get("weight", 1.0),
-                        partition_key,
-                    ]
-                    for row in rows
-                ],
-            )
-            return db.execute("SELECT count(*) FROM memories").fetchone()[0] - before
+        its body when `refresh_body`. Returns how many are new. The graph's own entry point,
+        with provenance and ids, is memory_graph.remember: this one keeps its callers working."""
+        from overnight_assets.resources.memory_graph import Provenance, remember
+
+        return remember(self, rows, Provenance(asset="", partition_key=partition_key), refresh_body).new
 
 
 def copy_database(db, source: str, destination: str | Path, detach_source: bool = False) -> Path:

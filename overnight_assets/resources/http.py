@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from overnight_assets.deadlines import SocketCutter, cut_after
-from overnight_assets.links import display_url, link_parts
 from overnight_assets.local_files import open_regular_file
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.secret_urls import with_credentials
+from overnight_assets.urls import display_url, link_parts
 
 if TYPE_CHECKING:
     import httpx

@@ -244,6 +244,18 @@ class SlackPoster:
         found = [message["ts"] for page in pages for message in page if _is_post(message, wanted)]
         return min(found, key=float) if found else None
 
+    def reactions(self, channel_id: str, ts: str) -> list[dict]:
+        """The reactions on one message ({name, users, count} each; scope reactions:read), as
+        reactions.get answers them; an answer without a message is SlackHistoryUnreadable."""
+        response = self._call("reactions.get", lambda: self.client.reactions_get(
+            channel=channel_id, timestamp=ts, full=True
+        ))  # fmt: skip
+        message = response.get("message")
+        if not isinstance(message, dict):
+            raise SlackHistoryUnreadable("reactions.get answered without a message")
+        reactions = message.get("reactions", [])
+        return [r for r in reactions if isinstance(r, dict)] if isinstance(reactions, list) else []
+
     def identity(self) -> dict:
         """Who the token is, as auth.test says (user, team); SlackApiError when Slack refuses the token."""
         return self._call("auth.test", lambda: self.client.auth_test()).data

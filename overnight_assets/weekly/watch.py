@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from overnight_assets.links import display_url
 from overnight_assets.redaction import redact_secrets
 from overnight_assets.resources.feeds import read_feed
 from overnight_assets.resources.http import fetch_all
+from overnight_assets.urls import display_url
 
 if TYPE_CHECKING:
     from overnight_assets.config import WatchItem, WeeklyConfig

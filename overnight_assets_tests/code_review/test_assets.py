@@ -51,8 +51,16 @@ def test_each_commit_is_reviewed_once_and_a_rerun_asks_nothing(make_config, inst
     assert again["llm_calls"] == 0 and again["reviews"] == {"stored": REVIEWED_BY_LLM, "nothing to review": 2}
     assert set(again["reviews"]) <= SEEN
     with duckdb.connect(str(config.paths.cortex), read_only=True) as db:
-        kinds = db.execute("SELECT kind, count(*) FROM memories GROUP BY kind").fetchall()
-    assert kinds == [("code_review", 10 - 2)]  # every commit with a review or a finding
+        kinds = db.execute("SELECT kind, count(*) FROM memories GROUP BY kind ORDER BY kind").fetchall()
+        provenance = db.execute("SELECT DISTINCT asset, partition_key FROM memories").fetchall()
+        edges = db.execute(
+            """SELECT e.kind, r.kind, count(*) FROM edges e JOIN memories m ON m.id = e.src JOIN memories r ON r.id = e.dst
+               WHERE m.kind = 'code_review' GROUP BY ALL"""
+        ).fetchall()
+    # every commit with a review or a finding, each reviewed in its repository's memory
+    assert kinds == [("code_review", 10 - 2), ("repository", 1)]
+    assert provenance == [("code_reviews", NIGHT)]
+    assert edges == [("reviewed_in", "repository", 10 - 2)]
 
 
 def test_the_riskiest_commits_are_reviewed_first_up_to_the_limit(make_config, instance, ollama_server, busy):

@@ -45,8 +45,14 @@ def test_prunes_weak_old_memories_and_keeps_everything_referenced(cortex):
         add_edge(db, anchor, linked, weight=0.5)
         add_edge(db, anchor, weakly_linked, weight=0.05)  # below memory.prune_below: no longer counts
         add_edge(db, junk, weakly_linked, weight=0.9)  # both ends pruned together
-        db.execute("INSERT INTO briefing_items VALUES ('2026-05-20', 'R1', ?, 't', 's', '1.1')", [briefed])
-        db.execute("INSERT INTO briefing_items VALUES ('2025-12-01', 'R2', ?, 't', 's', NULL)", [pending])
+        db.execute(
+            "INSERT INTO briefing_items (partition_key, ref, memory_id, title, source, message_ts) VALUES ('2026-05-20', 'R1', ?, 't', 's', '1.1')",
+            [briefed],
+        )
+        db.execute(
+            "INSERT INTO briefing_items (partition_key, ref, memory_id, title, source, message_ts) VALUES ('2025-12-01', 'R2', ?, 't', 's', NULL)",
+            [pending],
+        )
         db.execute(
             "INSERT INTO deliveries (partition_key, text, blocks, pending) VALUES ('2025-12-01', 'x', '[]', TRUE)"
         )

@@ -165,8 +165,16 @@ def test_the_llm_sees_at_most_twice_the_digest_size_and_a_rerun_asks_nothing(
     assert metadata(instance, "article_digest")["llm_cache_hits"] == 8
     assert section(config, "article_digest")["items"] == first["items"]
     with Cortex(config.paths.cortex).connect() as db:
-        rows = db.execute("SELECT kind, source, title, body, partition_key FROM memories ORDER BY id").fetchall()
+        rows = db.execute(
+            "SELECT kind, source, title, body, partition_key FROM memories WHERE kind = 'article' ORDER BY id"
+        ).fetchall()
+        anchors = db.execute("SELECT kind, title FROM memories WHERE kind <> 'article' ORDER BY id").fetchall()
+        edges = db.execute("SELECT kind, count(*) FROM edges GROUP BY kind ORDER BY kind").fetchall()
     assert len(rows) == 4 and rows[0] == ("article", "Many", first["items"][0]["title"], "A one-line summary.", NIGHT)
+    # the path that led to each pick: read from its source, matching an interest the source also serves
+    assert anchors == [("source", "Many"), ("topic", "local LLM inference")]
+    assert edges == [("derived_from", 4), ("same_topic", 4 + 1)]
+    assert all(isinstance(item["memory_id"], int) for item in first["items"])
 
 
 def test_a_backfill_of_seven_nights_asks_nothing_about_items_already_judged(

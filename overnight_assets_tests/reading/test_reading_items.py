@@ -5,14 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from overnight_assets.links import UnusableLink, display_url
-from overnight_assets.reading.items import (
-    canonical_url,
-    clean_text,
-    from_struct_time,
-    safe_link,
-    title_key,
-)
+from overnight_assets.reading.items import clean_text, from_struct_time, title_key
+from overnight_assets.urls import UnusableLink, canonical_url, display_url, safe_link
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ talk to small HTTP servers on 127.0.0.1 that answer in the real APIs' formats.
 - registries: PyPI's JSON, npm's registry documents and GitHub's release feeds, for the feeds server
 - config: an overnight.yaml for a test night
 - instances: Dagster instances on SQLite, a real daemon
+- postgres: a database of its own on the real PostgreSQL server
+- serve: `overnight serve` as a real process, and calls to it
 - nights: the nightly job's nights, in process and as `overnight run` processes
 - hung_nights: nights hung in a gpu step, and how to wait for them
 - run_history: weeks of runs in an instance, backdated with Dagster's freeze_time, one re-executed

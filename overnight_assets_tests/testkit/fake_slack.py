@@ -1,4 +1,4 @@
-"""Slack's Web API on loopback (chat.postMessage, chat.update, chat.delete, conversations.*), with
+"""Slack's Web API on loopback (chat.postMessage, chat.update, chat.delete, conversations.*, reactions.get), with
 scripted failures first; and what Slack would show wrong in the messages it holds."""
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class FakeSlack:
     # and when each request arrived (time.monotonic(), path), to see waits from the server's side
     deleted: list[str] = field(default_factory=list)
     arrivals: list[tuple[float, str]] = field(default_factory=list)
+    # reactions.get: ts -> {emoji name: [user ids]}, as people reacted to the messages (react() adds one)
+    reactions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def handle(self, path: str, headers: dict, body: dict):
         self.arrivals.append((time.monotonic(), path))
@@ -51,6 +53,8 @@ class FakeSlack:
             return self._replies(path, body)
         if path.endswith("/chat.delete"):
             return self._delete(body)
+        if "/reactions.get" in path:
+            return self._reactions(path, body)
         if "/conversations." in path:
             return self._conversations(path, body)
         if path.endswith("/chat.postMessage"):
@@ -131,6 +135,24 @@ class FakeSlack:
             for ts, m in [(parent, self.messages[parent]), *self.thread(parent)]
         ]
         return 200, {"ok": True, "messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}, {}
+
+    def react(self, ts: str, name: str, user: str = "U0OWNER") -> None:
+        self.reactions.setdefault(ts, {}).setdefault(name, []).append(user)
+
+    def _reactions(self, path: str, body: dict):
+        """reactions.get as Slack answers it: the message, with its `reactions` only when it has some."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        query = {**dict(parse_qsl(urlsplit(path).query)), **body}
+        ts = query.get("timestamp")
+        if query.get("channel") != "C0OVERNIGHT" or ts not in self.messages:
+            return 200, {"ok": False, "error": "message_not_found"}, {}
+        message = {"type": "message", "ts": ts, "text": self.messages[ts].get("text")}
+        reacted = [
+            {"name": name, "users": users, "count": len(users)} for name, users in self.reactions.get(ts, {}).items()
+        ]
+        message |= {"reactions": reacted} if reacted else {}
+        return 200, {"ok": True, "type": "message", "channel": "C0OVERNIGHT", "message": message}, {}
 
     def _delete(self, body: dict):
         if body.get("ts") not in self.messages or body.get("channel") != "C0OVERNIGHT":
