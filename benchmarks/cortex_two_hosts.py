@@ -11,6 +11,9 @@ answer must be there once and every memory once, with no error on either side.
   file locks; DuckDB documents that its lock does not hold over a network file system, and two
   hosts' page caches see one file differently, so this option is not open to two hosts. It shows
   what serialising every unit of work through one file lock costs.
+- the Cortex server, two writers: `overnight cortex serve` holding the one DuckDB file, the writers sending
+  their units of work over HTTP on 127.0.0.1 (the real client: Cortex with memory.server_url), each
+  unit one session, sessions one at a time. Open to two hosts: only the server's process opens the file.
 - postgres, two writers: the same SQL on PostgreSQL (127.0.0.1:5432, a database of its own), each
   unit one transaction; PostgreSQL is already the two hosts' Dagster storage.
 Not measurable here: DuckDB's postgres extension (not bundled with duckdb 2.0.0, and extensions are
@@ -20,9 +23,12 @@ built for DuckDB 1.4.4 and does not load into 2.0.0) and NFS (no second host).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +36,7 @@ import uuid
 from pathlib import Path
 
 UNITS = 100
+TOKEN_ENV = "OVERNIGHT_CORTEX_BENCH_TOKEN"
 PG_URL = os.environ.get("OVERNIGHT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 
 CACHE_GET = "SELECT response FROM llm_cache WHERE cache_key = ?"
@@ -75,11 +82,13 @@ def postgres_unit(connection, writer: int, unit: int) -> None:
 
 def writer_process(kind: str, target: str, writer: int, start, results) -> None:
     try:
-        if kind == "duckdb":
+        if kind in ("duckdb", "server"):
             sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
             from overnight_assets.resources.cortex import Cortex
+            from overnight_assets.resources.cortex_wire import ServerAddress
 
-            store, unit_fn = Cortex(target), duckdb_unit
+            server = ServerAddress(target, TOKEN_ENV) if kind == "server" else None
+            store, unit_fn = Cortex("unused.duckdb" if server else target, server=server), duckdb_unit
         else:
             import psycopg2
 
@@ -110,6 +119,28 @@ def run_writers(kind: str, target: str, writers: int) -> dict:
     latencies = [seconds for _, found, _ in outcomes for seconds in found]
     errors = [error for _, _, error in outcomes if error]
     return {"wall": wall, "latencies": latencies, "errors": errors}
+
+
+@contextlib.contextmanager
+def cortex_server(folder: Path):
+    """`overnight cortex serve` on a free port, its Cortex in `folder`; yields its URL."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = folder / "server.yaml"
+    config.write_text(f"home: {folder}\nmemory:\n  server_token_env: {TOKEN_ENV}\n")
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "overnight_assets.cli", "cortex", "serve", "--config", str(config)]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    server = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert "served on" in server.stdout.readline()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def counts_duckdb(path: str) -> tuple[int, int]:
@@ -170,6 +201,11 @@ def main() -> None:
             path = str(Path(tmp) / f"cortex-{writers}.duckdb")
             outcome = run_writers("duckdb", path, writers)
             results.append(option(f"duckdb, {writers} writer(s)", outcome, counts_duckdb(path), expected(writers)))
+        os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)  # the server and the writers inherit it
+        with cortex_server(Path(tmp)) as url:
+            outcome = run_writers("server", url, 2)
+        counts = counts_duckdb(str(Path(tmp) / "cortex.duckdb"))  # the server has closed it
+        results.append(option("cortex server, 2 writers", outcome, counts, expected(2)))
     admin, name, url = postgres_database()
     try:
         outcome = run_writers("postgres", url, 2)

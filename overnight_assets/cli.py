@@ -136,6 +136,12 @@ def _add_cortex_commands(commands) -> None:
     )
     copy.add_argument("destination", help="the new file, e.g. ~/cortex-copy.duckdb")
     copy.set_defaults(handler=_cortex_copy)
+    serve = actions.add_parser("serve", help="hold Cortex and serve it to every host's steps (memory.server_url)")
+    serve.add_argument("--config", help="overnight.yaml")
+    serve.add_argument("--bind", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8766)
+    serve.add_argument("--lease", type=float, default=60, metavar="S", help="a session idle this long is rolled back")
+    serve.set_defaults(handler=_cortex_serve)
 
 
 def _date(text: str) -> str:
@@ -301,7 +307,7 @@ def _rebaseline(args) -> int:
     if config.triage.integrity is None:
         raise UserError(f"{config.source}: triage.integrity is disabled; nothing to baseline")
     hashes, unreadable = integrity.hash_watched(config.triage.integrity.paths)
-    store.record_baseline(Cortex(config.paths.cortex), hashes)
+    store.record_baseline(Cortex.of(config), hashes)
     print(f"Baseline recorded for {len(hashes)} files under {', '.join(config.triage.integrity.paths)}")
     for finding in unreadable:
         print(f"  not readable: {finding.detail or finding.title}")
@@ -393,6 +399,17 @@ def _cortex_copy(args) -> int:
     return 0
 
 
+def _cortex_serve(args) -> int:
+    from overnight_assets.resources.cortex_server import serve
+
+    config = load_config(args.config)
+    token_env = config.memory.server_token_env
+    if not (token := os.environ.get(token_env)):
+        raise UserError(f"cortex serve: {token_env} is not set: set the token every client will send")
+    serve(config.paths.cortex, token, args.bind, args.port, args.lease, ready=lambda line: print(line, flush=True))
+    return 0
+
+
 def _on_cortex(args, action):
     """`action(cortex)`, its failures said in one line: a reader never holds Cortex beyond the action."""
     import duckdb
@@ -401,7 +418,7 @@ def _on_cortex(args, action):
 
     config = load_config(args.config)
     try:
-        return action(Cortex(config.paths.cortex))
+        return action(Cortex.of(config))
     except (CortexLockedError, OSError) as error:
         raise UserError(str(error)) from None
     except duckdb.Error as error:

@@ -411,6 +411,7 @@ def test_path_and_url_keys_are_found_by_their_type_in_the_schema():
     assert set(marked_keys(OvernightConfig, URL)) == {
         ("llm", "host"),
         ("slack", "base_url"),
+        ("memory", "server_url"),
         ("triage", "docker", "base_url"),
         ("reading", "sources", "*", "url"),
         ("reading", "arxiv", "api_url"),

@@ -96,7 +96,7 @@ def is_alert(key: str) -> bool:
 def delivery_of(cortex: Cortex, night: str) -> tuple[bool, str | None]:
     """(whether the night's morning message was posted, why it is still in the outbox if it was
     tried); an update still pending counts as posted: the message is in Slack."""
-    if not cortex.path.exists():
+    if not cortex.exists():
         return False, None
     with cortex.connect(read_only=True) as db:
         row = db.execute(

@@ -16,8 +16,8 @@ from overnight_assets.briefing.delivery import ALERT_PREFIX
 from overnight_assets.briefing.failures import SECURITY_SECTION, SectionFailure, first_line, run_url
 from overnight_assets.config import AlertsConfig, Paths
 from overnight_assets.partitions import night_partition
-from overnight_assets.resources.cortex import Cortex, CortexLockedError
-from overnight_assets.resources.dagster_resources import SlackResource
+from overnight_assets.resources.cortex import CortexLockedError
+from overnight_assets.resources.dagster_resources import CortexResource, SlackResource
 
 SENSOR_LOCK_WAIT_S = 5.0
 # a failure or a RED verdict reaches a person within 2 minutes; each tick costs the idle daemon CPU and a stored tick
@@ -34,13 +34,13 @@ def build_outbox_sensor(delivery_job, token_env: str, paths: Paths) -> dg.Sensor
         description="Delivers the alerts Slack refused, and requests morning_delivery for the newest "
         "morning message whose delivery failed, until each is delivered.",
     )
-    def outbox_sensor(context: dg.SensorEvaluationContext, slack: SlackResource):
+    def outbox_sensor(context: dg.SensorEvaluationContext, slack: SlackResource, cortex: CortexResource):
         if not os.environ.get(token_env):
             return dg.SkipReason(f"Slack not configured ({token_env} unset): messages wait in the outbox")
-        if not paths.cortex.exists():
-            return dg.SkipReason("No Cortex yet: nothing has been delivered or kept")
         # a tick must stay short: a lock held elsewhere is waited out by the next tick, not this one
-        cortex = Cortex(paths.cortex, lock_wait_s=SENSOR_LOCK_WAIT_S)
+        cortex = cortex.get(SENSOR_LOCK_WAIT_S)
+        if not cortex.exists():
+            return dg.SkipReason("No Cortex yet: nothing has been delivered or kept")
         try:
             with cortex.connect(read_only=True) as db:
                 # a morning message never tried is the nightly run's to send; an alert is this sensor's
@@ -218,12 +218,12 @@ def build_alert_sensors(
         description="Posts a short Slack alert for every failed run: the failed assets, each error's "
         "first line, a link to the run.",
     )
-    def run_failure_alert_sensor(context: dg.SensorEvaluationContext, slack: SlackResource):
+    def run_failure_alert_sensor(context: dg.SensorEvaluationContext, slack: SlackResource, cortex: CortexResource):
         if context.cursor is None:  # failures from before the sensor existed are no news
             latest = context.instance.fetch_run_status_changes(dg.DagsterEventType.RUN_FAILURE, limit=1).records
             context.update_cursor(str(latest[0].storage_id if latest else 0))
             return dg.SkipReason("Alerts start with the next failed run")
-        sender, outcomes = AlertSender(context, slack, paths), []
+        sender, outcomes = AlertSender(context, slack, paths, cortex), []
         failures = dg.RunStatusChangeRecordsFilter(
             dg.DagsterEventType.RUN_FAILURE, after_storage_id=int(context.cursor)
         )
@@ -253,9 +253,9 @@ def build_alert_sensors(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Posts a Slack alert at once when security_triage materializes RED (once per partition).",
     )
-    def security_alert_sensor(context: dg.SensorEvaluationContext, slack: SlackResource):
+    def security_alert_sensor(context: dg.SensorEvaluationContext, slack: SlackResource, cortex: CortexResource):
         found = context.instance.fetch_materializations(SECURITY, limit=BATCH, cursor=context.cursor, ascending=True)
-        sender, outcomes = AlertSender(context, slack, paths), []
+        sender, outcomes = AlertSender(context, slack, paths, cortex), []
         for record in found.records:
             materialization = record.asset_materialization
             status, findings = (materialization.metadata.get(key) for key in ("status", "finding_list"))
@@ -277,7 +277,7 @@ def build_alert_sensors(
         description=f"A dead-man's switch: a Slack alert when the morning message was not delivered "
         f"by {settings.briefing_by} ({timezone}), saying what is known.",
     )
-    def briefing_deadline_sensor(context: dg.SensorEvaluationContext, slack: SlackResource):
+    def briefing_deadline_sensor(context: dg.SensorEvaluationContext, slack: SlackResource, cortex: CortexResource):
         due = time.fromisoformat(settings.briefing_by)
         local = clock().astimezone(ZoneInfo(timezone))
         if local.time() < due:
@@ -286,7 +286,7 @@ def build_alert_sensors(
         if context.cursor == night:
             return dg.SkipReason(f"The morning message for {night} was checked today")
         try:
-            delivered, outbox_error = alerts.delivery_of(Cortex(paths.cortex, lock_wait_s=SENSOR_LOCK_WAIT_S), night)
+            delivered, outbox_error = alerts.delivery_of(cortex.get(SENSOR_LOCK_WAIT_S), night)
         except CortexLockedError as error:
             return dg.SkipReason(f"{BUSY}: {error}")
         if delivered:
@@ -300,7 +300,7 @@ def build_alert_sensors(
             run_url(ui_base_url, runs[0].run_id) if runs else None,
         )
         try:
-            outcome = AlertSender(context, slack, paths).send(alert)
+            outcome = AlertSender(context, slack, paths, cortex).send(alert)
         except CortexLockedError as error:
             return dg.SkipReason(f"{BUSY}: {error}")
         context.update_cursor(night)
@@ -315,8 +315,8 @@ class AlertSender:
     short Slack deadline; once Slack refused one, the rest are only kept (outbox_sensor sends them),
     so a tick stays within the daemon's minute. Each send says what happened, for the tick's message."""
 
-    def __init__(self, context: dg.SensorEvaluationContext, slack: SlackResource, paths: Paths):
-        self.context, self.slack, self.paths = context, slack, paths
+    def __init__(self, context: dg.SensorEvaluationContext, slack: SlackResource, paths: Paths, cortex: CortexResource):
+        self.context, self.slack, self.paths, self.cortex = context, slack, paths, cortex
         self.slack_refused = False
 
     @cached_property
@@ -326,8 +326,9 @@ class AlertSender:
     def send(self, alert: alerts.Alert) -> str:
         if self.poster is None:
             return f"Slack not configured ({self.slack.token_env} unset): alert {alert.key} not sent"
-        cortex = Cortex(self.paths.cortex, lock_wait_s=SENSOR_LOCK_WAIT_S)
-        report = alerts.send(alert, cortex, self.paths.outbox, None if self.slack_refused else self.poster)
+        report = alerts.send(
+            alert, self.cortex.get(SENSOR_LOCK_WAIT_S), self.paths.outbox, None if self.slack_refused else self.poster
+        )
         if report is None:
             return f"Alert {alert.key} was sent or kept before"
         if report.error:

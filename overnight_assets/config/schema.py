@@ -239,6 +239,9 @@ class MemoryConfig(_Strict):
     compress_after_days: Int = Field(30, ge=1)  # a longer body this old is compressed to its first sentences
     compress_above_chars: Int = Field(1200, ge=600)
     forget_after_days: Int = Field(180, ge=1)  # a memory ended (pruned, merged, compressed) this long ago is deleted
+    # Cortex served by `overnight cortex serve` (resources/cortex_server.py), for steps on two hosts
+    server_url: http_url("http://dagster-host:8766", credentials=False) | None = None  # None: the file in `home`
+    server_token_env: EnvName = "OVERNIGHT_CORTEX_TOKEN"  # the variable holding the server's token
 
     @model_validator(mode="after")
     def _reactions_mean_one_thing(self) -> MemoryConfig:

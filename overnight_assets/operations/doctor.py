@@ -341,7 +341,7 @@ def briefing(config: OvernightConfig, environ: Mapping[str, str], by: clock, now
     due = f"due {deadline:%Y-%m-%d %H:%M} {config.timezone}"
     sql = "SELECT ts, pending, attempts, last_error FROM deliveries WHERE partition_key = ?"
     try:
-        _, rows = Cortex(config.paths.cortex).query(sql, lock_wait_s=CORTEX_LOCK_WAIT_S, params=[night])
+        _, rows = Cortex.of(config).query(sql, lock_wait_s=CORTEX_LOCK_WAIT_S, params=[night])
     except (CortexLockedError, OSError) as error:
         return Check("briefing", Health.BROKEN, f"the morning message of {night} ({due}) cannot be confirmed: {error}")
     except duckdb.Error as error:

@@ -101,7 +101,7 @@ def prune_cortex(cortex: Cortex, cutoffs: Cutoffs) -> dict[str, int]:
     """Remove stale cache entries and feed items that left their feeds; rows removed per kind.
 
     Raises CortexLockedError when another process holds the file past `memory.lock_wait_s`."""
-    if not cortex.path.exists():
+    if not cortex.exists():
         return dict.fromkeys(_PRUNE_CORTEX, 0)  # no night has run: nothing to open, nothing to create
     with cortex.connect() as db:
         db.execute("BEGIN")

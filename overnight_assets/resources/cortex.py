@@ -25,8 +25,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from overnight_assets.resources.cortex_wire import RemoteCortex, ServerAddress, open_session
+
 if TYPE_CHECKING:
     import duckdb
+
+    from overnight_assets.config import OvernightConfig
 
 LOCK_WAIT_S = 900.0  # the default of memory.lock_wait_s: a reader's lock is waited out, not fatal
 QUERY_LOCK_WAIT_S = 30.0  # `overnight cortex`: the chain holds the file only briefly
@@ -37,6 +41,7 @@ _WRITER = (
     "a process keeps it open (a `duckdb` shell?). Close it, and read Cortex with `overnight cortex query` or "
     "`overnight cortex copy` instead; memory.lock_wait_s sets how long the chain waits."
 )
+_WRITER_SERVED = "a unit of work of the chain's is that long; memory.lock_wait_s sets how long the chain waits."
 _READER = "the chain, or a process keeping it open, is writing to it; try again later."
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -259,14 +264,40 @@ class Cortex:
     every NOTICE_EVERY_S while a wait lasts, who holds the file (default: this module's logger)."""
 
     def __init__(
-        self, path: str | Path, lock_wait_s: float | None = None, on_wait: Callable[[str], None] | None = None
+        self,
+        path: str | Path,
+        lock_wait_s: float | None = None,
+        on_wait: Callable[[str], None] | None = None,
+        server: ServerAddress | None = None,
     ):
         self.path = Path(path).expanduser()
         self.lock_wait_s = lock_wait_s
         self.on_wait = on_wait or _log.warning
+        self.server = server  # set: the file is the server's (memory.server_url), every unit of work goes there
+
+    @classmethod
+    def of(cls, config: OvernightConfig, lock_wait_s: float | None = None, on_wait=None) -> Cortex:
+        """The configuration's Cortex: its file, or its server when memory.server_url is set."""
+        memory = config.memory
+        server = ServerAddress(memory.server_url, memory.server_token_env) if memory.server_url else None
+        return cls(config.paths.cortex, lock_wait_s, on_wait, server)
+
+    def exists(self) -> bool:
+        """Whether Cortex has been created (a served one always has: its server created it)."""
+        if self.server is None:
+            return self.path.exists()
+        channel = self.server.channel(QUERY_LOCK_WAIT_S)
+        try:
+            return channel.call("/status")[1]["exists"]
+        finally:
+            channel.close()
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.server is not None:
+            with self._session(self.lock_wait_s, read_only) as db:
+                yield db
+            return
         self._migrate_once()
         if read_only and not self.path.exists():
             read_only = False  # nothing to read yet; create it
@@ -275,6 +306,23 @@ class Cortex:
             yield connection
         finally:
             connection.close()
+
+    @contextmanager
+    def _session(self, lock_wait_s: float | None, read_only: bool) -> Iterator[RemoteCortex]:
+        """One unit of work on the Cortex server, waited for as the file's lock is."""
+        wait_s = next(value for value in (lock_wait_s, self.lock_wait_s, LOCK_WAIT_S) if value is not None)
+        advice = _READER if read_only else _WRITER_SERVED
+
+        def locked(holder: str, waited_s: float) -> CortexLockedError:
+            return CortexLockedError(
+                f"Cortex at {self.server.url} stayed held by {holder} for {waited_s:g} s: {advice}"
+            )
+
+        db = open_session(self.server, wait_s, read_only, self.on_wait, locked)
+        try:
+            yield db
+        finally:
+            db.close()
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         import duckdb  # at first use: it costs every code-location load ~0.1 s
@@ -314,6 +362,14 @@ class Cortex:
         for it alone. No migration and no new file: a reader never takes the write lock."""
         import duckdb
 
+        if self.server is not None:
+            with self._session(lock_wait_s, read_only=True) as db:
+                cursor = db.execute(sql, params)
+                return (
+                    ([column[0] for column in cursor.description], cursor.fetchall())
+                    if cursor.description
+                    else ([], [])
+                )
         self._require_file()
         connect = partial(duckdb.connect, str(self.path), read_only=True)
         connection = self._waiting_out_locks(connect, lock_wait_s, advice=_READER)
@@ -327,31 +383,23 @@ class Cortex:
 
     def copy_to(self, destination: str | Path, lock_wait_s: float = QUERY_LOCK_WAIT_S) -> Path:
         """A consistent copy of Cortex in a new DuckDB file. Cortex is attached read-only, so DuckDB's lock
-        keeps every writer out while it is copied; the copy is written beside `destination`, then
-        renamed, so a failed copy leaves nothing half-written."""
+        keeps every writer out while it is copied. Served Cortex is copied by its server, on its host."""
         import duckdb
 
+        if self.server is not None:
+            return Path(self._served_copy(destination, lock_wait_s))
         self._require_file()
-        destination = Path(destination).expanduser().resolve()
-        if destination.exists():
-            raise FileExistsError(f"{destination} already exists: remove it or choose another path")
-        partial = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
         db = duckdb.connect()  # in memory: both files are attached to it
         try:
             attach = f"ATTACH {_sql_text(self.path)} AS cortex_source (READ_ONLY)"
             self._waiting_out_locks(lambda: db.execute(attach), lock_wait_s, advice=_READER)
-            db.execute(f"ATTACH {_sql_text(partial)} AS cortex_copy")
-            db.execute("COPY FROM DATABASE cortex_source TO cortex_copy")
-            db.execute("DETACH cortex_copy")
-            db.execute("DETACH cortex_source")
-        except BaseException:
-            for leftover in (partial, partial.with_name(partial.name + ".wal")):
-                leftover.unlink(missing_ok=True)
-            raise
+            return copy_database(db, "cortex_source", destination, detach_source=True)
         finally:
             db.close()
-        os.replace(partial, destination)
-        return destination
+
+    def _served_copy(self, destination: str | Path, lock_wait_s: float) -> str:
+        with self._session(lock_wait_s, read_only=False) as db:
+            return db.copy(str(destination))
 
     def _require_file(self) -> None:
         if not self.path.is_file():
@@ -385,6 +433,27 @@ class Cortex:
         from overnight_assets.resources.memory_graph import Provenance, remember
 
         return remember(self, rows, Provenance(asset="", partition_key=partition_key), refresh_body).new
+
+
+def copy_database(db, source: str, destination: str | Path, detach_source: bool = False) -> Path:
+    """Database `source` of connection `db` copied to the new file `destination`: written beside it, then
+    renamed, so a failed copy leaves nothing half-written."""
+    destination = Path(destination).expanduser().resolve()
+    if destination.exists():
+        raise FileExistsError(f"{destination} already exists: remove it or choose another path")
+    unfinished = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
+    try:
+        db.execute(f"ATTACH {_sql_text(unfinished)} AS cortex_copy")
+        db.execute(f"COPY FROM DATABASE {source} TO cortex_copy")
+        db.execute("DETACH cortex_copy")
+        if detach_source:
+            db.execute(f"DETACH {source}")
+    except BaseException:
+        for leftover in (unfinished, unfinished.with_name(unfinished.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+    os.replace(unfinished, destination)
+    return destination
 
 
 def lock_holder(error: Exception) -> str:

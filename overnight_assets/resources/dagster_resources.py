@@ -13,6 +13,7 @@ from pydantic import PrivateAttr
 
 from overnight_assets.config import OvernightConfig
 from overnight_assets.resources.cortex import LOCK_WAIT_S, Cortex
+from overnight_assets.resources.cortex_wire import ServerAddress
 from overnight_assets.resources.json_io import JsonIOManager
 from overnight_assets.resources.llm import LLMSession, OllamaCalls
 from overnight_assets.secret_urls import redact_url, with_credentials
@@ -43,27 +44,36 @@ def cortex_elsewhere(cortex_machine: str | None, here: str | None) -> str | None
         return None
     return (
         f"Cortex (a DuckDB file) is written on {owner.get('host')} for this run, and this step runs on "
-        f"{this.get('host')}: DuckDB allows writers of one machine only. Run the Celery workers of steps that "
-        "use Cortex on that machine (README: The GPU on another machine)"
+        f"{this.get('host')}: DuckDB allows writers of one machine only. Serve Cortex from that machine "
+        "(`overnight cortex serve`) and set memory.server_url in both hosts' configs, or run the Celery workers "
+        "of steps that use Cortex on that machine (README: The GPU on another machine)"
     )
 
 
 class CortexResource(dg.ConfigurableResource):
-    """The Cortex DuckDB file under `home`; a wait for another process's lock is said in the run's log.
-    A step of a distributed run on another machine than the run's Cortex fails here, before any write."""
+    """The Cortex DuckDB file under `home`, or its server (`server_url`); a wait for another process's lock
+    is said in the run's log. A step of a distributed run on another machine than the run's Cortex file
+    fails here, before any write; with a server, steps may run anywhere."""
 
     path: str
     lock_wait_s: float = LOCK_WAIT_S
+    server_url: str | None = None
+    server_token_env: str = "OVERNIGHT_CORTEX_TOKEN"
     _log = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._log = context.log
         run = context.run
-        if why := cortex_elsewhere(run.tags.get(CORTEX_MACHINE_TAG) if run else None, this_machine()):
+        if self.server_url is None and (
+            why := cortex_elsewhere(run.tags.get(CORTEX_MACHINE_TAG) if run else None, this_machine())
+        ):
             raise CortexElsewhereError(why)
 
-    def get(self) -> Cortex:
-        return Cortex(self.path, lock_wait_s=self.lock_wait_s, on_wait=self._log.warning if self._log else None)
+    def get(self, lock_wait_s: float | None = None) -> Cortex:
+        """`lock_wait_s`: a shorter wait than the resource's (a sensor's tick must end in time)."""
+        server = ServerAddress(self.server_url, self.server_token_env) if self.server_url else None
+        on_wait = self._log.warning if self._log else None
+        return Cortex(self.path, lock_wait_s=lock_wait_s or self.lock_wait_s, on_wait=on_wait, server=server)
 
 
 class LLMResource(dg.ConfigurableResource):
@@ -111,7 +121,13 @@ class SlackResource(dg.ConfigurableResource):
 
 
 def build_resources(config: OvernightConfig) -> dict:
-    cortex = CortexResource(path=str(config.paths.cortex), lock_wait_s=config.memory.lock_wait_s)
+    memory = config.memory
+    cortex = CortexResource(
+        path=str(config.paths.cortex),
+        lock_wait_s=memory.lock_wait_s,
+        server_url=memory.server_url,
+        server_token_env=memory.server_token_env,
+    )
     return {
         "cortex": cortex,
         "llm": LLMResource(

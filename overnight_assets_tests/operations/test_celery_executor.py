@@ -8,8 +8,10 @@ names the worker that ran each step.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 
 import dagster as dg
 import pytest
@@ -18,31 +20,35 @@ from dagster._core.execution.api import create_execution_plan
 from overnight_assets.config import ExecutionConfig, load_config
 from overnight_assets.definitions import build_defs
 from overnight_assets.operations.celery_executor import GPU_POOL, QUEUE_TAG, broker_urls, routed_plan
-from overnight_assets.resources.dagster_resources import CORTEX_MACHINE_TAG, this_machine
+from overnight_assets.resources.cortex import Cortex
+from overnight_assets.resources.dagster_resources import CORTEX_MACHINE_TAG, cortex_elsewhere, this_machine
 from overnight_assets_tests.testkit import REPO, SAMPLES, require_or_skip
 from overnight_assets_tests.testkit.celery_workers import (
     Queues,
     celery_env,
     celery_workers,
+    elsewhere,
     overlapping,
     redis_reachable,
     step_runs,
 )
 from overnight_assets_tests.testkit.config import write_config
+from overnight_assets_tests.testkit.cortex_server import TOKEN_ENV, cortex_server
 from overnight_assets_tests.testkit.fake_ollama import FakeOllama
 from overnight_assets_tests.testkit.fake_slack import FakeSlack
 from overnight_assets_tests.testkit.loopback import serving
 from overnight_assets_tests.testkit.nights import FAILED_LOGINS, NIGHT, append_to_auth_log, finished, overnight_run
 
+GPU_HOST = "gpu-box"
+TOKEN = "the-cortex-token-of-the-celery-test"
 OTHER_NIGHT = "2026-11-18"  # run beside NIGHT; not its previous night, so NIGHT's briefing does not depend on it
 
 
-@pytest.fixture(scope="module")
-def celery_night(tmp_path_factory):
-    """An AMBER night run under the celery executor by two workers, beside another night launched at the
-    same moment: (config, instance, the AMBER night's run id, worker nodes, the loopback Ollama)."""
+@contextlib.contextmanager
+def night_under_celery(root, nights, gpu_host=None, env_extra=None, **overrides):
+    """`nights` launched at once as `overnight run` launches them, run by a gpu and a default worker: (config,
+    instance, the run id of nights[0], worker nodes, the loopback Ollama)."""
     require_or_skip(redis_reachable(), "Redis is not reachable at 127.0.0.1:6379")
-    root = tmp_path_factory.mktemp("celery")
     host = root / "host"
     shutil.copytree(SAMPLES, host)
     append_to_auth_log(host, FAILED_LOGINS)
@@ -56,7 +62,7 @@ def celery_night(tmp_path_factory):
         dg.DagsterInstance.from_config(str(dagster_home)) as instance,
     ):
         ollama.overrides = {"status": "AMBER", "summary": "Brute force from one address."}
-        config_path = write_config(root, host, ollama.url, slack.url, **queues.config())
+        config_path = write_config(root, host, ollama.url, slack.url, **queues.config(), **overrides)
         cleared = ("OVERNIGHT_CONFIG", "OVERNIGHT_HOME", "OLLAMA_HOST", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
         env = celery_env(
             {
@@ -65,14 +71,36 @@ def celery_night(tmp_path_factory):
                 "OVERNIGHT_CONFIG": str(config_path),
                 "OVERNIGHT_TEST_SLACK_TOKEN": slack.token,
                 "NO_PROXY": "127.0.0.1,localhost",
+                **(env_extra or {}),
             }
         )
-        with celery_workers(env, queues, root) as nodes:
-            nights = [overnight_run(night, config_path, env) for night in (NIGHT, OTHER_NIGHT)]  # at once
-            for code, output in map(finished, nights):
+        with celery_workers(env, queues, root, gpu_host) as nodes:
+            launched = [overnight_run(night, config_path, env) for night in nights]  # at once
+            for code, output in map(finished, launched):
                 assert code == 0, output
-        (record,) = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": NIGHT}))
+        (record,) = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": nights[0]}))
         yield load_config(config_path), instance, record.dagster_run.run_id, nodes, ollama
+
+
+@pytest.fixture(scope="module")
+def celery_night(tmp_path_factory):
+    """An AMBER night run under the celery executor by two workers, beside another night launched at the
+    same moment: (config, instance, the AMBER night's run id, worker nodes, the loopback Ollama)."""
+    with night_under_celery(tmp_path_factory.mktemp("celery"), (NIGHT, OTHER_NIGHT)) as night:
+        yield night
+
+
+@pytest.fixture(scope="module")
+def served_night(tmp_path_factory):
+    """The AMBER night with Cortex served (memory.server_url) and the gpu worker as on another machine, GPU_HOST:
+    its own host name and kernel boot id. Yields celery_night's tuple and that worker's machine."""
+    root = tmp_path_factory.mktemp("celery-served")
+    gpu_host = (GPU_HOST, elsewhere(GPU_HOST, root))
+    require_or_skip(bool(gpu_host[1]), "no user namespaces here: cannot run a worker as on another machine")
+    with cortex_server(root / "cortexd", TOKEN) as served:
+        overrides = {"memory__server_url": served.url, "memory__server_token_env": TOKEN_ENV}
+        with night_under_celery(root, (NIGHT,), gpu_host, {TOKEN_ENV: TOKEN}, **overrides) as night:
+            yield night, f"host={GPU_HOST} boot={(root / f'boot_id-{GPU_HOST}').read_text().strip()}"
 
 
 def gpu_steps(config) -> set[str]:
@@ -111,6 +139,36 @@ def test_the_briefing_is_the_in_process_ones(celery_night, tmp_path, instance):
     config, *_ = celery_night
     in_process = config.model_copy(
         update={"home": str(tmp_path / "home"), "execution": ExecutionConfig(mode="in_process")}
+    )
+    result = (
+        build_defs(in_process).resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance)
+    )
+    assert result.success
+    assert in_process.paths.briefing(NIGHT).read_text() == config.paths.briefing(NIGHT).read_text()
+
+
+def test_with_cortex_served_the_gpu_steps_run_on_another_machine_and_the_briefing_is_the_same(
+    served_night, tmp_path, instance, monkeypatch
+):
+    (config, dagster, run_id, nodes, ollama), gpu_machine = served_night
+    run = dagster.get_run_by_id(run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert cortex_elsewhere(run.tags[CORTEX_MACHINE_TAG], gpu_machine)  # without a server, the guard would refuse
+    runs = step_runs(dagster, run_id)
+    gpu = gpu_steps(config)
+    assert nodes["gpu"].endswith(f"@{GPU_HOST}") and socket.gethostname() != GPU_HOST
+    assert {step: run.worker for step, run in runs.items() if step in gpu} == dict.fromkeys(gpu, nodes["gpu"])
+    assert ollama.chats, "the LLM was never asked: the night was not AMBER"
+    assert not config.paths.cortex.exists()  # every step wrote through the server, none opened a file here
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    cached = Cortex.of(config).query("SELECT count(*) FROM llm_cache")[1][0][0]
+    assert cached > 0  # the gpu steps' answers, written from the other machine
+    in_process = config.model_copy(
+        update={
+            "home": str(tmp_path / "home"),
+            "execution": ExecutionConfig(mode="in_process"),
+            "memory": config.memory.model_copy(update={"server_url": None}),
+        }
     )
     result = (
         build_defs(in_process).resolve_job_def("nightly").execute_in_process(partition_key=NIGHT, instance=instance)

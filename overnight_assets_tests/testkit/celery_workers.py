@@ -73,12 +73,30 @@ def celery_env(env: dict) -> dict:
     }
 
 
+# run a command as on another machine: its own host name and kernel boot id (a user, mount and UTS namespace)
+_ELSEWHERE = 'mount --bind "$0" /proc/sys/kernel/random/boot_id && hostname "$1" && shift && exec "$@"'
+
+
+def elsewhere(host: str, log_dir: Path) -> list[str]:
+    """The prefix of a command run as on the machine `host`, as this_machine() sees it; [] where the kernel
+    gives no user namespaces."""
+    boot_id = log_dir / f"boot_id-{host}"
+    boot_id.write_text(f"{uuid.uuid4()}\n")
+    prefix = ["unshare", "--user", "--map-root-user", "--mount", "--uts", "sh", "-c", _ELSEWHERE, str(boot_id), host]
+    probe = subprocess.run([*prefix, "cat", "/proc/sys/kernel/random/boot_id"], capture_output=True, text=True)
+    return prefix if probe.returncode == 0 and probe.stdout == boot_id.read_text() else []
+
+
 @contextlib.contextmanager
-def celery_workers(env: dict, queues: Queues, log_dir: Path) -> Iterator[dict[str, str]]:
-    """A gpu worker and a default worker, started and ready; yields {role: celery node name}."""
+def celery_workers(
+    env: dict, queues: Queues, log_dir: Path, gpu_host: tuple[str, list[str]] | None = None
+) -> Iterator[dict[str, str]]:
+    """A gpu worker and a default worker, started and ready; yields {role: celery node name}. `gpu_host`:
+    (name, elsewhere(name)) runs the gpu worker as on that other machine."""
     suffix = queues.gpu.rsplit("-", 1)[-1]
     names = {"gpu": f"gpu-{suffix}", "default": f"default-{suffix}"}
     serving = {"gpu": queues.gpu, "default": queues.default}
+    hosts = {"gpu": gpu_host[0] if gpu_host else socket.gethostname(), "default": socket.gethostname()}
     processes = []
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]):  # created once: two workers creating it race
         pass
@@ -86,9 +104,11 @@ def celery_workers(env: dict, queues: Queues, log_dir: Path) -> Iterator[dict[st
         for role, name in names.items():
             command = [sys.executable, "-m", "dagster_celery.cli", "worker", "start", "-A", "dagster_celery.app"]
             command += ["-q", serving[role], "-n", name, "--loglevel", "WARNING", "--", "--pool=solo"]
+            if role == "gpu" and gpu_host:
+                command = [*gpu_host[1], *command]
             log = open(log_dir / f"celery-{role}.log", "w")  # noqa: SIM115 - closed with the worker
             processes.append((subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True), log))
-        nodes = {role: f"{name}@{socket.gethostname()}" for role, name in names.items()}
+        nodes = {role: f"{name}@{hosts[role]}" for role, name in names.items()}
         poll(lambda: _all_answer(env, nodes.values(), processes), timeout_s=90, what="both Celery workers to answer")
         yield nodes
     finally:
