@@ -19,7 +19,8 @@ RUN apt-get update \
 WORKDIR /opt/overnight
 COPY pyproject.toml README.md ./
 COPY overnight_assets ./overnight_assets
-RUN pip install . && rm -rf build
+# the distributed extra (dagster-celery, celery[redis]): the Celery workers run from this image too
+RUN pip install ".[distributed]" && rm -rf build
 COPY deploy/workspace.yaml ./workspace.yaml
 
 # A user of its own; the named volumes start out owned by it (compose copies the ownership of an
@@ -30,5 +31,5 @@ RUN useradd --create-home --uid 10001 --user-group overnight \
 USER overnight
 WORKDIR /var/lib/overnight
 
-EXPOSE 3000 4000 8765
+EXPOSE 3000 4000 8765 8766
 CMD ["overnight", "--help"]
