@@ -1,5 +1,6 @@
 # One image for every service of docker-compose.yml: the code server (which also runs the runs),
-# the webserver, the daemon and `overnight serve`. It holds the installed package only: the instance
+# the webserver, the daemon, `overnight serve`, and the distributed mode's Cortex server and Celery
+# workers (deploy/gpu-host/ too). It holds the installed package only: the instance
 # (deploy/dagster.yaml), overnight.yaml and the secrets (.env) come in at run time, never baked in.
 FROM python:3.11-slim
 

@@ -497,7 +497,14 @@ UNIT_OF_SERVICE = {
     "webserver": "overnight-webserver.service",
     "daemon": "overnight-daemon.service",
     "serve": "overnight-serve.service",
+    "cortex": "overnight-cortex.service",
+    "worker": "overnight-worker.service",
+    "gpu-worker": "overnight-gpu-worker.service",  # the GPU host's
 }
+
+
+def compose_service(name: str) -> dict:
+    return GPU_SERVICES[name] if name in GPU_SERVICES else SERVICES[name]
 
 
 def shape(argv: list[str]) -> list[str]:
@@ -513,13 +520,17 @@ def shape(argv: list[str]) -> list[str]:
 def test_each_systemd_unit_runs_its_compose_services_command(service):
     parsed = unit(UNIT_OF_SERVICE[service])
     exec_start = shlex.split(parsed["Service"]["ExecStart"])
-    assert shape(exec_start) == shape(SERVICES[service]["command"])
+    assert shape(exec_start) == shape(compose_service(service)["command"])
     assert exec_start[0].startswith("%h/overnight_assets/.venv/bin/")
-    for flag in ("-h", "--bind"):  # whatever listens, on loopback only
-        assert flag not in exec_start or exec_start[exec_start.index(flag) + 1] == "127.0.0.1"
+    for flag in ("-h", "--bind"):  # whatever listens, on loopback, or on the LAN address the owner sets
+        address = exec_start[exec_start.index(flag) + 1] if flag in exec_start else "127.0.0.1"
+        if address == "${OVERNIGHT_LAN_BIND}":  # Environment= gives the default; the environment file overrides it
+            assert "OVERNIGHT_LAN_BIND=127.0.0.1" in parsed["Service"]["Environment"]
+        else:
+            assert address == "127.0.0.1"
     assert parsed["Service"]["Restart"] == "on-failure"
     assert parsed["Service"]["EnvironmentFile"] == "%h/.config/overnight/environment"
-    if service != "serve":  # the code location's address, as deploy/workspace.yaml reads it
+    if service in DAGSTER_SERVICES:  # the code location's address, as deploy/workspace.yaml reads it
         assert "OVERNIGHT_CODE_SERVER_PORT=4000" in parsed["Service"]["Environment"]
 
 
