@@ -1,5 +1,6 @@
 # One image for every service of docker-compose.yml: the code server (which also runs the runs),
-# the webserver, the daemon and `overnight serve`. It holds the installed package only: the instance
+# the webserver, the daemon, `overnight serve`, and the distributed mode's Cortex server and Celery
+# workers (deploy/gpu-host/ too). It holds the installed package only: the instance
 # (deploy/dagster.yaml), overnight.yaml and the secrets (.env) come in at run time, never baked in.
 FROM python:3.11-slim
 
@@ -19,7 +20,8 @@ RUN apt-get update \
 WORKDIR /opt/overnight
 COPY pyproject.toml README.md ./
 COPY overnight_assets ./overnight_assets
-RUN pip install . && rm -rf build
+# the distributed extra (dagster-celery, celery[redis]): the Celery workers run from this image too
+RUN pip install ".[distributed]" && rm -rf build
 COPY deploy/workspace.yaml ./workspace.yaml
 
 # A user of its own; the named volumes start out owned by it (compose copies the ownership of an
@@ -30,5 +32,5 @@ RUN useradd --create-home --uid 10001 --user-group overnight \
 USER overnight
 WORKDIR /var/lib/overnight
 
-EXPOSE 3000 4000 8765
+EXPOSE 3000 4000 8765 8766
 CMD ["overnight", "--help"]
