@@ -11,8 +11,8 @@ Reinforcement, all in one Cortex transaction: a good signal warms the item's mem
 edges on the path that produced it (its own edges: item -> topic, item -> source, review ->
 repository; and the source's edge to each topic the item matched), by STEP; a bad one cools them
 by STEP; a failed source cools the source's memory and its edges. A weight moves at most
-MAX_NIGHT_CHANGE in one run, and stays within [FLOOR, CEILING]. Then every live memory (anchors
-aside) and edge no signal moved is multiplied by `memory.decay_per_night`, never below FLOOR.
+MAX_NIGHT_CHANGE in a night, its reruns counted, and stays within [FLOOR, CEILING]. Then every live
+memory (anchors aside) and edge no signal moved is multiplied by `memory.decay_per_night`, never below FLOOR.
 Every change is a weight_log row with its reason; the decay is one row per target kind and night
 (target '*', new_weight the factor), which also marks the night as decayed: a rerun applies only
 signals that arrived since, and no decay.
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from overnight_assets.resources.cortex import Cortex
 
 STEP = 0.10  # one signal moves a weight by 10 %
-MAX_NIGHT_CHANGE = 0.20  # however many signals, a weight moves at most 20 % in one run
+MAX_NIGHT_CHANGE = 0.20  # however many signals and reruns, a weight moves at most 20 % in a night
 FLOOR, CEILING = 0.05, 5.0  # below prune_below (0.1 by default), so what nothing reinforces can be pruned
 DECAY_REASON = "decay"
 ReadReactions = Callable[[str, str], list[dict]]  # (channel id, message ts) -> Slack's `reactions` list
@@ -198,7 +198,7 @@ def reinforce(cortex: Cortex, partition_key: str, settings: Settings, report: Ni
     """Apply every signal not applied yet, then (once per night) decay what none moved: one transaction."""
     with cortex.connect() as db:
         db.execute("BEGIN")
-        moved: dict[tuple[str, str], float] = {}  # (target kind, target) -> factor applied this run
+        moved = _moved_tonight(db, partition_key)  # (target kind, target) -> factor applied this night
         pending = db.execute(
             "SELECT id, kind, polarity, memory_id, subject FROM signals WHERE applied_at IS NULL ORDER BY id"
         ).fetchall()
@@ -213,6 +213,18 @@ def reinforce(cortex: Cortex, partition_key: str, settings: Settings, report: Ni
         if not _decayed(db, partition_key):
             report.decayed = _decay(db, partition_key, settings.decay_per_night, moved)
         db.execute("COMMIT")
+
+
+def _moved_tonight(db: duckdb.DuckDBPyConnection, partition_key: str) -> dict[tuple[str, str], float]:
+    """The factor the night's earlier runs already moved each target by: a rerun after new reactions
+    moves a weight only within what is left of the night's bound."""
+    rows = db.execute(
+        """SELECT target_kind, target, product(new_weight / old_weight) FROM weight_log
+           WHERE changed_by = 'cerebellum' AND partition_key = ? AND signal_id IS NOT NULL AND old_weight > 0
+           GROUP BY ALL""",
+        [partition_key],
+    ).fetchall()
+    return {(kind, target): factor for kind, target, factor in rows}
 
 
 def path_of(db: duckdb.DuckDBPyConnection, memory_id: int) -> list[tuple[str, str]]:

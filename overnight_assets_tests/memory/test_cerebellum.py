@@ -158,6 +158,25 @@ def test_steps_are_bounded_a_night_and_the_weight_never_falls_below_the_floor(co
     assert reasons == ["feedback good: 2026-11-18 R1", "feedback good: 2026-11-19 R1 (capped: at most 20% a night)"]
 
 
+def reacting(*users: str):
+    """reactions.get as a function: a +1 from each of `users` on the message carrying R1 and R2."""
+    return lambda channel, ts: [{"name": "+1", "users": list(users), "count": len(users)}] * (ts == MESSAGE_TS)
+
+
+def test_reruns_of_a_night_after_new_reactions_stay_within_the_nights_bound(cortex, graph):
+    run_night(cortex, NIGHT, SETTINGS, reacting("U1", "U2"), [])
+    assert weights(cortex)[("memory", str(graph.id["A"]))] == pytest.approx(1 + MAX_NIGHT_CHANGE)
+    for users in (("U1", "U2", "U3"), ("U1", "U2", "U3", "U4")):  # each rerun finds one more +1
+        rerun = run_night(cortex, NIGHT, SETTINGS, reacting(*users), [])
+        assert (rerun.signals_new, rerun.signals_applied, rerun.weight_changes) == (2, 2, 0)
+    after = weights(cortex)
+    assert after[("memory", str(graph.id["A"]))] == pytest.approx(1 + MAX_NIGHT_CHANGE)
+    assert all(after[target] == pytest.approx(1 + MAX_NIGHT_CHANGE) for target in graph.targets("B"))
+    give_feedback(cortex, "R1", "bad")  # a word the other way still moves it, within the bound
+    run_night(cortex, NIGHT, SETTINGS, None, [])
+    assert weights(cortex)[("memory", str(graph.id["A"]))] == pytest.approx((1 + MAX_NIGHT_CHANGE) * (1 - STEP))
+
+
 def test_a_failed_source_cools_its_memory_and_edges_and_a_failed_run_is_recorded(cortex, graph):
     failures = [Failure("source", "S", "HTTP 500"), Failure("run", "run-9", "nightly failed")]
     report = run_night(cortex, NIGHT, SETTINGS, None, failures)
