@@ -134,15 +134,30 @@ def reaction_signals(
             report.unread.append(f"reactions of {message.partition_key}'s message {message.ts}: {_describe(error)}")
             continue
         report.messages_read += 1
-        for reaction in reactions if isinstance(reactions, list) else []:
+        for reaction in reactions:
+            if not _readable_reaction(reaction):
+                shown = redact_secrets(repr(reaction))[:120]
+                report.unread.append(
+                    f"a reaction on {message.partition_key}'s message {message.ts} not understood: {shown}"
+                )
+                continue
             signals += _signals_of(reaction, message, settings)
     return signals
 
 
+def _readable_reaction(reaction: object) -> bool:
+    """A reaction as Slack documents it: a name and the list of who reacted."""
+    return (
+        isinstance(reaction, dict)
+        and isinstance(reaction.get("name"), str)
+        and isinstance(reaction.get("users"), list)
+        and all(isinstance(user, str) for user in reaction["users"])
+    )
+
+
 def _signals_of(reaction: dict, message: Carried, settings: Settings) -> list[Signal]:
-    name = str(reaction.get("name", "")).split("::")[0]  # "+1::skin-tone-3" is a +1
+    name = reaction["name"].split("::")[0]  # "+1::skin-tone-3" is a +1
     polarity = 1 if name in settings.good_reactions else -1 if name in settings.bad_reactions else 0
-    users = reaction.get("users") if isinstance(reaction.get("users"), list) else []
     if not polarity:
         return []
     return [
@@ -155,7 +170,7 @@ def _signals_of(reaction: dict, message: Carried, settings: Settings) -> list[Si
             detail=f":{name}: by {user} on the message carrying {ref}",
             partition_key=message.partition_key,
         )
-        for user in map(str, users)
+        for user in reaction["users"]
         for ref, memory_id in message.items.items()
     ]
 

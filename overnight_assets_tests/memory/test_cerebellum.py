@@ -12,7 +12,7 @@ from overnight_assets.resources.cortex import Cortex, memory_hash
 from overnight_assets.resources.memory_graph import Edge, Provenance, anchor_row, edge_target, link, remember
 from overnight_assets.resources.slack import SlackPoster
 from overnight_assets_tests.testkit.fake_slack import FakeSlack
-from overnight_assets_tests.testkit.loopback import serving
+from overnight_assets_tests.testkit.loopback import RawReply, serving
 from overnight_assets_tests.testkit.nights import NIGHT, metadata, run_nightly
 
 MESSAGE_TS, REPLY_TS = "1795000000.000100", "1795000001.000200"
@@ -243,6 +243,43 @@ def test_slack_rate_limiting_or_gone_is_recorded_and_the_night_goes_on(cortex, g
     assert len(gone.unread) == 2 and all(slack.token not in note for note in report.unread + gone.unread)
     later = run_night(cortex, "2026-11-22", SETTINGS, poster(slack).reactions, [])  # read again on a later night
     assert later.messages_read == 2 and later.signals_new == 0  # the x was read the first time
+
+
+def answer(message) -> tuple[int, dict, dict]:
+    return 200, {"ok": True, "type": "message", "channel": "C0OVERNIGHT", "message": message}, {}
+
+
+@pytest.mark.parametrize(
+    "reply, said",
+    [
+        ((200, RawReply(b"<html>" + b"proxy says no " * 2000 + b"</html>", "text/html"), {}), "non-JSON"),
+        (answer({"ts": MESSAGE_TS, "reactions": {"name": "+1", "users": ["U1"]}}), "reactions that are no list"),
+        (answer({"ts": MESSAGE_TS, "reactions": [{"name": "+1", "count": 2}]}), "not understood: {'name': '+1'"),
+        (answer({"ts": MESSAGE_TS, "reactions": [{"name": "+1", "users": "U1"}]}), "not understood"),
+        (answer({"ts": MESSAGE_TS, "reactions": [{"users": ["U1"]}]}), "not understood"),
+        (answer(None), "without a message"),
+        ((200, {"ok": False, "error": "message_not_found"}, {}), "error 'message_not_found'"),
+        ((200, {"ok": False, "error": "channel_not_found"}, {}), "error 'channel_not_found'"),
+        ((200, {"ok": False, "error": "missing_scope", "needed": "reactions:read"}, {}), "error 'missing_scope'"),
+    ],
+)
+def test_an_answer_in_the_wrong_shape_is_named_and_the_other_messages_still_count(cortex, graph, slack, reply, said):
+    slack.react(MESSAGE_TS, "+1")
+    slack.react(REPLY_TS, "x")
+    slack.script.append(reply)  # the first message's answer
+    report = run_night(cortex, NIGHT, SETTINGS, poster(slack).reactions, [])
+    assert len(report.unread) == 1 and said in report.unread[0], report.unread
+    assert MESSAGE_TS in report.unread[0] and len(report.unread[0]) < 400
+    assert report.decayed and weights(cortex)[("memory", str(graph.id["C"]))] == pytest.approx(1 - STEP)
+    decayed = weights(cortex)[("memory", str(graph.id["A"]))]
+    assert run_night(cortex, "2026-11-21", SETTINGS, poster(slack).reactions, []).unread == []  # read the next night
+    assert weights(cortex)[("memory", str(graph.id["A"]))] == pytest.approx(decayed * (1 + STEP))  # late, counted
+
+
+def test_a_message_nobody_reacted_to_is_read_with_nothing_to_say(cortex, graph, slack):
+    slack.script.append(answer({"ts": MESSAGE_TS, "text": "the briefing"}))
+    report = run_night(cortex, NIGHT, SETTINGS, poster(slack).reactions, [])
+    assert (report.messages_read, report.unread, report.signals_new) == (2, [], 0)
 
 
 def test_the_night_delivers_its_refs_and_the_cerebellum_reads_their_reactions(
