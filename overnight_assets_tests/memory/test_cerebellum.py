@@ -276,6 +276,15 @@ def test_an_answer_in_the_wrong_shape_is_named_and_the_other_messages_still_coun
     assert weights(cortex)[("memory", str(graph.id["A"]))] == pytest.approx(decayed * (1 + STEP))  # late, counted
 
 
+def test_a_slack_that_hangs_costs_the_night_one_deadline_and_no_more(cortex, graph, slack):
+    slack.script.append((200, RawReply(hang=True), {}))  # reads the request, never answers
+    hurried = SlackPoster(slack.token, "#overnight", slack.url, backoff_s=0.01, deadline_s=0.5)
+    report = run_night(cortex, NIGHT, SETTINGS, hurried.reactions, [])
+    assert "no complete answer to reactions.get within 0.5 s" in report.unread[0]
+    assert "not tried" in report.unread[1] and slack.requests == 1  # the rest is left for a later night
+    assert report.decayed
+
+
 def test_a_message_nobody_reacted_to_is_read_with_nothing_to_say(cortex, graph, slack):
     slack.script.append(answer({"ts": MESSAGE_TS, "text": "the briefing"}))
     report = run_night(cortex, NIGHT, SETTINGS, poster(slack).reactions, [])
