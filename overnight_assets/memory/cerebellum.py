@@ -217,13 +217,17 @@ def reinforce(cortex: Cortex, partition_key: str, settings: Settings, report: Ni
         pending = db.execute(
             "SELECT id, kind, polarity, memory_id, subject FROM signals WHERE applied_at IS NULL ORDER BY id"
         ).fetchall()
+        paths: dict[int | None, list[tuple[str, str]]] = {}  # a message many reacted to: its items' paths once
         for signal_id, kind, polarity, memory_id, subject in pending:
-            memory = _live(db, memory_id)
-            if memory is not None:
-                reason = f"{kind} {'good' if polarity > 0 else 'bad'}: {subject}"
-                for target in path_of(db, memory):
-                    report.weight_changes += _step(db, target, polarity, reason, signal_id, moved, partition_key)
-            db.execute("UPDATE signals SET applied_at = now() WHERE id = ?", [signal_id])
+            if memory_id not in paths:
+                memory = _live(db, memory_id)
+                paths[memory_id] = path_of(db, memory) if memory is not None else []
+            reason = f"{kind} {'good' if polarity > 0 else 'bad'}: {subject}"
+            for target in paths[memory_id]:
+                report.weight_changes += _step(db, target, polarity, reason, signal_id, moved, partition_key)
+        db.execute(
+            "UPDATE signals SET applied_at = now() WHERE id IN (SELECT unnest(?::BIGINT[]))", [[p[0] for p in pending]]
+        )
         report.signals_applied = len(pending)
         if not _decayed(db, partition_key):
             report.decayed = _decay(db, partition_key, settings.decay_per_night, moved)
@@ -282,6 +286,8 @@ def _step(
     """One signal's step on one target, within the run's bound and [FLOOR, CEILING]; 1 if it changed."""
     before = moved.get(target, 1.0)
     after = min(max(before * (1 + polarity * STEP), 1 - MAX_NIGHT_CHANGE), 1 + MAX_NIGHT_CHANGE)
+    if after == before:  # at the night's bound already: nothing to read or write
+        return 0
     old = weight_of(db, *target)
     new = round(min(max(old * after / before, FLOOR), CEILING), 6)
     moved[target] = after

@@ -9,7 +9,15 @@ import pytest
 from overnight_assets.memory.cerebellum import FLOOR, MAX_NIGHT_CHANGE, STEP, Failure, Settings, run_night
 from overnight_assets.memory.feedback import give_feedback
 from overnight_assets.resources.cortex import Cortex, memory_hash
-from overnight_assets.resources.memory_graph import Edge, Provenance, anchor_row, edge_target, link, remember
+from overnight_assets.resources.memory_graph import (
+    Edge,
+    Provenance,
+    anchor_row,
+    edge_target,
+    link,
+    remember,
+    weight_of,
+)
 from overnight_assets.resources.slack import SlackPoster
 from overnight_assets_tests.testkit.fake_slack import FakeSlack
 from overnight_assets_tests.testkit.loopback import RawReply, serving
@@ -175,6 +183,18 @@ def test_reruns_of_a_night_after_new_reactions_stay_within_the_nights_bound(cort
     give_feedback(cortex, "R1", "bad")  # a word the other way still moves it, within the bound
     run_night(cortex, NIGHT, SETTINGS, None, [])
     assert weights(cortex)[("memory", str(graph.id["A"]))] == pytest.approx((1 + MAX_NIGHT_CHANGE) * (1 - STEP))
+
+
+def test_a_message_a_thousand_people_liked_costs_the_steps_to_the_bound_not_one_per_person(cortex, graph, monkeypatch):
+    from overnight_assets.memory import cerebellum
+
+    reads = []
+    monkeypatch.setattr(cerebellum, "weight_of", lambda db, *target: reads.append(target) or weight_of(db, *target))
+    report = run_night(cortex, NIGHT, SETTINGS, reacting(*(f"U{n}" for n in range(1000))), [])
+    assert (report.signals_new, report.signals_applied) == (2000, 2000)
+    targets = graph.targets("A") | graph.targets("B")
+    assert all(weights(cortex)[target] == pytest.approx(1 + MAX_NIGHT_CHANGE) for target in targets)
+    assert len(reads) == 2 * len(targets)  # two steps reach the bound; the 1,998 other +1s read nothing
 
 
 def test_a_failed_source_cools_its_memory_and_edges_and_a_failed_run_is_recorded(cortex, graph):
