@@ -47,6 +47,10 @@ TEXT_LIMIT = 3_000  # the plain-text fallback (notifications): Slack advises at 
 LABEL_CHARS = 300  # a link's label; a longer title is cut with an ellipsis
 INDENT = "      "
 CONTINUED = "Continued in the thread."
+FEEDBACK_HINT = (
+    "_The refs before the items name them: `overnight feedback {ref} good` (or `bad`) says what one was worth; "
+    "a reaction on a message counts for every item it carries._"
+)
 _MENTION = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _LOOKALIKES = {"*": "\u2217", "~": "\u223c", "`": "\u02cb"}
 _FORMATTING = re.compile(r"[*~`]")
@@ -92,12 +96,14 @@ def slack_message(
         heading = f"{STATUS_EMOJI[section.status]} *{plain(section.title)}*: {section.status.value}"
         groups = [_mrkdwn_lines(line, "") for line in section.lines] or [[f"_{NOTHING_TO_REPORT}_"]]
         blocks += [DividerBlock(), *_text_blocks([[heading], *groups])]
+    refs = [line.ref for section in sections for line in section.lines if line.ref]
+    if refs:  # a reader meets `R1` before anything says what it is for
+        blocks.append(_context(FEEDBACK_HINT.format(ref=refs[0])))
     first, *rest = _pages(blocks)
     replies = [
         {"text": f"Morning briefing {partition_key}, continued ({number} of {len(rest)})", "blocks": page}
         for number, page in enumerate(rest, 1)
     ]
-    refs = [line.ref for section in sections for line in section.lines if line.ref]
     pages = _refs_by_page(refs, [first, *(reply["blocks"] for reply in replies)])
     return SlackMessage(plain_text(partition_key, status, summary, sections), first, replies, pages)
 

@@ -11,8 +11,8 @@ Reinforcement, all in one Cortex transaction: a good signal warms the item's mem
 edges on the path that produced it (its own edges: item -> topic, item -> source, review ->
 repository; and the source's edge to each topic the item matched), by STEP; a bad one cools them
 by STEP; a failed source cools the source's memory and its edges. A weight moves at most
-MAX_NIGHT_CHANGE in one run, and stays within [FLOOR, CEILING]. Then every live memory (anchors
-aside) and edge no signal moved is multiplied by `memory.decay_per_night`, never below FLOOR.
+MAX_NIGHT_CHANGE in a night, its reruns counted, and stays within [FLOOR, CEILING]. Then every live
+memory (anchors aside) and edge no signal moved is multiplied by `memory.decay_per_night`, never below FLOOR.
 Every change is a weight_log row with its reason; the decay is one row per target kind and night
 (target '*', new_weight the factor), which also marks the night as decayed: a rerun applies only
 signals that arrived since, and no decay.
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from overnight_assets.resources.cortex import Cortex
 
 STEP = 0.10  # one signal moves a weight by 10 %
-MAX_NIGHT_CHANGE = 0.20  # however many signals, a weight moves at most 20 % in one run
+MAX_NIGHT_CHANGE = 0.20  # however many signals and reruns, a weight moves at most 20 % in a night
 FLOOR, CEILING = 0.05, 5.0  # below prune_below (0.1 by default), so what nothing reinforces can be pruned
 DECAY_REASON = "decay"
 ReadReactions = Callable[[str, str], list[dict]]  # (channel id, message ts) -> Slack's `reactions` list
@@ -134,15 +134,30 @@ def reaction_signals(
             report.unread.append(f"reactions of {message.partition_key}'s message {message.ts}: {_describe(error)}")
             continue
         report.messages_read += 1
-        for reaction in reactions if isinstance(reactions, list) else []:
+        for reaction in reactions:
+            if not _readable_reaction(reaction):
+                shown = redact_secrets(repr(reaction))[:120]
+                report.unread.append(
+                    f"a reaction on {message.partition_key}'s message {message.ts} not understood: {shown}"
+                )
+                continue
             signals += _signals_of(reaction, message, settings)
     return signals
 
 
+def _readable_reaction(reaction: object) -> bool:
+    """A reaction as Slack documents it: a name and the list of who reacted."""
+    return (
+        isinstance(reaction, dict)
+        and isinstance(reaction.get("name"), str)
+        and isinstance(reaction.get("users"), list)
+        and all(isinstance(user, str) for user in reaction["users"])
+    )
+
+
 def _signals_of(reaction: dict, message: Carried, settings: Settings) -> list[Signal]:
-    name = str(reaction.get("name", "")).split("::")[0]  # "+1::skin-tone-3" is a +1
+    name = reaction["name"].split("::")[0]  # "+1::skin-tone-3" is a +1
     polarity = 1 if name in settings.good_reactions else -1 if name in settings.bad_reactions else 0
-    users = reaction.get("users") if isinstance(reaction.get("users"), list) else []
     if not polarity:
         return []
     return [
@@ -155,7 +170,7 @@ def _signals_of(reaction: dict, message: Carried, settings: Settings) -> list[Si
             detail=f":{name}: by {user} on the message carrying {ref}",
             partition_key=message.partition_key,
         )
-        for user in map(str, users)
+        for user in reaction["users"]
         for ref, memory_id in message.items.items()
     ]
 
@@ -198,21 +213,37 @@ def reinforce(cortex: Cortex, partition_key: str, settings: Settings, report: Ni
     """Apply every signal not applied yet, then (once per night) decay what none moved: one transaction."""
     with cortex.connect() as db:
         db.execute("BEGIN")
-        moved: dict[tuple[str, str], float] = {}  # (target kind, target) -> factor applied this run
+        moved = _moved_tonight(db, partition_key)  # (target kind, target) -> factor applied this night
         pending = db.execute(
             "SELECT id, kind, polarity, memory_id, subject FROM signals WHERE applied_at IS NULL ORDER BY id"
         ).fetchall()
+        paths: dict[int | None, list[tuple[str, str]]] = {}  # a message many reacted to: its items' paths once
         for signal_id, kind, polarity, memory_id, subject in pending:
-            memory = _live(db, memory_id)
-            if memory is not None:
-                reason = f"{kind} {'good' if polarity > 0 else 'bad'}: {subject}"
-                for target in path_of(db, memory):
-                    report.weight_changes += _step(db, target, polarity, reason, signal_id, moved, partition_key)
-            db.execute("UPDATE signals SET applied_at = now() WHERE id = ?", [signal_id])
+            if memory_id not in paths:
+                memory = _live(db, memory_id)
+                paths[memory_id] = path_of(db, memory) if memory is not None else []
+            reason = f"{kind} {'good' if polarity > 0 else 'bad'}: {subject}"
+            for target in paths[memory_id]:
+                report.weight_changes += _step(db, target, polarity, reason, signal_id, moved, partition_key)
+        db.execute(
+            "UPDATE signals SET applied_at = now() WHERE id IN (SELECT unnest(?::BIGINT[]))", [[p[0] for p in pending]]
+        )
         report.signals_applied = len(pending)
         if not _decayed(db, partition_key):
             report.decayed = _decay(db, partition_key, settings.decay_per_night, moved)
         db.execute("COMMIT")
+
+
+def _moved_tonight(db: duckdb.DuckDBPyConnection, partition_key: str) -> dict[tuple[str, str], float]:
+    """The factor the night's earlier runs already moved each target by: a rerun after new reactions
+    moves a weight only within what is left of the night's bound."""
+    rows = db.execute(
+        """SELECT target_kind, target, product(new_weight / old_weight) FROM weight_log
+           WHERE changed_by = 'cerebellum' AND partition_key = ? AND signal_id IS NOT NULL AND old_weight > 0
+           GROUP BY ALL""",
+        [partition_key],
+    ).fetchall()
+    return {(kind, target): factor for kind, target, factor in rows}
 
 
 def path_of(db: duckdb.DuckDBPyConnection, memory_id: int) -> list[tuple[str, str]]:
@@ -255,6 +286,8 @@ def _step(
     """One signal's step on one target, within the run's bound and [FLOOR, CEILING]; 1 if it changed."""
     before = moved.get(target, 1.0)
     after = min(max(before * (1 + polarity * STEP), 1 - MAX_NIGHT_CHANGE), 1 + MAX_NIGHT_CHANGE)
+    if after == before:  # at the night's bound already: nothing to read or write
+        return 0
     old = weight_of(db, *target)
     new = round(min(max(old * after / before, FLOOR), CEILING), 6)
     moved[target] = after

@@ -10,6 +10,7 @@ Live means `valid_to IS NULL`. Nothing live is deleted in a night; it is ended, 
 - compressed: a live memory older than `memory.compress_after_days` with a body longer than
   `memory.compress_above_chars` is superseded by a new memory (asset `consolidation`) holding its first
   sentences and the figures of the rest; `merged_from` names the original, which keeps its full body.
+  A memory is compressed once: one whose compression was undone stays whole.
 - forgotten: only what ended more than `memory.forget_after_days` ago is deleted (with its edges), and
   never a row a briefing item within retention or a pending delivery names.
 A memory's age is from `valid_from` (its `created_at` where a writer left it empty). Every timestamp
@@ -342,6 +343,7 @@ def _compress(db, settings: Settings, as_of: datetime, run_id: str | None) -> in
     old = db.execute(
         """SELECT id, body FROM memories WHERE valid_to IS NULL AND coalesce(valid_from, created_at) < ?
            AND length(body) > ?
+           AND sha256('compressed' || chr(31) || content_hash) NOT IN (SELECT content_hash FROM memories)
            ORDER BY id""",
         [as_of - timedelta(days=settings.compress_after_days), settings.compress_above_chars],
     ).fetchall()

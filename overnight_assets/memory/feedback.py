@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from overnight_assets.resources.cortex import Cortex
 
 Verdict = Literal["good", "bad"]
-_REF = re.compile(r"[A-Z]\d{1,4}")
+_REF = re.compile(r"[A-Z][1-9][0-9]{0,3}")  # as with_refs numbers them: from 1, ASCII digits only
+SHOWN_CHARS = 40  # of what was typed, in the error
 
 
 class FeedbackError(ValueError):
@@ -37,7 +38,8 @@ class Feedback:
 def give_feedback(cortex: Cortex, ref: str, verdict: Verdict, partition_key: str | None = None) -> Feedback:
     ref = ref.strip().upper()
     if not _REF.fullmatch(ref):
-        raise FeedbackError(f"{ref!r} is no ITEM ref: expected one as the briefing prints it, such as R3, P2 or C1")
+        shown = ref if len(ref) <= SHOWN_CHARS else ref[:SHOWN_CHARS] + "…"
+        raise FeedbackError(f"{shown!r} is no ITEM ref: expected one as the briefing prints it, such as R3, P2 or C1")
     night, memory_id, title = _find(cortex, ref, partition_key)
     polarity = 1 if verdict == "good" else -1
     signal = Signal(
@@ -78,6 +80,10 @@ def _find(cortex: Cortex, ref: str, partition_key: str | None) -> tuple[str, int
         )
         refs = [r for (r,) in db.execute("SELECT ref FROM briefing_items WHERE partition_key = ?", [shown]).fetchall()]
     listed = ", ".join(sorted(refs, key=_ref_order)) or "none"
+    if partition_key and not refs:
+        raise FeedbackError(
+            f"no briefing of {partition_key} lists items: no night {partition_key} has run with this home"
+        )
     if partition_key:
         raise FeedbackError(f"no item {ref} in the briefing of {partition_key} (its refs: {listed})")
     if shown is None:

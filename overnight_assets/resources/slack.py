@@ -246,15 +246,20 @@ class SlackPoster:
 
     def reactions(self, channel_id: str, ts: str) -> list[dict]:
         """The reactions on one message ({name, users, count} each; scope reactions:read), as
-        reactions.get answers them; an answer without a message is SlackHistoryUnreadable."""
+        reactions.get answers them (each as it came: the caller says which it cannot read); an answer
+        without a message, or whose reactions are no list, is SlackHistoryUnreadable."""
         response = self._call("reactions.get", lambda: self.client.reactions_get(
             channel=channel_id, timestamp=ts, full=True
         ))  # fmt: skip
         message = response.get("message")
         if not isinstance(message, dict):
             raise SlackHistoryUnreadable("reactions.get answered without a message")
-        reactions = message.get("reactions", [])
-        return [r for r in reactions if isinstance(r, dict)] if isinstance(reactions, list) else []
+        reactions = message.get("reactions", [])  # a message nobody reacted to has none
+        if not isinstance(reactions, list):
+            raise SlackHistoryUnreadable(
+                f"reactions.get answered reactions that are no list ({type(reactions).__name__})"
+            )
+        return reactions
 
     def identity(self) -> dict:
         """Who the token is, as auth.test says (user, team); SlackApiError when Slack refuses the token."""

@@ -221,7 +221,8 @@ def _json(body: bytes) -> dict:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise NotUsable(f"not JSON ({type(error).__name__}): {body[:60]!r}") from None
+        shown = redact_secrets(body[:2000].decode("utf-8", "replace"))[:60]  # redacted whole, then cut
+        raise NotUsable(f"not JSON ({type(error).__name__}): {shown!r}") from None
     if not isinstance(document, dict):
         raise NotUsable(f"not a JSON object but {type(document).__name__}")
     return document

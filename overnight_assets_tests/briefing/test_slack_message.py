@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from overnight_assets.briefing.refs import with_refs
 from overnight_assets.briefing.slack_format import MAX_BLOCKS, SECTION_TEXT_LIMIT, TEXT_LIMIT, slack_message
 from overnight_assets.config import BUNDLED_DEMO_CONFIG, load_config
 from overnight_assets.definitions import build_defs
@@ -217,3 +218,18 @@ def test_a_section_stored_before_lines_existed_still_loads():
     assert [line.plain for line in loaded.lines] == ["- *AMBER* x", "second"] and loaded.markdown == older["markdown"]
     again = Section.from_dict(json.loads(json.dumps(loaded.to_dict())))
     assert again == loaded
+
+
+def test_a_message_with_refs_says_what_they_are_for_and_one_without_says_nothing():
+    digest = Section(
+        "article_digest", "Reading list", Status.GREEN, items=[{"title": "GGUF"}], ref_prefix="R",
+        lines=(Line.item(link("GGUF at 2 bits", "https://example.org/gguf"), number=1, shows=0),),
+    )  # fmt: skip
+    numbered, _ = with_refs([digest])
+    message = slack_message(NIGHT, Status.GREEN, "All quiet.", numbered)
+    assert "1. `R1` <https://example.org/gguf|GGUF at 2 bits>" in rendered(*numbered)
+    hint = message.blocks[-1]
+    assert hint["type"] == "context" and "`overnight feedback R1 good`" in hint["elements"][0]["text"]
+    assert message.ref_pages == {"R1": 0}
+    plain_digest = section(Line.item("No refs here"))
+    assert all(block["type"] != "context" for block in slack_message(NIGHT, Status.GREEN, "ok", [plain_digest]).blocks)

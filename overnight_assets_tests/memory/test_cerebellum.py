@@ -9,10 +9,18 @@ import pytest
 from overnight_assets.memory.cerebellum import FLOOR, MAX_NIGHT_CHANGE, STEP, Failure, Settings, run_night
 from overnight_assets.memory.feedback import give_feedback
 from overnight_assets.resources.cortex import Cortex, memory_hash
-from overnight_assets.resources.memory_graph import Edge, Provenance, anchor_row, edge_target, link, remember
+from overnight_assets.resources.memory_graph import (
+    Edge,
+    Provenance,
+    anchor_row,
+    edge_target,
+    link,
+    remember,
+    weight_of,
+)
 from overnight_assets.resources.slack import SlackPoster
 from overnight_assets_tests.testkit.fake_slack import FakeSlack
-from overnight_assets_tests.testkit.loopback import serving
+from overnight_assets_tests.testkit.loopback import RawReply, serving
 from overnight_assets_tests.testkit.nights import NIGHT, metadata, run_nightly
 
 MESSAGE_TS, REPLY_TS = "1795000000.000100", "1795000001.000200"
@@ -158,6 +166,37 @@ def test_steps_are_bounded_a_night_and_the_weight_never_falls_below_the_floor(co
     assert reasons == ["feedback good: 2026-11-18 R1", "feedback good: 2026-11-19 R1 (capped: at most 20% a night)"]
 
 
+def reacting(*users: str):
+    """reactions.get as a function: a +1 from each of `users` on the message carrying R1 and R2."""
+    return lambda channel, ts: [{"name": "+1", "users": list(users), "count": len(users)}] * (ts == MESSAGE_TS)
+
+
+def test_reruns_of_a_night_after_new_reactions_stay_within_the_nights_bound(cortex, graph):
+    run_night(cortex, NIGHT, SETTINGS, reacting("U1", "U2"), [])
+    assert weights(cortex)[("memory", str(graph.id["A"]))] == pytest.approx(1 + MAX_NIGHT_CHANGE)
+    for users in (("U1", "U2", "U3"), ("U1", "U2", "U3", "U4")):  # each rerun finds one more +1
+        rerun = run_night(cortex, NIGHT, SETTINGS, reacting(*users), [])
+        assert (rerun.signals_new, rerun.signals_applied, rerun.weight_changes) == (2, 2, 0)
+    after = weights(cortex)
+    assert after[("memory", str(graph.id["A"]))] == pytest.approx(1 + MAX_NIGHT_CHANGE)
+    assert all(after[target] == pytest.approx(1 + MAX_NIGHT_CHANGE) for target in graph.targets("B"))
+    give_feedback(cortex, "R1", "bad")  # a word the other way still moves it, within the bound
+    run_night(cortex, NIGHT, SETTINGS, None, [])
+    assert weights(cortex)[("memory", str(graph.id["A"]))] == pytest.approx((1 + MAX_NIGHT_CHANGE) * (1 - STEP))
+
+
+def test_a_message_a_thousand_people_liked_costs_the_steps_to_the_bound_not_one_per_person(cortex, graph, monkeypatch):
+    from overnight_assets.memory import cerebellum
+
+    reads = []
+    monkeypatch.setattr(cerebellum, "weight_of", lambda db, *target: reads.append(target) or weight_of(db, *target))
+    report = run_night(cortex, NIGHT, SETTINGS, reacting(*(f"U{n}" for n in range(1000))), [])
+    assert (report.signals_new, report.signals_applied) == (2000, 2000)
+    targets = graph.targets("A") | graph.targets("B")
+    assert all(weights(cortex)[target] == pytest.approx(1 + MAX_NIGHT_CHANGE) for target in targets)
+    assert len(reads) == 2 * len(targets)  # two steps reach the bound; the 1,998 other +1s read nothing
+
+
 def test_a_failed_source_cools_its_memory_and_edges_and_a_failed_run_is_recorded(cortex, graph):
     failures = [Failure("source", "S", "HTTP 500"), Failure("run", "run-9", "nightly failed")]
     report = run_night(cortex, NIGHT, SETTINGS, None, failures)
@@ -224,6 +263,52 @@ def test_slack_rate_limiting_or_gone_is_recorded_and_the_night_goes_on(cortex, g
     assert len(gone.unread) == 2 and all(slack.token not in note for note in report.unread + gone.unread)
     later = run_night(cortex, "2026-11-22", SETTINGS, poster(slack).reactions, [])  # read again on a later night
     assert later.messages_read == 2 and later.signals_new == 0  # the x was read the first time
+
+
+def answer(message) -> tuple[int, dict, dict]:
+    return 200, {"ok": True, "type": "message", "channel": "C0OVERNIGHT", "message": message}, {}
+
+
+@pytest.mark.parametrize(
+    "reply, said",
+    [
+        ((200, RawReply(b"<html>" + b"proxy says no " * 2000 + b"</html>", "text/html"), {}), "non-JSON"),
+        (answer({"ts": MESSAGE_TS, "reactions": {"name": "+1", "users": ["U1"]}}), "reactions that are no list"),
+        (answer({"ts": MESSAGE_TS, "reactions": [{"name": "+1", "count": 2}]}), "not understood: {'name': '+1'"),
+        (answer({"ts": MESSAGE_TS, "reactions": [{"name": "+1", "users": "U1"}]}), "not understood"),
+        (answer({"ts": MESSAGE_TS, "reactions": [{"users": ["U1"]}]}), "not understood"),
+        (answer(None), "without a message"),
+        ((200, {"ok": False, "error": "message_not_found"}, {}), "error 'message_not_found'"),
+        ((200, {"ok": False, "error": "channel_not_found"}, {}), "error 'channel_not_found'"),
+        ((200, {"ok": False, "error": "missing_scope", "needed": "reactions:read"}, {}), "error 'missing_scope'"),
+    ],
+)
+def test_an_answer_in_the_wrong_shape_is_named_and_the_other_messages_still_count(cortex, graph, slack, reply, said):
+    slack.react(MESSAGE_TS, "+1")
+    slack.react(REPLY_TS, "x")
+    slack.script.append(reply)  # the first message's answer
+    report = run_night(cortex, NIGHT, SETTINGS, poster(slack).reactions, [])
+    assert len(report.unread) == 1 and said in report.unread[0], report.unread
+    assert MESSAGE_TS in report.unread[0] and len(report.unread[0]) < 400
+    assert report.decayed and weights(cortex)[("memory", str(graph.id["C"]))] == pytest.approx(1 - STEP)
+    decayed = weights(cortex)[("memory", str(graph.id["A"]))]
+    assert run_night(cortex, "2026-11-21", SETTINGS, poster(slack).reactions, []).unread == []  # read the next night
+    assert weights(cortex)[("memory", str(graph.id["A"]))] == pytest.approx(decayed * (1 + STEP))  # late, counted
+
+
+def test_a_slack_that_hangs_costs_the_night_one_deadline_and_no_more(cortex, graph, slack):
+    slack.script.append((200, RawReply(hang=True), {}))  # reads the request, never answers
+    hurried = SlackPoster(slack.token, "#overnight", slack.url, backoff_s=0.01, deadline_s=0.5)
+    report = run_night(cortex, NIGHT, SETTINGS, hurried.reactions, [])
+    assert "no complete answer to reactions.get within 0.5 s" in report.unread[0]
+    assert "not tried" in report.unread[1] and slack.requests == 1  # the rest is left for a later night
+    assert report.decayed
+
+
+def test_a_message_nobody_reacted_to_is_read_with_nothing_to_say(cortex, graph, slack):
+    slack.script.append(answer({"ts": MESSAGE_TS, "text": "the briefing"}))
+    report = run_night(cortex, NIGHT, SETTINGS, poster(slack).reactions, [])
+    assert (report.messages_read, report.unread, report.signals_new) == (2, [], 0)
 
 
 def test_the_night_delivers_its_refs_and_the_cerebellum_reads_their_reactions(

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -157,6 +157,9 @@ def test_compresses_old_long_memories_into_a_short_one_that_supersedes_the_origi
     assert edges == [(recent, short_id)]
     assert undo_merge(cortex, short_id) == [original]
     assert live(cortex) == {original, recent}
+    assert undo_merge(cortex, short_id) == []  # undone once: nothing more to restore
+    later = consolidate(cortex, SETTINGS, AS_OF + timedelta(days=1))  # the owner's undo stands
+    assert (later.compressed, live(cortex)) == (0, {original, recent})
 
 
 def test_forgets_only_what_ended_past_the_horizon(cortex):

@@ -53,6 +53,25 @@ def test_feedback_names_the_item_of_the_latest_delivered_night_printing_it(tmp_p
         (["R9", "good"], f"no item R9 in any delivered briefing (the latest, {LATEST}, lists P1, R1)"),
         (["P1", "bad", "--date", OLDER], f"no item P1 in the briefing of {OLDER} (its refs: R1, R2)"),
         (["3", "good"], "'3' is no ITEM ref: expected one as the briefing prints it, such as R3, P2 or C1"),
+        (
+            ["R3; DROP TABLE", "good"],
+            "'R3; DROP TABLE' is no ITEM ref: expected one as the briefing prints it, such as R3, P2 or C1",
+        ),
+        (["R0", "good"], "'R0' is no ITEM ref: expected one as the briefing prints it, such as R3, P2 or C1"),
+        (["R01", "bad"], "'R01' is no ITEM ref: expected one as the briefing prints it, such as R3, P2 or C1"),
+        (["R\u0661", "good"], "'R\u0661' is no ITEM ref: expected one as the briefing prints it, such as R3, P2 or C1"),
+        (
+            ["\uff32\uff11", "good"],
+            "'\uff32\uff11' is no ITEM ref: expected one as the briefing prints it, such as R3, P2 or C1",
+        ),
+        (
+            ["R" + "9" * 5000, "good"],
+            f"'R{'9' * 39}…' is no ITEM ref: expected one as the briefing prints it, such as R3, P2 or C1",
+        ),
+        (
+            ["R1", "good", "--date", "2026-11-22"],
+            "no briefing of 2026-11-22 lists items: no night 2026-11-22 has run with this home",
+        ),
     ],
 )
 def test_an_unknown_ref_is_a_clear_error_and_records_nothing(tmp_path, config, capsys, arguments, said):
@@ -66,5 +85,6 @@ def test_feedback_before_any_night_says_so(tmp_path, capsys):
     path.write_text(f"home: {tmp_path / 'home'}\n")
     assert main(["feedback", "R1", "good", "--config", str(path)]) == 2
     assert "no Cortex at" in capsys.readouterr().err
+    assert not (tmp_path / "home").exists()  # nothing written
     with pytest.raises(SystemExit):
         main(["feedback", "R1", "maybe", "--config", str(path)])

@@ -76,6 +76,8 @@ def test_a_project_not_installed_and_not_pinned_says_so(weekly_config, registry_
     [
         (Reply(200, b"<html><body>Service Unavailable</body></html>", {"Content-Type": "text/html"}), "not JSON"),
         (Reply(200, b'["a", "list"]'), "not a JSON object"),
+        (Reply(200, b"<html><body>Sign in again, " + GITHUB_TOKEN.encode()), "not JSON"),  # the token across the cut
+        (Reply(200, b'{"info": {}, "releases": [{"1.15.0": []}]}'), "not PyPI's JSON"),
         (Reply(200, b'{"info": "x", "releases": []}'), "not PyPI's JSON"),
         (Reply(200, b'{"info": {}, "releases": {"1.0": "files?"}}'), "no list"),
         (Reply(503, b"down", {"Retry-After": "3600"}), "HTTP 503"),
@@ -95,6 +97,7 @@ def test_a_hostile_registry_fails_its_source_only(weekly_config, registry_server
     ], timeout_s=0.5)  # fmt: skip
     dagster, other = watch(config.weekly)
     assert dagster.sources["pypi"]["outcome"] == "failed" and why in dagster.sources["pypi"]["error"]
+    assert GITHUB_TOKEN[:8] not in str(dagster.sources)  # no part of a secret, even one cut short
     assert dagster.sources["github"]["outcome"] == "ok"  # the release feed still tells what is newer
     assert [release.version for release in dagster.newer] == ["1.14.1", "1.14.0"]
     assert [release.version for release in other.newer] == ["1.1"]
@@ -109,3 +112,16 @@ def test_a_release_feed_that_is_no_feed_and_a_missing_project_are_recorded(weekl
     assert project.sources["github"]["outcome"] == "failed" and "not an Atom feed" in project.sources["github"]["error"]
     assert project.sources["pypi"]["error"].startswith("HTTP 404")
     assert project.newer == [] and project.latest is None
+
+
+def test_versions_that_name_no_version_are_left_out_and_the_rest_compared(weekly_config, registry_server, unused_url):
+    registry_server.routes["/npm/tool"] = Reply(
+        200,
+        npm_json("tool", {"1.0.0": "2026-01-01T00:00:00Z", "1.0-final": "2026-11-02T00:00:00Z",
+                          "latest": "2026-11-03T00:00:00Z", "1.2.0": "not a date"}),
+    )  # fmt: skip
+    (project,) = watch(weekly_config(unused_url, [{"name": "tool", "npm": "tool", "version": "1.0.0"}]).weekly)
+    assert project.sources["npm"]["outcome"] == "ok"
+    assert [(release.version, release.published) for release in project.newer] == [("1.2.0", None)]
+    (pinned,) = watch(weekly_config(unused_url, [{"name": "tool", "npm": "tool", "version": "latest"}]).weekly)
+    assert pinned.newer == [] and "'latest' is no version number" in pinned.note
