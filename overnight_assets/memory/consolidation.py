@@ -165,7 +165,7 @@ class _Row:
 
 def _merge(db: duckdb.DuckDBPyConnection, settings: Settings, as_of: datetime) -> int:
     rows = _merge_candidates(db, settings, as_of)
-    absorbed = _absorptions(rows, settings.merge_threshold)
+    absorbed = _absorptions(rows, settings.merge_threshold, _kept_apart(db, rows))
     if not absorbed:
         return 0
     _supersede(db, absorbed, as_of)
@@ -192,14 +192,31 @@ def _merge_candidates(db, settings: Settings, as_of: datetime) -> list[_Row]:
     return [_Row(*row) for row in found]
 
 
-def _absorptions(rows: list[_Row], threshold: float) -> dict[int, int]:
+def _kept_apart(db: duckdb.DuckDBPyConnection, rows: list[_Row]) -> set[tuple[int, int]]:
+    """The pairs among `rows` an undo_merge separated: (lower id, higher id)."""
+    ids = [row.id for row in rows]
+    found = db.execute(
+        """SELECT low, high FROM kept_apart
+           WHERE low IN (SELECT unnest(?::BIGINT[])) AND high IN (SELECT unnest(?::BIGINT[]))""",
+        [ids, ids],
+    ).fetchall()
+    return {(low, high) for low, high in found}
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def _absorptions(rows: list[_Row], threshold: float, apart: set[tuple[int, int]] = frozenset()) -> dict[int, int]:
     """absorbed id -> survivor id. Pairs are proposed by canonical URL, title key and shared rare words;
     each group's survivor takes only the members that are the same thing as itself (the guard first), so
-    no chain of look-alikes joins two memories that differ."""
+    no chain of look-alikes joins two memories that differ; a pair an undo kept `apart` is never joined."""
     model = TfIdf(row.title for row in rows)
     vectors = {row.id: model.vector(row.title) for row in rows}
     groups = _UnionFind()
     for a, b in _proposed_pairs(rows):
+        if _pair(a.id, b.id) in apart:
+            continue
         if same_thing(a.record, b.record, cosine(vectors[a.id], vectors[b.id]), threshold):
             groups.join(a.id, b.id)
     by_id = {row.id: row for row in rows}
@@ -208,6 +225,8 @@ def _absorptions(rows: list[_Row], threshold: float) -> dict[int, int]:
         ranked = sorted((by_id[i] for i in members), key=lambda r: (-r.weight, r.valid_from, r.id))
         survivor = ranked[0]
         for row in ranked[1:]:
+            if _pair(survivor.id, row.id) in apart:
+                continue
             score = cosine(vectors[survivor.id], vectors[row.id])
             if same_thing(survivor.record, row.record, score, threshold):
                 absorbed[row.id] = survivor.id
@@ -385,6 +404,7 @@ def _forget(db, settings: Settings, as_of: datetime) -> int:
     )
     db.execute("""DELETE FROM edges WHERE src IN (SELECT id FROM forgotten) OR dst IN (SELECT id FROM forgotten)""")
     db.execute("DELETE FROM moved_edges WHERE absorbed IN (SELECT id FROM forgotten)")
+    db.execute("DELETE FROM kept_apart WHERE low IN (SELECT id FROM forgotten) OR high IN (SELECT id FROM forgotten)")
     return db.execute("DELETE FROM memories WHERE id IN (SELECT id FROM forgotten)").fetchone()[0]
 
 
@@ -447,5 +467,10 @@ def _undo(db, survivor: int, ids: list[int] | None) -> list[int]:
         db.execute(
             "UPDATE memories SET valid_to = now(), superseded_by = ? WHERE id = ? AND valid_to IS NULL",
             [restored[0], survivor],
+        )
+    else:  # the owner said these are not one: the next nights' consolidation must not merge them again
+        db.executemany(
+            "INSERT INTO kept_apart (low, high) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [list(_pair(survivor, memory)) for memory in restored],
         )
     return restored

@@ -248,6 +248,15 @@ MIGRATIONS: dict[str, str] = {
     "0010_graph_briefing_item_pages": """
     ALTER TABLE briefing_items ADD COLUMN IF NOT EXISTS page INTEGER;
     """,
+    # consolidation's undo stands: two memories an owner un-merged (undo_merge) are never merged again
+    "0011_consolidation_kept_apart": """
+    CREATE TABLE IF NOT EXISTS kept_apart (
+        low BIGINT NOT NULL,
+        high BIGINT NOT NULL,
+        kept_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (low, high)
+    );
+    """,
 }
 
 _migrated: set[str] = set()

@@ -130,6 +130,20 @@ def test_undo_restores_the_merged_memories_and_their_edges_exactly(cortex):
     assert after["moved_edges"][0] == 0
 
 
+def test_an_undone_merge_stays_undone_on_the_next_nights(cortex):
+    with cortex.connect() as db:
+        survivor = add_memory(db, "DuckDB 1.2 released with faster joins", AS_OF, 3, weight=0.9)
+        twin = add_memory(db, "DuckDB 1.2 released, with faster joins", AS_OF, 1, weight=0.5)
+        third = add_memory(db, "DuckDB 1.2 released - with faster joins", AS_OF, 1, weight=0.4)
+    assert consolidate(cortex, SETTINGS, AS_OF).merged == 2
+    assert undo_merge(cortex, survivor, [twin]) == [twin]
+    for night in (1, 2):
+        assert consolidate(cortex, SETTINGS, AS_OF + timedelta(days=night)).merged == 0
+    assert live(cortex) == {survivor, twin}  # the third stays merged: only the undone pair is kept apart
+    with cortex.connect(read_only=True) as db:
+        assert db.execute("SELECT superseded_by FROM memories WHERE id = ?", [third]).fetchone() == (survivor,)
+
+
 def test_compresses_old_long_memories_into_a_short_one_that_supersedes_the_original(cortex):
     body = (
         "DuckDB 1.2 joins got faster. The release notes list many changes. "
