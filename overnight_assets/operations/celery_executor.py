@@ -38,7 +38,9 @@ from overnight_assets.operations.executor import (
     pool_care_in_process_executor,
 )
 from overnight_assets.resources.dagster_resources import CORTEX_MACHINE_TAG, this_machine
+from overnight_assets.secret_urls import redact_text
 
+PROBE_TIMEOUT_S = 5.0  # a broker that does not answer a connection in this long is down for the run
 QUEUE_TAG = "dagster-celery/queue"  # dagster_celery.tags.DAGSTER_CELERY_QUEUE_TAG
 GPU_POOL = "gpu"
 
@@ -71,6 +73,36 @@ def broker_urls(config: ExecutionConfig, environ: Mapping[str, str] = os.environ
     return environ[config.broker_env], environ[config.backend_env]
 
 
+def check_reachable(config: ExecutionConfig, environ: Mapping[str, str] = os.environ) -> None:
+    """Broker and result backend answer, or the run fails now, before any step claims a slot, naming the
+    variable. Unprobed, a dead result backend fails the first submission only after Celery's ~20 s of
+    retries, with "the Celery application must be restarted", which names neither."""
+    problems = [
+        f"the {role} in ${variable} is not reachable ({problem})"
+        for role, variable in (("broker", config.broker_env), ("result backend", config.backend_env))
+        if (problem := _unreachable(environ[variable]))
+    ]
+    if problems:
+        raise dg.DagsterInvariantViolationError(
+            f"execution.mode is celery but {' and '.join(problems)}: start Redis or fix the variable, in the "
+            "environment of every Dagster process and of every Celery worker"
+        )
+
+
+def _unreachable(url: str) -> str | None:
+    """Why a connection to `url` (a broker or a Redis/AMQP result backend) fails, without its password."""
+    from kombu import Connection
+
+    if url.split("://", 1)[0] not in ("redis", "rediss", "amqp", "amqps", "pyamqp"):
+        return None  # a backend kombu does not speak (db+..., rpc://): Celery reports it itself
+    try:
+        with Connection(url, connect_timeout=PROBE_TIMEOUT_S) as connection:
+            connection.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT_S)
+    except Exception as error:  # kombu's OperationalError, redis-py's errors, a timeout
+        return redact_text(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+    return None
+
+
 def build_celery_executor(config: ExecutionConfig) -> dg.ExecutorDefinition:
     """dagster-celery's executor (its `retries` config) for the queues and variables of `execution:`."""
     from dagster._core.execution.retries import RetryMode, get_retries_config
@@ -85,6 +117,7 @@ def build_celery_executor(config: ExecutionConfig) -> dg.ExecutorDefinition:
 
     class PoolCareCeleryExecutor(CeleryExecutor):
         def execute(self, plan_context, execution_plan):
+            check_reachable(config)
             plan = routed_plan(execution_plan, {GPU_POOL: config.gpu_queue}, config.default_queue)
             if machine := this_machine():  # Cortex is this machine's: a step elsewhere refuses it
                 plan_context.instance.add_run_tags(plan_context.dagster_run.run_id, {CORTEX_MACHINE_TAG: machine})

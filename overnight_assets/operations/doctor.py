@@ -105,6 +105,8 @@ def examine(
         auth_log(config),
         paths(config),
     ]
+    if config.memory.server_url:
+        checks.append(cortex_server(config, environ, timeout_s))
     if expect_briefing:
         due = briefing_by or parse_clock(config.alerts.briefing_by or DEFAULT_DUE)
         checks.append(briefing(config, environ, due, now or datetime.now(config.tz)))
@@ -213,6 +215,25 @@ def ollama(config: OvernightConfig, timeout_s: float) -> Check:
         pulls = "; ".join(f"ollama pull {name}" for name in absent)
         return Check("ollama", Health.BROKEN, f"{host} lacks {', '.join(absent)} (llm.models): {pulls}")
     return Check("ollama", Health.OK, f"{host} answers, with {', '.join(sorted(wanted))}")
+
+
+def cortex_server(config: OvernightConfig, environ: Mapping[str, str], timeout_s: float) -> Check:
+    """memory.server_url set: the Cortex server answers this host with the token of memory.server_token_env."""
+    from overnight_assets.resources.cortex_wire import CortexServerError, ServerAddress
+
+    address = ServerAddress(config.memory.server_url, config.memory.server_token_env)
+    try:
+        channel = address.channel(timeout_s, environ)
+        try:
+            status, answer = channel.call("/status")
+        finally:
+            channel.close()
+    except CortexServerError as error:  # its message names the variable, never the token
+        fix = "start `overnight cortex serve` there, or fix memory.server_url"
+        return Check("cortex_server", Health.BROKEN, f"{_said(error)}: {fix}")
+    if status != 200:
+        return Check("cortex_server", Health.BROKEN, f"{address.url} answered {status}: is it a Cortex server?")
+    return Check("cortex_server", Health.OK, f"{address.url} answers: Cortex {answer.get('path')}")
 
 
 def _tagged(name: str) -> str:

@@ -29,6 +29,9 @@ from pathlib import Path
 from overnight_assets.resources.cortex_wire import decode_params, error_body
 
 LEASE_S = 60.0  # a session idle this long is its client gone: rolled back, released
+MAX_RESULT_ROWS = 1_000_000  # a statement returning more is refused: the server's memory stays bounded
+FETCH_ROWS = 10_000
+MAX_REQUEST_BYTES = 256 * 2**20  # a request body (an executemany's rows) larger is refused unread
 _log = logging.getLogger(__name__)
 
 
@@ -114,7 +117,9 @@ def execute(session: Session, request: dict) -> dict:
     """One statement (or one executemany) in the session; its columns and every row."""
     with session.lock:
         try:
-            sql = request["sql"]
+            sql = request.get("sql")
+            if not isinstance(sql, str):
+                raise ValueError('an /execute request needs "sql", a string')
             if "rows" in request:
                 cursor = session.cursor.executemany(sql, [decode_params(row) for row in request["rows"]])
             else:
@@ -124,9 +129,27 @@ def execute(session: Session, request: dict) -> dict:
             from overnight_assets.resources.cortex_wire import encode
 
             columns = [[column[0], str(column[1])] for column in cursor.description]
-            return {"columns": columns, "rows": encode(cursor.fetchall())}
+            return {"columns": columns, "rows": encode(_bounded_rows(cursor))}
         finally:
             session.last_used = time.monotonic()
+
+
+def _bounded_rows(cursor) -> list:
+    """Every row of the result, or an error past MAX_RESULT_ROWS, read in pieces so it is refused before
+    it all sits in memory (the unit of work stays open: the client may ask for less)."""
+    rows: list = []
+    while chunk := cursor.fetchmany(FETCH_ROWS):
+        rows += chunk
+        if len(rows) > MAX_RESULT_ROWS:
+            raise ValueError(
+                f"the statement returns more than {MAX_RESULT_ROWS:,} rows, more than the Cortex server sends: "
+                "narrow it (WHERE, LIMIT) or aggregate"
+            )
+    return rows
+
+
+class _BadRequest(ValueError):
+    pass
 
 
 class CortexHandler(BaseHTTPRequestHandler):
@@ -136,10 +159,17 @@ class CortexHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         if not self._authorized():
+            self.close_connection = True  # its body is left unread: the connection cannot carry another request
             self._answer(401, {"error": {"class": "Error", "message": "unauthorized"}})
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        request = json.loads(self.rfile.read(length) or b"{}")
+        try:
+            request = self._request()
+        except _BadRequest as error:
+            self.close_connection = True  # the stream may be out of step with the requests: start afresh
+            self._answer(
+                400, {"error": {"class": "Error", "message": f"a malformed request to the Cortex server: {error}"}}
+            )
+            return
         route = {
             "/open": self._open,
             "/execute": self._execute,
@@ -154,6 +184,24 @@ class CortexHandler(BaseHTTPRequestHandler):
             self._answer(*route[self.path](request))
         except Exception as error:  # a DuckDB error, or a value it cannot take: the client raises it
             self._answer(400, error_body(error))
+
+    def _request(self) -> dict:
+        """The request's JSON object; a body whose length is not given right, or that is not one, is refused."""
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit():
+            raise _BadRequest(f"Content-Length is {declared[:40]!r}, not a number of bytes")
+        if int(declared) > MAX_REQUEST_BYTES:
+            raise _BadRequest(f"the body is over {MAX_REQUEST_BYTES // 2**20} MiB")
+        raw = self.rfile.read(int(declared))
+        if len(raw) < int(declared):
+            raise _BadRequest(f"the body ended after {len(raw)} of its {declared} bytes")
+        try:
+            request = json.loads(raw or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise _BadRequest("the body is not JSON") from None
+        if not isinstance(request, dict):
+            raise _BadRequest(f"the body is a JSON {type(request).__name__}, not an object")
+        return request
 
     def _authorized(self) -> bool:
         given = self.headers.get("Authorization", "")
@@ -191,7 +239,10 @@ class CortexHandler(BaseHTTPRequestHandler):
 
     def _expired(self) -> tuple[int, dict]:
         lease = self.server.sessions.lease_s
-        return 410, {"message": f"this Cortex session was idle past the server's lease ({lease:g} s): rolled back"}
+        return 410, {
+            "message": f"this Cortex session is not open on the server: it was idle past the server's lease ({lease:g} s) "
+            "or the server restarted since it opened; what it did uncommitted was rolled back"
+        }
 
     def _close(self, request: dict) -> tuple[int, dict]:
         if session := self._held(request):

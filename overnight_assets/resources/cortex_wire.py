@@ -161,18 +161,18 @@ class ServerAddress:
             )
         return token
 
-    def channel(self, timeout_s: float) -> Channel:
-        return Channel(self, timeout_s)
+    def channel(self, timeout_s: float, environ: Mapping[str, str] = os.environ) -> Channel:
+        return Channel(self, timeout_s, environ)
 
 
 class Channel:
     """One keep-alive HTTP connection to the server; JSON in, (status, JSON) out."""
 
-    def __init__(self, address: ServerAddress, timeout_s: float):
+    def __init__(self, address: ServerAddress, timeout_s: float, environ: Mapping[str, str] = os.environ):
         parts = address._parts
         kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         self.address = address
-        self._headers = {TOKEN_HEADER: f"Bearer {address.token()}", "Content-Type": "application/json"}
+        self._headers = {TOKEN_HEADER: f"Bearer {address.token(environ)}", "Content-Type": "application/json"}
         self._connection = kind(parts.hostname, parts.port, timeout=timeout_s)
 
     def call(self, path: str, body: dict | None = None) -> tuple[int, dict]:

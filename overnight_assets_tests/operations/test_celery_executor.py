@@ -196,3 +196,35 @@ def test_the_broker_comes_from_the_named_variables_and_a_missing_one_is_named_no
     with pytest.raises(dg.DagsterInvariantViolationError, match="MY_BACKEND is not set") as error:
         broker_urls(config, {"MY_BROKER": secret})
     assert "hunter2" not in str(error.value)
+
+
+DEAD_BROKER = "redis://:s3cret-broker-pw@127.0.0.1:1/0"  # nothing listens on port 1
+
+
+def test_a_dead_broker_fails_the_night_at_once_naming_the_variable_not_the_url_and_frees_every_slot(tmp_path):
+    host = tmp_path / "host"
+    shutil.copytree(SAMPLES, host)
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    with serving(FakeOllama()) as ollama, dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        config_path = write_config(tmp_path, host, ollama.url, "http://127.0.0.1:1/api/", **Queues.fresh().config())
+        cleared = ("OVERNIGHT_CONFIG", "OVERNIGHT_HOME", "OLLAMA_HOST")
+        env = {key: value for key, value in os.environ.items() if key not in cleared}
+        env = celery_env({**env, "DAGSTER_HOME": str(dagster_home), "NO_PROXY": "127.0.0.1,localhost"})
+        env |= {"CELERY_BROKER_URL": DEAD_BROKER, "CELERY_RESULT_BACKEND": DEAD_BROKER}
+        code, output = finished(overnight_run(NIGHT, config_path, env))
+        records = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": NIGHT}))
+        assert code != 0 and records  # the night, then briefing_after_failure (under the same executor)
+        for record in records:
+            run_id = record.dagster_run.run_id
+            assert record.dagster_run.status == dg.DagsterRunStatus.FAILURE
+            logs = "\n".join(str(entry) for entry in instance.all_logs(run_id))
+            assert "$CELERY_BROKER_URL is not reachable" in logs, logs[-3000:]
+            assert "s3cret-broker-pw" not in logs + output
+            submitted = [
+                entry for entry in instance.all_logs(run_id) if "Submitting celery task" in (entry.message or "")
+            ]
+            assert submitted == []  # refused before any step was sent, or claimed a slot
+        assert instance.event_log_storage.get_concurrency_info(GPU_POOL).active_slot_count == 0
+        assert instance.event_log_storage.get_concurrency_info(GPU_POOL).pending_step_count == 0

@@ -400,3 +400,27 @@ def test_expect_briefing_without_by_reads_alerts_briefing_by(capsys, dagster_hom
     code, output = run_doctor(capsys, "--config", str(path), "--expect-briefing")
     assert " 07:30 Europe/Bucharest" in line_of(output, "briefing"), output
     assert code == doctor.EXIT_BROKEN  # no Cortex: nothing was ever delivered
+
+
+def test_a_cortex_server_down_refusing_or_answering_is_said_in_one_line(config_at, ollama_server, unused_url, tmp_path):
+    from overnight_assets_tests.testkit.cortex_server import TOKEN_ENV, cortex_server
+
+    token = "the-doctor-cortex-token-0123456789"
+    down_at = config_at(ollama_server.url, memory__server_url=unused_url, memory__server_token_env=TOKEN_ENV)
+    down = load_config(down_at)
+    checks = doctor.examine(str(down_at), {TOKEN_ENV: token}, lambda: None, 2)
+    (check,) = [check for check in checks if check.name == "cortex_server"]
+    assert check.health is Health.BROKEN and "\n" not in check.says
+    assert check.says.startswith(f"the Cortex server at {unused_url} is not reachable")
+    assert check.says.endswith("start `overnight cortex serve` there, or fix memory.server_url")
+    assert token not in check.says
+    unset = doctor.cortex_server(down, {}, 2)
+    assert unset.health is Health.BROKEN and f"{TOKEN_ENV} is not set" in unset.says
+    with cortex_server(tmp_path / "cortexd", token) as served:
+        up = load_config(
+            config_at(ollama_server.url, memory__server_url=served.url, memory__server_token_env=TOKEN_ENV)
+        )
+        assert doctor.cortex_server(up, {TOKEN_ENV: token}, 5).health is Health.OK
+        refused = doctor.cortex_server(up, {TOKEN_ENV: "a-wrong-token-of-enough-length"}, 5)
+        assert refused.health is Health.BROKEN and f"refused the token in {TOKEN_ENV}" in refused.says
+        assert "a-wrong-token" not in refused.says

@@ -18,9 +18,10 @@ import pytest
 
 from overnight_assets.config import load_config
 from overnight_assets.resources.cortex import Cortex, CortexLockedError
-from overnight_assets.resources.cortex_wire import CortexServerError, ServerAddress
+from overnight_assets.resources.cortex_wire import CortexServerError, CortexSessionExpired, ServerAddress
 from overnight_assets_tests.testkit import REPO, poll
 from overnight_assets_tests.testkit.cortex_server import TOKEN_ENV, client, cortex_server
+from overnight_assets_tests.testkit.loopback import free_port
 
 TOKEN = "s3cr3t-cortex-token-for-the-test"
 LEASE_S = 4.0  # longer than the patient wait below: an idle holder is not yet reaped
@@ -167,3 +168,93 @@ def test_the_configuration_names_the_server(served, tmp_path):
     config = load_config(served.client_config(tmp_path / "client"))
     assert Cortex.of(config).server == ServerAddress(served.url, TOKEN_ENV)
     assert load_config(tmp_path / "client" / "overnight.yaml").memory.server_token_env == TOKEN_ENV
+
+
+def _raw_post(served, path: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
+    """A request as a hostile or broken client sends it: the body and headers as given."""
+    connection = http.client.HTTPConnection("127.0.0.1", int(served.url.rsplit(":", 1)[1]), timeout=30)
+    try:
+        connection.putrequest("POST", path)
+        for name, value in {
+            "Authorization": f"Bearer {TOKEN}",
+            "Content-Length": str(len(body)),
+            **(headers or {}),
+        }.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "said"),
+    [
+        (b"not json {", None, "the body is not JSON"),
+        (b'["a", "list"]', None, "a JSON list, not an object"),
+        (b"\xff\xfe", None, "the body is not JSON"),
+        (b"{}", {"Content-Length": "abc"}, "Content-Length is 'abc'"),
+        (b"{}", {"Content-Length": "-5"}, "Content-Length is '-5'"),
+        (b"{}", {"Content-Length": str(2**40)}, "the body is over 256 MiB"),
+    ],
+)
+def test_a_malformed_request_is_refused_in_words_and_the_server_goes_on(served, cortex, body, headers, said):
+    status, answer = _raw_post(served, "/open", body, headers)
+    assert status == 400 and said in answer["error"]["message"], answer
+    assert TOKEN not in json.dumps(answer)
+    assert cortex.query("SELECT 42")[1] == [(42,)]  # nothing held, nothing broken
+
+
+def test_an_execute_without_sql_and_an_unknown_op_are_refused_in_words(served, cortex):
+    status, answer = _raw_post(served, "/open", b'{"wait_s": 5}')
+    session = answer["session"]
+    assert _raw_post(served, "/execute", json.dumps({"session": session, "sql": 5}).encode()) == (
+        400,
+        {"error": {"class": "ValueError", "message": 'an /execute request needs "sql", a string'}},
+    )
+    assert _raw_post(served, "/drop_everything", b"{}")[0] == 404
+    assert _raw_post(served, "/execute", json.dumps({"session": session, "sql": "SELECT 7"}).encode())[1]["rows"] == [
+        [7]
+    ]
+    _raw_post(served, "/close", json.dumps({"session": session}).encode())
+
+
+def test_an_error_inside_a_transaction_leaves_the_session_usable_after_a_rollback(cortex):
+    with cortex.connect() as db:
+        db.execute("BEGIN")
+        db.execute("INSERT INTO llm_cache (cache_key, model, response) VALUES ('mid-error', 'm', 'r')")
+        with pytest.raises(duckdb.CatalogException):
+            db.execute("SELECT * FROM no_such_table")
+        with pytest.raises(duckdb.TransactionException, match="aborted"):
+            db.execute("SELECT 1")
+        db.execute("ROLLBACK")
+        assert db.execute("SELECT count(*) FROM llm_cache WHERE cache_key = 'mid-error'").fetchone() == (0,)
+
+
+def test_a_result_over_the_row_limit_is_refused_in_words_and_the_session_goes_on(cortex):
+    from overnight_assets.resources.cortex_server import MAX_RESULT_ROWS
+
+    with cortex.connect() as db:
+        with pytest.raises(duckdb.Error, match=f"more than {MAX_RESULT_ROWS:,} rows"):
+            db.execute(f"SELECT * FROM range({MAX_RESULT_ROWS + 1})")
+        assert db.execute(f"SELECT count(*) FROM range({MAX_RESULT_ROWS + 1})").fetchone() == (MAX_RESULT_ROWS + 1,)
+
+
+def test_a_session_across_a_server_restart_fails_in_words_not_a_hang(tmp_path, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    port = free_port()
+    with cortex_server(tmp_path / "first", TOKEN, port=port) as first:
+        cortex = Cortex(first.home / "x.duckdb", lock_wait_s=5, server=ServerAddress(first.url, TOKEN_ENV))
+        unit = cortex.connect()
+        db = unit.__enter__()
+        db.execute("BEGIN")
+        db.execute("INSERT INTO llm_cache (cache_key, model, response) VALUES ('across', 'm', 'r')")
+    with pytest.raises(CortexServerError, match="not reachable"):  # the server is gone: said at once
+        db.execute("SELECT 1")
+    with cortex_server(tmp_path / "first", TOKEN, port=port):  # back, on the same file
+        with pytest.raises(CortexSessionExpired, match="the server restarted"):
+            db.execute("SELECT 1")
+        unit.__exit__(None, None, None)
+        assert cortex.query("SELECT count(*) FROM llm_cache WHERE cache_key = 'across'")[1] == [(0,)]
+    assert TOKEN not in (tmp_path / "first" / "server.log").read_text()

@@ -48,12 +48,12 @@ class ServedCortex:
 
 
 @contextlib.contextmanager
-def cortex_server(root: Path, token: str, lease_s: float = 60.0) -> Iterator[ServedCortex]:
-    """The server on a free port, its Cortex in `root/home`, its stdout and stderr in `root/server.log`."""
+def cortex_server(root: Path, token: str, lease_s: float = 60.0, port: int | None = None) -> Iterator[ServedCortex]:
+    """The server on `port` (default a free one), its Cortex in `root/home`, its output in `root/server.log`."""
     root.mkdir(parents=True, exist_ok=True)
     config = root / "server.yaml"
     config.write_text(yaml.safe_dump({"home": str(root / "home"), "memory": {"server_token_env": TOKEN_ENV}}))
-    port, output = free_port(), root / "server.log"
+    port, output = port or free_port(), root / "server.log"
     command = [sys.executable, "-m", "overnight_assets.cli", "cortex", "serve", "--config", str(config)]
     command += ["--port", str(port), "--lease", str(lease_s)]
     env = {**os.environ, TOKEN_ENV: token, "PYTHONPATH": str(REPO)}
