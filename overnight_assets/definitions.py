@@ -17,6 +17,7 @@ from overnight_assets.gpu import build_operations_defs
 from overnight_assets.memory.assets import build_consolidation_defs, build_memory_defs
 from overnight_assets.operations.assets import build_maintenance_defs
 from overnight_assets.operations.celery_executor import build_executor
+from overnight_assets.operations.executor import pool_care_in_process_executor
 from overnight_assets.operations.gaps import late_tick_reason
 from overnight_assets.operations.sensors import build_dead_worker_sensor
 from overnight_assets.partitions import night_partition, nightly_partitions
@@ -58,7 +59,9 @@ def build_defs(config: OvernightConfig) -> dg.Definitions:
         selection="morning_delivery",
         description="Delivers what waits in the outbox, oldest first; launched by outbox_sensor.",
     )
-    briefing_job = after_failure_job()  # a failed nightly run's briefing, launched by the sensor below
+    # a failed nightly run's briefing, launched by the sensor below; in-process even in celery mode, so
+    # that what failed the night (a broker down, a worker gone) cannot keep its briefing from going out
+    briefing_job = after_failure_job(pool_care_in_process_executor)
 
     @dg.schedule(
         name="nightly_schedule",

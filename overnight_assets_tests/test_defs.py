@@ -89,6 +89,17 @@ def test_the_maintenance_runs_weekly_at_the_configured_time_by_default(tmp_path)
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 4 * * 6", "Pacific/Auckland")
 
 
+def test_in_celery_mode_a_failed_nights_briefing_still_runs_in_process(tmp_path):
+    """What failed the night (a broker down, a worker gone) must not keep its briefing from going out."""
+    config_path = tmp_path / "overnight.yaml"
+    config_path.write_text("execution: {mode: celery}\nhome: " + str(tmp_path))
+    celery_defs = build_defs(load_config(config_path))
+    nightly = celery_defs.resolve_job_def("nightly").executor_def
+    after_failure = celery_defs.resolve_job_def("briefing_after_failure").executor_def
+    assert nightly.name != after_failure.name
+    assert after_failure.name == defs.resolve_job_def("nightly").executor_def.name  # the in-process one
+
+
 def test_dagster_definitions_validate_passes():
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],

@@ -85,10 +85,12 @@ BRIEFING = dg.AssetKey("morning_briefing")
 DELIVERY = dg.AssetKey("morning_delivery")
 
 
-def after_failure_job():
+def after_failure_job(executor_def: dg.ExecutorDefinition | None = None):
+    """`executor_def`: the one this job runs with whatever the project's executor is (definitions.py)."""
     return dg.define_asset_job(
         AFTER_FAILURE_JOB,
         selection=dg.AssetSelection.assets(BRIEFING, DELIVERY),
+        executor_def=executor_def,
         description="The morning message for a partition whose nightly run failed: what did materialize, and what failed.",
     )
 
