@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from overnight_assets.config import BUNDLED_DEMO_CONFIG, load_config
 from overnight_assets.demo.inputs import prepare_demo_auth_log
@@ -63,6 +64,8 @@ def ui_server(request, tmp_path, monkeypatch, unused_url):
 
 # the UI's dialogs open after GraphQL answers: on a loaded 2-core machine that took over playwright's 30 s
 UI_WAIT_MS = 120_000
+DIALOG_ATTEMPTS, DIALOG_STEP_MS = 3, 30_000
+SCREENSHOT_ON_FAILURE = "/tmp/overnight-ui-failure.png"  # what the browser showed, for a person to look at
 
 
 @pytest.fixture
@@ -145,14 +148,24 @@ def graph_bounds(page: Page, margin: float = 24) -> dict[str, float]:
 
 def materialize_from_the_ui(page: Page, url: str, asset: str, partition: str) -> str:
     """Asset page → Materialize… → confirm past the missing upstream → one partition → launch;
-    returns the run id from the "Launched run" toast."""
-    page.goto(f"{url}/assets/{asset}")
-    page.get_by_role("button", name="Materialize…").click()
-    page.get_by_role("dialog").filter(has_text="upstream assets").get_by_role("button", name="Confirm").click()
-    launcher = page.get_by_role("dialog").filter(has_text=f"Launch runs to materialize {asset}")
-    partitions = launcher.get_by_placeholder("No matching partitions")
-    partitions.fill(partition)
-    partitions.press("Enter")
-    launcher.get_by_role("button", name="Launch 1 run").click()
+    returns the run id from the "Launched run" toast. On a loaded machine the UI has been seen to redraw
+    the dialog away between typing the partition and pressing Enter (in full parallel suites only): the
+    dialog is opened again, up to DIALOG_ATTEMPTS times, before the test fails with what was shown."""
+    for attempt in range(1, DIALOG_ATTEMPTS + 1):
+        page.goto(f"{url}/assets/{asset}")
+        page.get_by_role("button", name="Materialize…").click()
+        page.get_by_role("dialog").filter(has_text="upstream assets").get_by_role("button", name="Confirm").click()
+        launcher = page.get_by_role("dialog").filter(has_text=f"Launch runs to materialize {asset}")
+        partitions = launcher.get_by_placeholder("No matching partitions")
+        try:
+            partitions.fill(partition)
+            partitions.press("Enter", timeout=DIALOG_STEP_MS)
+            launcher.get_by_role("button", name="Launch 1 run").click(timeout=DIALOG_STEP_MS)
+            break
+        except PlaywrightTimeout:
+            if attempt == DIALOG_ATTEMPTS:
+                page.screenshot(path=SCREENSHOT_ON_FAILURE)
+                dialogs = [dialog.inner_text() for dialog in page.get_by_role("dialog").all()]
+                raise AssertionError(f"the launch dialog did not take {partition}; dialogs: {dialogs}") from None
     expect(page.get_by_text("Launched run")).to_be_visible()
     return page.get_by_role("link", name="View", exact=True).get_attribute("href").rsplit("/", 1)[-1]
