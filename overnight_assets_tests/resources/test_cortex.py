@@ -74,7 +74,10 @@ def test_a_file_from_an_older_release_is_migrated_forward(tmp_path, monkeypatch)
 def test_memories_kept_before_the_graph_are_live_from_when_they_were_kept(tmp_path, monkeypatch):
     path = tmp_path / "cortex.duckdb"
     monkeypatch.setattr(cortex_module, "MIGRATIONS", {k: v for k, v in MIGRATIONS.items() if k < "0009"})
-    Cortex(path).remember([{"kind": "article", "source": "hn", "url": "https://example.org/a", "title": "A"}])
+    with Cortex(path).connect() as db:  # as a release before the graph kept it
+        db.execute(
+            "INSERT INTO memories (kind, source, url, title, content_hash) VALUES ('article', 'hn', 'u', 'A', 'h')"
+        )
     monkeypatch.setattr(cortex_module, "MIGRATIONS", MIGRATIONS)
     monkeypatch.setattr(cortex_module, "_migrated", set())  # a new release, a new process
     with Cortex(path).connect() as db:
@@ -97,7 +100,10 @@ def poll(predicate, timeout_s=60.0):
 @pytest.fixture
 def cortex_file(tmp_path):
     path = tmp_path / "cortex.duckdb"
-    Cortex(path).remember([{"kind": "article", "source": "hn", "url": "https://example.org/a", "title": "A"}])
+    with Cortex(path).connect() as db:  # as a release before the graph kept it
+        db.execute(
+            "INSERT INTO memories (kind, source, url, title, content_hash) VALUES ('article', 'hn', 'u', 'A', 'h')"
+        )
     return path
 
 
