@@ -100,10 +100,7 @@ def poll(predicate, timeout_s=60.0):
 @pytest.fixture
 def cortex_file(tmp_path):
     path = tmp_path / "cortex.duckdb"
-    with Cortex(path).connect() as db:  # as a release before the graph kept it
-        db.execute(
-            "INSERT INTO memories (kind, source, url, title, content_hash) VALUES ('article', 'hn', 'u', 'A', 'h')"
-        )
+    Cortex(path).remember([{"kind": "article", "source": "hn", "url": "https://example.org/a", "title": "A"}])
     return path
 
 
