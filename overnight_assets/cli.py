@@ -136,6 +136,15 @@ def _add_cortex_commands(commands) -> None:
     )
     copy.add_argument("destination", help="the new file, e.g. ~/cortex-copy.duckdb")
     copy.set_defaults(handler=_cortex_copy)
+    unmerge = actions.add_parser(
+        "unmerge",
+        parents=[options],
+        help="undo consolidation's merge (or compression) into SURVIVOR: the memories it absorbed live again, "
+        "with their edges, and are never merged with it again",
+    )
+    unmerge.add_argument("survivor", type=int, help="the id of the memory whose merged_from lists them")
+    unmerge.add_argument("ids", type=int, nargs="*", help="only these of them (default: all)")
+    unmerge.set_defaults(handler=_cortex_unmerge)
     serve = actions.add_parser("serve", help="hold Cortex and serve it to every host's steps (memory.server_url)")
     serve.add_argument("--config", help="overnight.yaml")
     serve.add_argument("--bind", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
@@ -407,6 +416,23 @@ def _cortex_serve(args) -> int:
     if not (token := os.environ.get(token_env)):
         raise UserError(f"cortex serve: {token_env} is not set: set the token every client will send")
     serve(config.paths.cortex, token, args.bind, args.port, args.lease, ready=lambda line: print(line, flush=True))
+    return 0
+
+
+def _cortex_unmerge(args) -> int:
+    from overnight_assets.memory.consolidation import undo_merge
+
+    def undo(cortex):
+        try:
+            return undo_merge(cortex, args.survivor, args.ids or None)
+        except ValueError as error:  # no such memory
+            raise UserError(f"cortex unmerge: {error}") from None
+
+    restored = _on_cortex(args, undo)
+    if not restored:
+        print(f"Memory {args.survivor} has nothing merged into it to restore (see its merged_from)")
+        return 0
+    print(f"Live again, apart from {args.survivor} from now on: {', '.join(map(str, restored))}")
     return 0
 
 

@@ -326,6 +326,28 @@ def test_cortex_copy_is_a_database_to_explore_for_as_long_as_one_likes(tmp_path,
     assert "already exists" in capsys.readouterr().err
 
 
+def test_cortex_unmerge_undoes_a_merge_from_the_command_line(tmp_path, capsys):
+    from datetime import UTC, datetime
+
+    from overnight_assets.memory.consolidation import Settings, consolidate
+    from overnight_assets_tests.testkit.memories import add_memory
+
+    config = cortex_config(tmp_path)
+    cortex, now = Cortex(tmp_path / "home" / "cortex.duckdb"), datetime(2026, 11, 20, 3, tzinfo=UTC)
+    with cortex.connect() as db:
+        survivor = add_memory(db, "DuckDB 1.2 released with faster joins", now, 3, weight=0.9)
+        twin = add_memory(db, "DuckDB 1.2 released, with faster joins", now, 1, weight=0.5)
+    assert consolidate(cortex, Settings(), now).merged == 1
+    assert main(["cortex", "unmerge", "--config", str(config), str(survivor)]) == 0
+    assert capsys.readouterr().out == f"Live again, apart from {survivor} from now on: {twin}\n"
+    with cortex.connect() as db:
+        assert db.execute("SELECT valid_to FROM memories WHERE id = ?", [twin]).fetchone() == (None,)
+    assert main(["cortex", "unmerge", "--config", str(config), str(survivor)]) == 0
+    assert "nothing merged into it" in capsys.readouterr().out
+    assert main(["cortex", "unmerge", "--config", str(config), "999999"]) == 2
+    assert "no memory 999999" in capsys.readouterr().err
+
+
 def test_cortex_commands_without_a_cortex_say_so(tmp_path, capsys):
     config = tmp_path / "overnight.yaml"
     config.write_text(f"home: {tmp_path / 'home'}\n")
