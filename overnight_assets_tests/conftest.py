@@ -41,6 +41,14 @@ def slack_server(monkeypatch):
 
 
 @pytest.fixture
+def feed_server():
+    """Feeds, trending pages, the arXiv API and the package registries, served from 127.0.0.1."""
+    server = FeedServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def unused_url() -> str:
     """A loopback URL where nothing listens: connection refused at once."""
     return f"http://127.0.0.1:{free_port()}"

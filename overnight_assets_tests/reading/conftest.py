@@ -2,15 +2,7 @@
 
 import pytest
 
-from overnight_assets_tests.testkit.feeds import FeedServer
 from overnight_assets_tests.testkit.reading_runs import INTERESTS
-
-
-@pytest.fixture
-def feed_server():
-    server = FeedServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

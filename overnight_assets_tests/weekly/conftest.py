@@ -2,14 +2,10 @@
 
 import pytest
 
-from overnight_assets_tests.testkit.feeds import FeedServer
-
 
 @pytest.fixture
-def registry_server():
-    server = FeedServer()
-    yield server
-    server.close()
+def registry_server(feed_server):
+    return feed_server  # the shared loopback server (conftest.py), named for what it serves here
 
 
 @pytest.fixture
