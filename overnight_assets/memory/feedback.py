@@ -56,7 +56,7 @@ def give_feedback(cortex: Cortex, ref: str, verdict: Verdict, partition_key: str
 
 def _find(cortex: Cortex, ref: str, partition_key: str | None) -> tuple[str, int | None, str]:
     """(night, memory id, title) of the ref: in that night's briefing, or the latest delivered one printing it."""
-    if not cortex.path.exists():
+    if not cortex.exists():  # asks the Cortex server when one serves it
         raise FeedbackError(f"no Cortex at {cortex.path} yet: no briefing has been made with this home")
     delivered = "SELECT partition_key FROM deliveries"
     with cortex.connect(read_only=True) as db:

@@ -258,3 +258,20 @@ def test_a_session_across_a_server_restart_fails_in_words_not_a_hang(tmp_path, m
         unit.__exit__(None, None, None)
         assert cortex.query("SELECT count(*) FROM llm_cache WHERE cache_key = 'across'")[1] == [(0,)]
     assert TOKEN not in (tmp_path / "first" / "server.log").read_text()
+
+
+def test_feedback_from_another_host_reaches_the_served_cortex(served, cortex, tmp_path):
+    night = "2026-10-01"  # a night of its own on the module's server
+    with cortex.connect() as db:
+        db.execute("INSERT INTO deliveries (partition_key, text, blocks) VALUES (?, 'Good morning', '[]')", [night])
+        db.execute(
+            "INSERT INTO briefing_items (partition_key, ref, title, source) VALUES (?, 'R1', 'Served item', 'HN')",
+            [night],
+        )
+    config = served.client_config(tmp_path / "client")
+    command = [sys.executable, "-m", "overnight_assets.cli", "feedback", "R1", "good", "--date", night]
+    result = subprocess.run(
+        [*command, "--config", str(config)], env=served.client_env(), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert cortex.query("SELECT subject FROM signals WHERE kind = 'feedback'")[1] == [(f"{night} R1",)]
