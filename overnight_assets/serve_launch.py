@@ -17,12 +17,12 @@ import dagster as dg
 import uvicorn
 from dagster._core.remote_representation.external_data import partition_set_snap_name_for_job_name
 
+from overnight_assets.briefing.sensors import BRIEFING
 from overnight_assets.cli import section_verdicts
 from overnight_assets.launch import CODE_LOCATION, Launcher, code_location
 from overnight_assets.operations.serve import JobInfo, RunView, allowed_jobs, build_app, check_token
 
 TRIGGER_TAG = "overnight/trigger"  # on each run it launches: which runs came from another machine
-BRIEFING = dg.AssetKey("morning_briefing")
 
 
 def serve(config, host: str, port: int) -> None:

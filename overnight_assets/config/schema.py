@@ -150,6 +150,11 @@ class Interest(_Strict):
     weight: Float = Field(1.0, ge=0)
     keywords: list[str] = []
 
+    def keyword_pattern(self) -> re.Pattern:
+        """Any of the keywords as a whole word, any case: one alternation, a single scan per text. The digest's
+        scoring and the weekly habits both ask it, so they agree on what mentions an interest."""
+        return re.compile(r"\b(" + "|".join(map(re.escape, self.keywords)) + r")\b", re.IGNORECASE)
+
 
 class Source(_Strict):
     name: str

@@ -36,6 +36,7 @@ from overnight_assets.resources.memory_graph import (
     WeightChange,
     change_weight_in,
     edge_target,
+    ids_by_hash,
     record_signals,
     weight_of,
 )
@@ -180,11 +181,7 @@ def failure_signals(cortex: Cortex, partition_key: str, failures: list[Failure])
     run is recorded for the weekly review, no memory having led to it."""
     anchors = [memory_hash(f.kind, f.name) for f in failures if f.kind != "run"]
     with cortex.connect(read_only=True) as db:
-        ids = dict(
-            db.execute(
-                "SELECT content_hash, id FROM memories WHERE content_hash IN (SELECT unnest(?::VARCHAR[]))", [anchors]
-            ).fetchall()
-        )
+        ids = ids_by_hash(db, anchors)
     return [
         Signal(
             "failure",

@@ -9,7 +9,6 @@ the same candidates.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,12 +45,7 @@ def weighted(interests: list[Interest], weights: dict[str, float]) -> list[Inter
 class Scorer:
     def __init__(self, interests: list[Interest], source_weights: dict[str, float]):
         self.source_weights = source_weights
-        # one alternation per interest: a single regex scan per text instead of one per keyword
-        self.patterns = [
-            (interest, re.compile(r"\b(" + "|".join(map(re.escape, interest.keywords)) + r")\b", re.IGNORECASE))
-            for interest in interests
-            if interest.keywords
-        ]
+        self.patterns = [(interest, interest.keyword_pattern()) for interest in interests if interest.keywords]
 
     def score(self, item: Item) -> Scored:
         total, matched, topics = 0.0, [], []

@@ -138,7 +138,7 @@ def remember(
     on_conflict = "DO UPDATE SET body = excluded.body" if refresh_body else "DO NOTHING"
     with cortex.connect() as db:
         db.execute("BEGIN")
-        known = _ids_by_hash(db, hashes)
+        known = ids_by_hash(db, hashes)
         db.execute(
             f"""INSERT INTO memories (kind, source, url, canonical_url, title, body, content_hash, weight,
                                       partition_key, asset, run_id, valid_from)
@@ -148,12 +148,12 @@ def remember(
                 ON CONFLICT (content_hash) {on_conflict}""",
             [*columns, provenance.partition_key, provenance.asset or None, provenance.run_id],
         )
-        ids = _ids_by_hash(db, hashes)
+        ids = ids_by_hash(db, hashes)
         db.execute("COMMIT")
     return Remembered(ids, len(ids) - len(known))
 
 
-def _ids_by_hash(db: duckdb.DuckDBPyConnection, hashes: list[str]) -> dict[str, int]:
+def ids_by_hash(db: duckdb.DuckDBPyConnection, hashes: list[str]) -> dict[str, int]:
     rows = db.execute(
         "SELECT content_hash, id FROM memories WHERE content_hash IN (SELECT unnest(?::VARCHAR[]))", [hashes]
     ).fetchall()

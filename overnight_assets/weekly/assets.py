@@ -88,10 +88,8 @@ def build_weekly_defs(config: OvernightConfig) -> dg.Definitions:
         answer = session.ask(
             "summarize", logic.EVOLUTION_SYSTEM, logic.evolution_prompt(week, evidence, rules), logic.Proposals
         )
-        proposed, dropped = logic.refined(answer, evidence)
-        source = "fallback" if answer is None else "llm" if proposed else "deterministic"
-        note = f"{dropped} LLM proposal(s) about nothing in the evidence left out" if dropped else ""
-        section = logic.evolution_section(week, proposed or rules, evidence, source, note)
+        decision = logic.decide(answer, evidence, rules)
+        section = logic.evolution_section(week, decision.proposals, evidence, decision.source, decision.note)
         path = config.paths.weekly_report(week.key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(logic.report_markdown(week, section, evidence), encoding="utf-8")
@@ -100,8 +98,8 @@ def build_weekly_defs(config: OvernightConfig) -> dg.Definitions:
             section.to_dict(),
             metadata={
                 "proposals": len(section.items),
-                "proposed_by": source,
-                "llm_proposals_dropped": dropped,
+                "proposed_by": decision.source,
+                "llm_proposals_dropped": decision.dropped,
                 "report_path": dg.MetadataValue.path(str(path)),
                 "evidence": dg.MetadataValue.json(evidence.to_dict()),
                 "preview": dg.MetadataValue.md(section.markdown),

@@ -179,6 +179,22 @@ def refined(answer: Proposals | None, evidence: Evidence) -> tuple[list[Proposal
     return kept, len(answer.proposals) - len(kept)
 
 
+@dataclass(frozen=True)
+class Decision:
+    proposals: list[Proposal]
+    source: str  # llm | deterministic (the LLM proposed nothing usable) | fallback (the LLM was unavailable)
+    dropped: int  # LLM proposals about nothing in the evidence, left out
+    note: str
+
+
+def decide(answer: Proposals | None, evidence: Evidence, rules: list[Proposal]) -> Decision:
+    """The LLM's proposals where it made usable ones, else the rules' (the fallback when it was unavailable)."""
+    proposed, dropped = refined(answer, evidence)
+    source = "fallback" if answer is None else "llm" if proposed else "deterministic"
+    note = f"{dropped} LLM proposal(s) about nothing in the evidence left out" if dropped else ""
+    return Decision(proposed or rules, source, dropped, note)
+
+
 def evolution_section(week: Week, proposals: list[Proposal], evidence: Evidence, source: str, note: str) -> Section:
     """`source`: llm | deterministic (the LLM proposed nothing usable) | fallback (the LLM was unavailable)."""
     head = {

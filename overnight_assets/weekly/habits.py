@@ -11,7 +11,6 @@ steps twice; only what its signals change is written.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -53,11 +52,7 @@ class Change:
 def moved_by(signals: list[Signal], sources: list[Source], interests: list[Interest]) -> dict[tuple[str, str], list]:
     """(kind, target) -> the evidence of each signal that counts for it."""
     names = {source.name for source in sources}
-    patterns = {
-        interest.topic: re.compile(r"\b(" + "|".join(map(re.escape, interest.keywords)) + r")\b", re.IGNORECASE)
-        for interest in interests
-        if interest.keywords
-    }
+    patterns = {interest.topic: interest.keyword_pattern() for interest in interests if interest.keywords}
     found: dict[tuple[str, str], list[Evidence]] = {}
     for signal in signals:
         source = signal.source if signal.source in names else signal.subject if signal.subject in names else None
